@@ -1,0 +1,22 @@
+/*
+ * shmguard.h: everything shmguard offers, in one include.
+ *
+ * Layers, bottom up (one header each under shmguard/):
+ *   atomic.h  atomic operations on plain objects (os_atomic style)
+ *   memcpy.h  byte-wise atomic memcpy (WG21 P1478), for seqlock payloads
+ *   region.h  mapped segments and checked guard placement
+ *   proc.h    process identity and liveness (owner-death detection)
+ *   wait.h    bounded spin-then-futex waiting with monotonic deadlines
+ *   error.h   return codes and shmg_strerror()
+ */
+#ifndef SHMGUARD_H
+#define SHMGUARD_H
+
+#include <shmguard/common.h>
+#include <shmguard/error.h>
+#include <shmguard/atomic.h>
+#include <shmguard/region.h>
+#include <shmguard/proc.h>
+#include <shmguard/wait.h>
+
+#endif /* SHMGUARD_H */

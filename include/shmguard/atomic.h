@@ -1,0 +1,216 @@
+/*
+ * shmguard/atomic.h: atomic operations on plain (non-_Atomic) objects in
+ * shared memory, modelled on XNU's os_atomic.
+ *
+ * Why not <stdatomic.h>: the fields we guard already exist in segments laid
+ * out by other programs (uint8_t write, uint64_t cnt0, ...). Casting them to
+ * _Atomic T * is undefined behaviour; the __atomic builtins are defined on
+ * plain objects. Every access here goes through a volatile-qualified pointer,
+ * so the compiler can neither coalesce two accesses nor hoist one out of a
+ * loop (XNU's "progress" example), and every operation names its ordering.
+ *
+ * Orderings are bare tokens: relaxed, acquire, release, acq_rel, seq_cst.
+ * An ordering that makes no sense for the operation (a release load, an
+ * acquire store, a relaxed fence) does not compile.
+ *
+ * Objects must be 1, 2, 4 or 8 bytes, naturally aligned, and always lock-free
+ * on the target; anything else is refused at compile time. (A libatomic
+ * fallback would take a process-local lock: silently wrong across processes.)
+ * There are no "wide" (16-byte) variants: no supported target makes them
+ * truly atomic without libatomic.
+ *
+ * Return conventions (XNU's):
+ *   shmg_atomic_OP(p, v, o)       returns the value AFTER the operation;
+ *   shmg_atomic_OP_orig(p, v, o)  returns the value BEFORE it;
+ *   shmg_atomic_cmpxchg(p, e, n, o) returns true iff *p was e and is now n;
+ *   shmg_atomic_cmpxchgv(p, e, n, &g, o) also stores the value observed in g
+ *     (e on success, the current value on failure).
+ * The ordering of cmpxchg applies on success; on failure it is relaxed.
+ *
+ * shmg_atomic_rmw_loop(p, ov, nv, o, { body }) loads *p into ov, runs body
+ * to compute nv, and stores nv if *p still holds ov, else retries with the
+ * fresh value; it returns true once stored. Leave the loop early only with
+ * shmg_atomic_rmw_loop_give_up(statement) (for example break, or
+ * goto again), which makes the loop return false. The body must not store
+ * to memory, nest another rmw_loop, or use continue: on LL/SC targets the
+ * body runs inside a load-linked/store-conditional pair.
+ */
+#ifndef SHMGUARD_ATOMIC_H
+#define SHMGUARD_ATOMIC_H
+
+#include <shmguard/common.h>
+
+#ifndef __cplusplus
+#include <stdbool.h>
+#endif
+
+/* Ordering tokens, one table per kind of operation. */
+#define SHMG__LOAD_ORDER_relaxed __ATOMIC_RELAXED
+#define SHMG__LOAD_ORDER_acquire __ATOMIC_ACQUIRE
+#define SHMG__LOAD_ORDER_seq_cst __ATOMIC_SEQ_CST
+#define SHMG__STORE_ORDER_relaxed __ATOMIC_RELAXED
+#define SHMG__STORE_ORDER_release __ATOMIC_RELEASE
+#define SHMG__STORE_ORDER_seq_cst __ATOMIC_SEQ_CST
+#define SHMG__RMW_ORDER_relaxed __ATOMIC_RELAXED
+#define SHMG__RMW_ORDER_acquire __ATOMIC_ACQUIRE
+#define SHMG__RMW_ORDER_release __ATOMIC_RELEASE
+#define SHMG__RMW_ORDER_acq_rel __ATOMIC_ACQ_REL
+#define SHMG__RMW_ORDER_seq_cst __ATOMIC_SEQ_CST
+#define SHMG__FENCE_ORDER_acquire __ATOMIC_ACQUIRE
+#define SHMG__FENCE_ORDER_release __ATOMIC_RELEASE
+#define SHMG__FENCE_ORDER_acq_rel __ATOMIC_ACQ_REL
+#define SHMG__FENCE_ORDER_seq_cst __ATOMIC_SEQ_CST
+
+#define SHMG__LOAD_ORDER(o) SHMG__LOAD_ORDER_##o
+#define SHMG__STORE_ORDER(o) SHMG__STORE_ORDER_##o
+#define SHMG__RMW_ORDER(o) SHMG__RMW_ORDER_##o
+#define SHMG__FENCE_ORDER(o) SHMG__FENCE_ORDER_##o
+
+/* Compile-time refusal of objects that cannot be atomic across processes. */
+#define SHMG__CHECK_OBJECT(p)                                                  \
+	SHMG__STATIC_ASSERT(sizeof(*(p)) == 1 || sizeof(*(p)) == 2 ||          \
+				    sizeof(*(p)) == 4 || sizeof(*(p)) == 8,    \
+			    "shmg_atomic: the object must be 1, 2, 4 or 8 bytes"); \
+	SHMG__STATIC_ASSERT(__alignof__(*(p)) >= sizeof(*(p)),                 \
+			    "shmg_atomic: the object must be naturally aligned"); \
+	SHMG__STATIC_ASSERT(__atomic_always_lock_free(sizeof(*(p)), 0),        \
+			    "shmg_atomic: the object is not always lock-free " \
+			    "on this target (libatomic would lock per process)")
+
+/* The object seen through a volatile-qualified pointer, and its plain type. */
+#define SHMG__VP(p) ((__typeof__(*(p)) volatile *)(p))
+#define SHMG__T(p) __typeof__(__atomic_load_n(SHMG__VP(p), __ATOMIC_RELAXED))
+
+/* Loads and stores: one plain load or store instruction on every target. */
+#define shmg_atomic_load(p, o)                                                 \
+	({                                                                     \
+		SHMG__CHECK_OBJECT(p);                                         \
+		__atomic_load_n(SHMG__VP(p), SHMG__LOAD_ORDER(o));             \
+	})
+
+#define shmg_atomic_store(p, v, o)                                             \
+	({                                                                     \
+		SHMG__CHECK_OBJECT(p);                                         \
+		__atomic_store_n(SHMG__VP(p), (SHMG__T(p))(v),                 \
+				 SHMG__STORE_ORDER(o));                        \
+	})
+
+/* Read-modify-write: plain names return the new value, _orig the old one. */
+#define SHMG__RMW_NEW(op, p, v, o)                                             \
+	({                                                                     \
+		SHMG__CHECK_OBJECT(p);                                         \
+		__atomic_##op##_fetch(SHMG__VP(p), (SHMG__T(p))(v),            \
+				      SHMG__RMW_ORDER(o));                     \
+	})
+#define SHMG__RMW_ORIG(op, p, v, o)                                            \
+	({                                                                     \
+		SHMG__CHECK_OBJECT(p);                                         \
+		__atomic_fetch_##op(SHMG__VP(p), (SHMG__T(p))(v),              \
+				    SHMG__RMW_ORDER(o));                       \
+	})
+
+#define shmg_atomic_add(p, v, o) SHMG__RMW_NEW(add, p, v, o)
+#define shmg_atomic_add_orig(p, v, o) SHMG__RMW_ORIG(add, p, v, o)
+#define shmg_atomic_sub(p, v, o) SHMG__RMW_NEW(sub, p, v, o)
+#define shmg_atomic_sub_orig(p, v, o) SHMG__RMW_ORIG(sub, p, v, o)
+#define shmg_atomic_and(p, v, o) SHMG__RMW_NEW(and, p, v, o)
+#define shmg_atomic_and_orig(p, v, o) SHMG__RMW_ORIG(and, p, v, o)
+#define shmg_atomic_or(p, v, o) SHMG__RMW_NEW(or, p, v, o)
+#define shmg_atomic_or_orig(p, v, o) SHMG__RMW_ORIG(or, p, v, o)
+#define shmg_atomic_xor(p, v, o) SHMG__RMW_NEW(xor, p, v, o)
+#define shmg_atomic_xor_orig(p, v, o) SHMG__RMW_ORIG(xor, p, v, o)
+#define shmg_atomic_inc(p, o) SHMG__RMW_NEW(add, p, 1, o)
+#define shmg_atomic_inc_orig(p, o) SHMG__RMW_ORIG(add, p, 1, o)
+#define shmg_atomic_dec(p, o) SHMG__RMW_NEW(sub, p, 1, o)
+#define shmg_atomic_dec_orig(p, o) SHMG__RMW_ORIG(sub, p, 1, o)
+/* andnot clears the bits of v; v is converted to the object's type before
+ * the complement, so a narrow v cannot clear the object's high bits. */
+#define shmg_atomic_andnot(p, v, o) SHMG__RMW_NEW(and, p, ~(SHMG__T(p))(v), o)
+#define shmg_atomic_andnot_orig(p, v, o)                                       \
+	SHMG__RMW_ORIG(and, p, ~(SHMG__T(p))(v), o)
+
+#define shmg_atomic_xchg(p, v, o)                                              \
+	({                                                                     \
+		SHMG__CHECK_OBJECT(p);                                         \
+		__atomic_exchange_n(SHMG__VP(p), (SHMG__T(p))(v),              \
+				    SHMG__RMW_ORDER(o));                       \
+	})
+
+/* Compare and exchange: strong, ordering o on success, relaxed on failure. */
+#define shmg_atomic_cmpxchg(p, e, v, o)                                        \
+	({                                                                     \
+		SHMG__CHECK_OBJECT(p);                                         \
+		SHMG__T(p) shmg__cx_e = (SHMG__T(p))(e);                       \
+		__atomic_compare_exchange_n(SHMG__VP(p), &shmg__cx_e,          \
+					    (SHMG__T(p))(v), false,            \
+					    SHMG__RMW_ORDER(o),                \
+					    __ATOMIC_RELAXED);                 \
+	})
+
+#define SHMG__CMPXCHGV(p, e, v, g, o, weak)                                    \
+	({                                                                     \
+		SHMG__CHECK_OBJECT(p);                                         \
+		SHMG__T(p) shmg__cxv_e = (SHMG__T(p))(e);                      \
+		bool shmg__cxv_ok = __atomic_compare_exchange_n(               \
+			SHMG__VP(p), &shmg__cxv_e, (SHMG__T(p))(v), weak,      \
+			SHMG__RMW_ORDER(o), __ATOMIC_RELAXED);                 \
+		*(g) = shmg__cxv_e;                                            \
+		shmg__cxv_ok;                                                  \
+	})
+#define shmg_atomic_cmpxchgv(p, e, v, g, o) SHMG__CMPXCHGV(p, e, v, g, o, false)
+
+/*
+ * rmw_loop. The portable version is a weak-CAS loop (a spurious failure just
+ * re-runs the body with the value observed). Targets with a better native
+ * form (LL/SC with the body inside the reservation) provide
+ * SHMG__ARCH_RMW_LOOP in shmguard/atomic_llsc.h.
+ */
+#include <shmguard/atomic_llsc.h>
+
+#ifdef SHMG__ARCH_RMW_LOOP
+#define shmg_atomic_rmw_loop SHMG__ARCH_RMW_LOOP
+#define shmg_atomic_rmw_loop_give_up SHMG__ARCH_RMW_LOOP_GIVE_UP
+#else
+#define shmg_atomic_rmw_loop(p, ov, nv, o, ...)                                \
+	({                                                                     \
+		bool shmg__rl_ok = false;                                      \
+		__typeof__(p) shmg__rl_p = (p);                                \
+		(ov) = shmg_atomic_load(shmg__rl_p, relaxed);                  \
+		do {                                                           \
+			__VA_ARGS__;                                           \
+			shmg__rl_ok = SHMG__CMPXCHGV(shmg__rl_p, (ov), (nv),   \
+						     &(ov), o, true);          \
+		} while (SHMG__UNLIKELY(!shmg__rl_ok));                        \
+		shmg__rl_ok;                                                   \
+	})
+/* The statement must leave the loop (break, goto); falling through traps. */
+#define shmg_atomic_rmw_loop_give_up(...)                                      \
+	({                                                                     \
+		__VA_ARGS__;                                                   \
+		__builtin_trap();                                              \
+	})
+#endif
+
+/* Fences order the surrounding accesses for other CPUs; barriers only stop
+ * the compiler (they emit no instruction). */
+#define shmg_atomic_thread_fence(o) __atomic_thread_fence(SHMG__FENCE_ORDER(o))
+#define shmg_compiler_barrier(o) __atomic_signal_fence(SHMG__FENCE_ORDER(o))
+
+/* A hint for the body of a spin-wait loop: lets the sibling hyperthread run
+ * and saves power; it orders nothing. */
+static inline __attribute__((always_inline)) void shmg_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#elif defined(__powerpc64__) || defined(__powerpc__)
+	__asm__ __volatile__("or 27,27,27" ::: "memory"); /* SMT low priority */
+#elif defined(__riscv)
+	__asm__ __volatile__(".4byte 0x100000f" ::: "memory"); /* Zihintpause */
+#else
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+#endif
+}
+
+#endif /* SHMGUARD_ATOMIC_H */

@@ -1,0 +1,52 @@
+/*
+ * shmguard/proc.h: process identity and liveness, for owner-death detection.
+ *
+ * A PID alone names a process only until it is reused. An identity is the PID
+ * plus the process start time (clock ticks after boot, /proc/PID/stat field
+ * 22), which a reused PID does not share. A zombie (exited, not yet reaped)
+ * is dead. Probes read /proc: microseconds, so callers use them only after
+ * spinning or a timed wait, never on a fast path.
+ *
+ * All processes that share a segment must share a PID namespace.
+ */
+#ifndef SHMGUARD_PROC_H
+#define SHMGUARD_PROC_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <shmguard/common.h>
+
+SHMG_BEGIN_DECLS
+
+struct shmg_proc_id {
+	pid_t pid;
+	uint64_t start_time; /* clock ticks after boot */
+};
+
+/* The identity of the calling process (cached after the first call, and
+ * refreshed in a forked child). Returns 0 or -errno. */
+SHMG_EXPORT int shmg_proc_self(struct shmg_proc_id *id);
+
+/* Read the identity of process pid. Returns 0, -ESRCH (no such process or
+ * a zombie), or -errno. */
+SHMG_EXPORT int shmg_proc_lookup(pid_t pid, struct shmg_proc_id *id);
+
+enum shmg_liveness {
+	SHMG_PROC_DEAD = 0,  /* no such process, a zombie, or a reused PID */
+	SHMG_PROC_ALIVE = 1, /* pid runs and its start time matches */
+};
+
+/*
+ * Is the process with this pid, whose start time agrees with `start_bits` in
+ * the low `nbits` bits (0..64; 0 = compare nothing), still alive?
+ * Returns SHMG_PROC_ALIVE, SHMG_PROC_DEAD, or -errno when it cannot tell
+ * (for example /proc is not mounted): callers must then treat the owner as
+ * alive (never rob a live owner on doubt).
+ */
+SHMG_EXPORT int shmg_proc_alive(pid_t pid, uint64_t start_bits,
+				unsigned nbits);
+
+SHMG_END_DECLS
+
+#endif /* SHMGUARD_PROC_H */

@@ -1,0 +1,42 @@
+/*
+ * bench.h: the harness shared by the benchmark suites of shmg-bench.
+ *
+ * Output is one line per figure, "KEY VALUE UNIT", so scripts can grep it.
+ * Every figure is the median of bench_repeats() runs, and every suite
+ * measures its peer (memcpy, robust pthread mutex, semaphores, futex, plain
+ * builtins) in the same run and prints the ratio as its own line
+ * ("KEY.vs_PEER RATIO x"): absolute times on shared 2-core machines are noise,
+ * ratios measured side by side are not.
+ */
+#ifndef SHMG_BENCH_H
+#define SHMG_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Monotonic time in nanoseconds. */
+uint64_t bench_now_ns(void);
+
+/* Median of v[0..n) (sorts v in place). */
+double bench_median(double *v, size_t n);
+
+/* How many repetitions a figure's median is taken over (SHMG_BENCH_REPEATS,
+ * default 11), and whether a quick smoke run was asked (SHMG_BENCH_QUICK=1:
+ * few repetitions, small sizes; figures then mean nothing). */
+int bench_repeats(void);
+int bench_quick(void);
+
+/* Print "key value unit". */
+void bench_print(const char *key, double value, const char *unit);
+
+/* Print "key ours/peer x" (ours and peer in the same unit). */
+void bench_ratio(const char *key, double ours, double peer);
+
+/* Keep the compiler from optimising a computed value away. */
+#define BENCH_KEEP(x) __asm__ __volatile__("" : : "g"(x) : "memory")
+
+/* Suites: return 0, or non-zero when the suite could not run or a figure
+ * check failed (the harness then exits non-zero). */
+typedef int (*bench_suite_fn)(void);
+
+#endif /* SHMG_BENCH_H */
