@@ -1,0 +1,76 @@
+/*
+ * testutil.h: what the unit suites share: shared anonymous memory, forked
+ * workers that must exit cleanly, a start line, and the suite runner.
+ */
+#ifndef SHMG_TESTUTIL_H
+#define SHMG_TESTUTIL_H
+
+#include <check.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <shmguard/atomic.h>
+
+/* n bytes of zeroed MAP_SHARED memory, inherited by forked children. */
+static inline void *tu_shared_alloc(size_t n)
+{
+	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	return p;
+}
+
+static inline void tu_shared_free(void *p, size_t n)
+{
+	ck_assert_int_eq(munmap(p, n), 0);
+}
+
+static inline pid_t tu_fork(void)
+{
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	return pid;
+}
+
+/* Wait for a worker and require that it exited with status 0. */
+static inline void tu_wait_ok(pid_t pid)
+{
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "worker %d ended with status 0x%x", (int)pid, status);
+}
+
+/* Everyone calls this once; nobody leaves before all n arrived, so the
+ * workers really run at the same time. */
+static inline void tu_start_line(uint32_t *arrived, uint32_t n)
+{
+	shmg_atomic_inc(arrived, acq_rel);
+	while (shmg_atomic_load(arrived, acquire) < n)
+		shmg_cpu_relax();
+}
+
+/* Run a suite; the exit status of a test program. */
+static inline int tu_run_suite(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+/* A tiny deterministic PRNG (xorshift64*) so runs are repeatable. */
+static inline uint64_t tu_rand(uint64_t *state)
+{
+	uint64_t x = *state;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*state = x;
+	return x * 0x2545F4914F6CDD1DULL;
+}
+
+#endif /* SHMG_TESTUTIL_H */
