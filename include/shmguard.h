@@ -15,6 +15,7 @@
 #include <shmguard/common.h>
 #include <shmguard/error.h>
 #include <shmguard/atomic.h>
+#include <shmguard/memcpy.h>
 #include <shmguard/region.h>
 #include <shmguard/proc.h>
 #include <shmguard/wait.h>
