@@ -213,7 +213,9 @@ END_TEST
 
 /* ---- several processes over MAP_SHARED memory ---- */
 
-enum { WORKERS = 4, ROUNDS = 200000 };
+enum { WORKERS = 4 };
+#define ROUNDS ((int)tu_scaled(200000))
+#define CAP16 50000u
 
 struct hammer_area {
 	uint32_t arrived;
@@ -241,7 +243,7 @@ static void hammer(struct hammer_area *a, int id)
 
 		uint16_t o16, n16;
 		shmg_atomic_rmw_loop(&a->capped16, o16, n16, relaxed, {
-			if (o16 == 50000)
+			if (o16 == CAP16)
 				shmg_atomic_rmw_loop_give_up(break);
 			n16 = (uint16_t)(o16 + 1);
 		});
@@ -273,7 +275,7 @@ START_TEST(processes_lose_no_update)
 	ck_assert_uint_eq(a->add64, 3ull * WORKERS * ROUNDS);
 	ck_assert_uint_eq(a->add8, (uint8_t)(WORKERS * ROUNDS));
 	ck_assert_uint_eq(a->cas32, (uint32_t)WORKERS * ROUNDS);
-	ck_assert_uint_eq(a->capped16, 50000);
+	ck_assert_uint_eq(a->capped16, CAP16 < (uint64_t)WORKERS * ROUNDS ? CAP16 : (uint64_t)WORKERS * ROUNDS);
 	ck_assert_uint_eq(a->loop64, (uint64_t)WORKERS * ROUNDS);
 	/* ROUNDS is even: every bit was toggled back to 0, half the toggles set it */
 	ck_assert_uint_eq(a->bits32, 0);
@@ -291,7 +293,7 @@ END_TEST
  * that the compiler keeps the order; on weakly ordered CPUs it also checks
  * the fences.
  */
-enum { MP_ROUNDS = 1000000 };
+#define MP_ROUNDS tu_scaled(1000000)
 
 struct mp_area {
 	uint32_t arrived;

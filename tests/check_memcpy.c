@@ -97,7 +97,8 @@ END_TEST
  * with the frame number, the readers accept a frame only if the sequence
  * word did not move; an accepted frame whose words disagree is torn.
  */
-enum { FRAME_BYTES = 64 * 1024, FRAMES = 3000, READERS = 2 };
+enum { FRAME_BYTES = 64 * 1024, READERS = 2 };
+#define FRAMES tu_scaled(3000)
 
 struct seqlock_area {
 	uint64_t seq; /* odd while the writer writes */
