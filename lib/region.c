@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <shmguard/atomic.h>
 #include <shmguard/error.h>
 #include <shmguard/region.h>
 
@@ -198,7 +199,7 @@ SHMG_EXPORT int shmg_region_create(struct shmg_region *r, const char *path,
 
 	for (int tries = 0;; tries++) {
 		rc = tmp_name(tmp, sizeof(tmp), path,
-			      __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
+			      shmg_atomic_inc(&seq, relaxed));
 		if (rc)
 			return rc;
 		fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
