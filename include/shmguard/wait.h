@@ -42,7 +42,11 @@ SHMG_EXPORT int shmg_futex_wake(const uint32_t *word, int n);
 
 /*
  * Wait until (*word & mask) != (expected & mask): spin, then futex-sleep on
- * the word. The waiter must be woken by whoever changes the word (a
+ * the word. The mask exists because a futex must be a whole aligned 4-byte
+ * word, while the field a caller watches may be narrower (ImageStreamIO's
+ * 1-byte `write` flag shares its word with unrelated neighbours): changes
+ * outside the mask wake the sleeper (the kernel compares the whole word) but
+ * do not end the wait; it re-checks and sleeps again. The waiter must be woken by whoever changes the word (a
  * shmg_futex_wake after the store). Returns 0 once the change was observed
  * (no ordering: the caller loads again with the ordering it needs),
  * -ETIMEDOUT, or -EINTR.

@@ -1,0 +1,135 @@
+/* Unit suite for shmguard/proc.h: identity, liveness, zombies, PID reuse. */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <shmguard/proc.h>
+
+#include "../lib/proc_stat.h"
+
+static int parse(const char *s, char *st, uint64_t *start)
+{
+	return shmg__proc_parse_stat(s, strlen(s), st, start);
+}
+
+START_TEST(parser_synthetic)
+{
+	char st;
+	uint64_t t;
+	/* comm with ") (" and spaces: fields must be taken after the LAST ')'. */
+	const char *tricky = "123 (a) (b c) R) S 1 2 3 4 5 6 7 8 9 10 11 12 13 "
+			     "14 15 16 17 18 987654321 19 20\n";
+	ck_assert_int_eq(parse(tricky, &st, &t), 0);
+	ck_assert_int_eq(st, 'S');
+	ck_assert_uint_eq(t, 987654321u);
+	ck_assert_int_eq(parse("7 (x) Z 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 "
+			       "18 42 0", &st, &t), 0);
+	ck_assert_int_eq(st, 'Z');
+	ck_assert_uint_eq(t, 42);
+	/* Malformed: no ')', too few fields, non-digit, overflow. */
+	ck_assert_int_eq(parse("7 x S 1 2", &st, &t), -EINVAL);
+	ck_assert_int_eq(parse("7 (x) S 1 2 3", &st, &t), -EINVAL);
+	ck_assert_int_eq(parse("7 (x) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 "
+			       "18 4x2 0", &st, &t), -EINVAL);
+	ck_assert_int_eq(parse("7 (x) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 "
+			       "18 99999999999999999999999 0", &st, &t), -EINVAL);
+	ck_assert_int_eq(parse("7 (x)", &st, &t), -EINVAL);
+}
+END_TEST
+
+START_TEST(self_identity)
+{
+	struct shmg_proc_id a, b;
+	ck_assert_int_eq(shmg_proc_self(&a), 0);
+	ck_assert_int_eq(a.pid, getpid());
+	ck_assert_uint_gt(a.start_time, 0);
+	ck_assert_int_eq(shmg_proc_lookup(getpid(), &b), 0);
+	ck_assert_uint_eq(a.start_time, b.start_time);
+	ck_assert_int_eq(shmg_proc_alive(a.pid, a.start_time, 64), SHMG_PROC_ALIVE);
+	ck_assert_int_eq(shmg_proc_alive(a.pid, 0, 0), SHMG_PROC_ALIVE);
+	ck_assert_int_eq(shmg_proc_alive(a.pid, a.start_time + 1, 64), SHMG_PROC_DEAD);
+	ck_assert_int_eq(shmg_proc_alive(a.pid, a.start_time ^ 0x100, 8), SHMG_PROC_ALIVE);
+	ck_assert_int_eq(shmg_proc_alive(0, 0, 0), -EINVAL);
+	ck_assert_int_eq(shmg_proc_alive(-5, 0, 0), -EINVAL);
+	ck_assert_int_eq(shmg_proc_alive(1, 0, 65), -EINVAL);
+	ck_assert_int_eq(shmg_proc_lookup(0, &b), -EINVAL);
+}
+END_TEST
+
+START_TEST(self_refreshed_after_fork)
+{
+	struct shmg_proc_id parent;
+	ck_assert_int_eq(shmg_proc_self(&parent), 0);
+	int p[2];
+	ck_assert_int_eq(pipe(p), 0);
+	pid_t c = fork();
+	ck_assert_int_ge(c, 0);
+	if (c == 0) {
+		struct shmg_proc_id me;
+		int ok = shmg_proc_self(&me) == 0 && me.pid == getpid() &&
+			 me.pid != parent.pid;
+		_exit(ok ? 0 : 1);
+	}
+	int status;
+	ck_assert_int_eq(waitpid(c, &status, 0), c);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(p[0]);
+	close(p[1]);
+}
+END_TEST
+
+START_TEST(child_live_zombie_reaped)
+{
+	int go[2];
+	ck_assert_int_eq(pipe(go), 0);
+	pid_t c = fork();
+	ck_assert_int_ge(c, 0);
+	if (c == 0) {
+		char b;
+		close(go[1]);
+		(void)!read(go[0], &b, 1); /* live until the parent closes */
+		_exit(0);
+	}
+	close(go[0]);
+	struct shmg_proc_id id;
+	ck_assert_int_eq(shmg_proc_lookup(c, &id), 0);
+	ck_assert_int_eq(shmg_proc_alive(c, id.start_time, 64), SHMG_PROC_ALIVE);
+	/* Same pid, other start time: as if the pid had been reused. */
+	ck_assert_int_eq(shmg_proc_alive(c, id.start_time + 1, 64), SHMG_PROC_DEAD);
+	ck_assert_int_eq(shmg_proc_alive(c, id.start_time + 1, 32), SHMG_PROC_DEAD);
+	close(go[1]);
+	/* Zombie: exited, not reaped. Wait for it without reaping. */
+	siginfo_t si;
+	memset(&si, 0, sizeof(si));
+	ck_assert_int_eq(waitid(P_PID, (id_t)c, &si, WEXITED | WNOWAIT), 0);
+	ck_assert_int_eq(shmg_proc_lookup(c, &id), -ESRCH);
+	ck_assert_int_eq(shmg_proc_alive(c, id.start_time, 64), SHMG_PROC_DEAD);
+	ck_assert_int_eq(shmg_proc_alive(c, 0, 0), SHMG_PROC_DEAD);
+	ck_assert_int_eq(waitpid(c, NULL, 0), c);
+	ck_assert_int_eq(shmg_proc_alive(c, 0, 0), SHMG_PROC_DEAD);
+	ck_assert_int_eq(shmg_proc_lookup(c, &id), -ESRCH);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("proc");
+	TCase *tc = tcase_create("proc");
+	tcase_add_test(tc, parser_synthetic);
+	tcase_add_test(tc, self_identity);
+	tcase_add_test(tc, self_refreshed_after_fork);
+	tcase_add_test(tc, child_live_zombie_reaped);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
