@@ -26,6 +26,11 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#ifndef __cplusplus
+#include <stdbool.h>
+#endif
+
+#include <shmguard/common.h>
 
 #define SHMG__LLSC_ACQUIRES(order)                                             \
 	((order) == __ATOMIC_ACQUIRE || (order) == __ATOMIC_ACQ_REL ||         \
