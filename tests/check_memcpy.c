@@ -97,8 +97,7 @@ END_TEST
  * with the frame number, the readers accept a frame only if the sequence
  * word did not move; an accepted frame whose words disagree is torn.
  */
-enum { FRAME_BYTES = 64 * 1024, READERS = 2 };
-#define FRAMES tu_scaled(3000)
+enum { FRAME_BYTES = 64 * 1024, FRAMES = 3000, READERS = 2 };
 
 struct seqlock_area {
 	uint64_t seq; /* odd while the writer writes */
@@ -223,8 +222,14 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 
-	tc = tcase_create("seqlock");
+	tc = tcase_create("seqlock_processes");
+	tcase_set_tags(tc, "workers");
 	tcase_add_test(tc, seqlock_across_processes);
+	tcase_set_timeout(tc, 120);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("seqlock_threads");
+	tcase_set_tags(tc, "workers");
 	tcase_add_test(tc, seqlock_across_threads);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);

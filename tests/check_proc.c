@@ -124,6 +124,9 @@ int main(void)
 	TCase *tc = tcase_create("proc");
 	tcase_add_test(tc, parser_synthetic);
 	tcase_add_test(tc, self_identity);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("children");
+	tcase_set_tags(tc, "workers");
 	tcase_add_test(tc, self_refreshed_after_fork);
 	tcase_add_test(tc, child_live_zombie_reaped);
 	suite_add_tcase(s, tc);

@@ -374,6 +374,7 @@ int main(void)
 	tcase_add_test(tc, big_sparse_file);
 	suite_add_tcase(s, tc);
 	TCase *tr = tcase_create("concurrent");
+	tcase_set_tags(tr, "workers");
 	tcase_add_checked_fixture(tr, setup, teardown);
 	tcase_set_timeout(tr, 20);
 	tcase_add_test(tr, no_half_initialised_open);

@@ -208,10 +208,11 @@ int main(void)
 	tcase_add_test(tc, futex_errors_and_values);
 	tcase_add_test(tc, timeout_really_waits);
 	tcase_add_test(tc, eintr_reported);
-	tcase_add_test(tc, wake_across_processes);
 	suite_add_tcase(s, tc);
-	TCase *st = tcase_create("stress");
+	TCase *st = tcase_create("processes");
+	tcase_set_tags(st, "workers");
 	tcase_add_checked_fixture(st, setup, teardown);
+	tcase_add_test(st, wake_across_processes);
 	tcase_set_timeout(st, 30);
 	tcase_add_test(st, ping_pong_no_lost_wakeup);
 	suite_add_tcase(s, st);

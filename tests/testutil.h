@@ -62,20 +62,6 @@ static inline int tu_run_suite(Suite *s)
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
-/* Iteration counts of the multi-process tests, divided by SHMG_TEST_SLOWDOWN
- * (set by check-cross: under qemu-user, spinning processes are ~50x slower).
- * Never below 1, and even inputs stay even. */
-static inline uint64_t tu_scaled(uint64_t n)
-{
-	const char *s = getenv("SHMG_TEST_SLOWDOWN");
-	uint64_t d = s ? strtoull(s, NULL, 10) : 1;
-	if (d <= 1)
-		return n;
-	n /= d;
-	n += n & 1;
-	return n ? n : 2;
-}
-
 /* A tiny deterministic PRNG (xorshift64*) so runs are repeatable. */
 static inline uint64_t tu_rand(uint64_t *state)
 {

@@ -16,6 +16,8 @@
  * Objects must be 1, 2, 4 or 8 bytes, naturally aligned, and always lock-free
  * on the target; anything else is refused at compile time. (A libatomic
  * fallback would take a process-local lock: silently wrong across processes.)
+ * Pointer objects support load, store, xchg, cmpxchg(v) and rmw_loop, but not
+ * add/sub/inc/dec or the bitwise operations (the builtins would count bytes).
  * There are no "wide" (16-byte) variants: no supported target makes them
  * truly atomic without libatomic.
  *
@@ -77,6 +79,17 @@
 			    "shmg_atomic: the object is not always lock-free " \
 			    "on this target (libatomic would lock per process)")
 
+/*
+ * Arithmetic and bitwise RMW on a pointer object is refused: the builtins add
+ * bytes, not elements (unlike C11's atomic_fetch_add), so shmg_atomic_add(&ptr,
+ * 1, o) would silently move ptr by one byte. Use rmw_loop or cmpxchg.
+ * (__builtin_classify_type returns 5 for pointer types in GCC and clang.)
+ */
+#define SHMG__CHECK_ARITH(p)                                                   \
+	SHMG__STATIC_ASSERT(__builtin_classify_type(*(p)) != 5,                \
+			    "shmg_atomic: no arithmetic on pointer objects "  \
+			    "(the builtins count bytes); use rmw_loop")
+
 /* The object seen through a volatile-qualified pointer, and its plain type. */
 #define SHMG__VP(p) ((__typeof__(*(p)) volatile *)(p))
 #define SHMG__T(p) __typeof__(__atomic_load_n(SHMG__VP(p), __ATOMIC_RELAXED))
@@ -99,12 +112,14 @@
 #define SHMG__RMW_NEW(op, p, v, o)                                             \
 	({                                                                     \
 		SHMG__CHECK_OBJECT(p);                                         \
+		SHMG__CHECK_ARITH(p);                                          \
 		__atomic_##op##_fetch(SHMG__VP(p), (SHMG__T(p))(v),            \
 				      SHMG__RMW_ORDER(o));                     \
 	})
 #define SHMG__RMW_ORIG(op, p, v, o)                                            \
 	({                                                                     \
 		SHMG__CHECK_OBJECT(p);                                         \
+		SHMG__CHECK_ARITH(p);                                          \
 		__atomic_fetch_##op(SHMG__VP(p), (SHMG__T(p))(v),              \
 				    SHMG__RMW_ORDER(o));                       \
 	})

@@ -58,7 +58,8 @@ riscv_sysroot() {
 	local pkg
 	for pkg in libmd libbsd check; do
 		cd "$src"/"$pkg"-[0-9]*/
-		./configure -q --host="$triplet" --prefix="$sysroot" --disable-shared --enable-static \
+		# (--disable-build-docs: check only; the others ignore it)
+		./configure -q --host="$triplet" --prefix="$sysroot" --disable-shared --enable-static --disable-build-docs \
 			PKG_CONFIG_LIBDIR="$sysroot/lib/pkgconfig" CPPFLAGS="-I$sysroot/include" \
 			LDFLAGS="-L$sysroot/lib" >/dev/null
 		make -s -j"$jobs" >/dev/null 2>&1 || make -j"$jobs"
@@ -81,7 +82,13 @@ for arch in "${arches[@]}"; do
 	apt_install "gcc-$triplet" "g++-$triplet" qemu-user pkg-config
 	pcdir="/usr/lib/$triplet/pkgconfig:/usr/share/pkgconfig"
 	pkgconfig=pkg-config
+	# Multiarch targets run with the multiarch loader and libc (/lib/$triplet,
+	# the same ones check and libbsd were built against): mixing in the cross
+	# toolchain's older libc from /usr/$triplet breaks ppc64el programs
+	# ("stack smashing detected" in the loader). riscv64 has only the latter.
+	ldprefix=
 	if [ "$arch" = riscv64 ]; then
+		ldprefix=/usr/$triplet
 		sysroot=$build/_cross-sysroot-$arch
 		riscv_sysroot "$triplet" "$sysroot"
 		pcdir="$sysroot/lib/pkgconfig"
@@ -98,10 +105,12 @@ for arch in "${arches[@]}"; do
 	make -s -j"$jobs" >/dev/null
 	t2=$(date +%s)
 	# Test programs run under qemu; the test scripts (.sh) run on the host.
-	# Check's fork mode hangs under qemu-user (the per-test timer signal of
-	# the forked test process never arrives), so tests run in-process; the
-	# tests still fork their own worker processes.
-	QEMU_LD_PREFIX=/usr/$triplet CK_FORK=no SHMG_TEST_SLOWDOWN=50 make -s -j"$jobs" check LOG_COMPILER="$qemu"
+	# Debian 12's qemu-user (7.2) on this kernel never runs a second guest
+	# task: a forked child or a new thread hangs at its first instruction
+	# (doc/cross.md). So check runs tests in-process (CK_FORK=no), and the
+	# test cases that start worker processes or threads (tag "workers") are
+	# left to the native and sanitizer runs.
+	QEMU_LD_PREFIX=$ldprefix CK_FORK=no CK_EXCLUDE_TAGS=workers make -s -j"$jobs" check LOG_COMPILER="$qemu"
 	if [ "$arch" = aarch64 ]; then
 		# The LL/SC rmw_loop is inline; a plain CAS loop calls libgcc.
 		"$triplet-gcc" -std=gnu11 -O2 -I"$top/include" -c -o codegen-aarch64.o "$top/tests/codegen/aarch64.c"
