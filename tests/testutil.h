@@ -14,6 +14,11 @@
 
 #include <shmguard/atomic.h>
 
+/* Whether 1- and 2-byte atomics are always lock-free on this target (not on
+ * riscv64 with GCC 12, where atomic.h refuses them): tests of those sizes
+ * are compiled only where they can exist. */
+#define TU_SUBWORD_ATOMICS (__GCC_ATOMIC_CHAR_LOCK_FREE == 2 && __GCC_ATOMIC_SHORT_LOCK_FREE == 2)
+
 /* n bytes of zeroed MAP_SHARED memory, inherited by forked children. */
 static inline void *tu_shared_alloc(size_t n)
 {
