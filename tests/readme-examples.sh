@@ -12,4 +12,4 @@ awk '/^```c$/ {on = 1; next} /^```$/ {on = 0} on' "$top/README.md" > "$work/read
 lib=$(pwd)/.libs
 $CC -std=gnu11 -Wall -Wextra -Werror -I"$top/include" -o "$work/readme" \
 	"$work/readme.c" "$top/tests/readme_driver.c" "$lib/libshmguard.a" ${SHMG_TEST_FLAGS-}
-"$work/readme"
+${SHMG_EXEC_WRAPPER-} "$work/readme" # (qemu-<arch> in check-cross)

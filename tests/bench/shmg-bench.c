@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <bsd/stdlib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,9 +63,15 @@ int bench_quick(void)
 int bench_repeats(void)
 {
 	const char *r = getenv("SHMG_BENCH_REPEATS");
-	int n = r ? atoi(r) : 0;
-	if (n <= 0)
-		n = bench_quick() ? 3 : 11;
+	const char *err = NULL;
+
+	if (!r || !*r)
+		return bench_quick() ? 3 : 11;
+	int n = (int)strtonum(r, 1, 1001, &err);
+	if (err) {
+		fprintf(stderr, "shmg-bench: SHMG_BENCH_REPEATS=%s is %s (1..1001)\n", r, err);
+		exit(2);
+	}
 	return n;
 }
 

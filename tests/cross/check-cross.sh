@@ -110,7 +110,7 @@ for arch in "${arches[@]}"; do
 	# (doc/cross.md). So check runs tests in-process (CK_FORK=no), and the
 	# test cases that start worker processes or threads (tag "workers") are
 	# left to the native and sanitizer runs.
-	QEMU_LD_PREFIX=$ldprefix CK_FORK=no CK_EXCLUDE_TAGS=workers make -s -j"$jobs" check LOG_COMPILER="$qemu"
+	QEMU_LD_PREFIX=$ldprefix CK_FORK=no CK_EXCLUDE_TAGS=workers SHMG_EXEC_WRAPPER=$qemu make -s -j"$jobs" check LOG_COMPILER="$qemu"
 	if [ "$arch" = aarch64 ]; then
 		# The LL/SC rmw_loop is inline; a plain CAS loop calls libgcc.
 		"$triplet-gcc" -std=gnu11 -O2 -I"$top/include" -c -o codegen-aarch64.o "$top/tests/codegen/aarch64.c"

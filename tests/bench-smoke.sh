@@ -1,0 +1,25 @@
+#!/bin/sh
+# The benchmark program runs (quick mode: figures mean nothing) and prints
+# every figure the issues require, as "KEY VALUE UNIT" lines; bad settings
+# are refused with a clear message.
+set -u
+# SHMG_EXEC_WRAPPER runs target programs (qemu-<arch> in check-cross).
+bench="${SHMG_EXEC_WRAPPER-} ./tests/bench/shmg-bench"
+out=$(SHMG_BENCH_QUICK=1 $bench atomic copy) || { echo "FAIL: shmg-bench exited non-zero"; exit 1; }
+status=0
+for key in copy.load.4KiB.vs_memcpy copy.load.64KiB.vs_memcpy copy.load.1MiB.vs_memcpy \
+	copy.load.16MiB.vs_memcpy copy.store.4KiB.vs_memcpy copy.store.64KiB.vs_memcpy \
+	copy.store.1MiB.vs_memcpy copy.store.16MiB.vs_memcpy atomic.load_relaxed.vs_builtin \
+	atomic.inc_orig_relaxed.vs_builtin atomic.rmw_loop_acq_rel.vs_builtin; do
+	printf '%s\n' "$out" | grep -Eq "^$key [0-9.e+-]+ x\$" || { echo "FAIL: no line for $key"; status=1; }
+done
+bad=$(printf '%s\n' "$out" | grep -Ev '^[A-Za-z0-9_.]+ [0-9.e+-]+ [A-Za-z/]+$')
+[ -z "$bad" ] || { echo "FAIL: lines not of the form KEY VALUE UNIT:"; echo "$bad"; status=1; }
+if SHMG_BENCH_REPEATS=lots $bench atomic >/dev/null 2>&1; then
+	echo "FAIL: SHMG_BENCH_REPEATS=lots was accepted"; status=1
+fi
+if $bench nosuchsuite >/dev/null 2>&1; then
+	echo "FAIL: an unknown suite was accepted"; status=1
+fi
+[ $status -ne 0 ] || echo "ok: $(printf '%s\n' "$out" | wc -l) figures, required keys present"
+exit $status
