@@ -65,6 +65,12 @@ riscv_sysroot() {
 		make -s -j"$jobs" >/dev/null 2>&1 || make -j"$jobs"
 		make -s install >/dev/null
 	done
+	# Debian's check.pc names libcheck_pic (which debian/rules, not make
+	# install, produces); the static libcheck.a is that library here.
+	ln -sf libcheck.a "$sysroot/lib/libcheck_pic.a"
+	# A static-only sysroot: libbsd installs an ld script named libbsd.so
+	# even then, which a plain -lbsd would pick over libbsd.a.
+	rm -f "$sysroot"/lib/*.so
 	cd "$build"
 	touch "$sysroot/.done"
 }
