@@ -8,6 +8,8 @@
 
 #include <shmguard.h>
 
+#include "testutil.h"
+
 uint64_t shmg_test_cxx_ops(uint64_t *word); /* headers_cxx.cc */
 
 static uint64_t c_ops(uint64_t *word)
@@ -36,9 +38,5 @@ int main(void)
 	TCase *tc = tcase_create("c_cxx");
 	tcase_add_test(tc, c_and_cxx_agree);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(s);
 }

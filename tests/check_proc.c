@@ -12,6 +12,8 @@
 
 #include <shmguard/proc.h>
 
+#include "testutil.h"
+
 #include "../lib/proc_stat.h"
 
 static int parse(const char *s, char *st, uint64_t *start)
@@ -130,9 +132,5 @@ int main(void)
 	tcase_add_test(tc, self_refreshed_after_fork);
 	tcase_add_test(tc, child_live_zombie_reaped);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(s);
 }

@@ -19,6 +19,8 @@
 #include <shmguard/error.h>
 #include <shmguard/region.h>
 
+#include "testutil.h"
+
 static char dir[64];
 static char pbuf[256];
 
@@ -379,9 +381,5 @@ int main(void)
 	tcase_set_timeout(tr, 20);
 	tcase_add_test(tr, no_half_initialised_open);
 	suite_add_tcase(s, tr);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(s);
 }

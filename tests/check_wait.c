@@ -18,6 +18,8 @@
 #include <shmguard/atomic.h>
 #include <shmguard/wait.h>
 
+#include "testutil.h"
+
 static char path[64];
 static int fd = -1;
 
@@ -216,9 +218,5 @@ int main(void)
 	tcase_set_timeout(st, 30);
 	tcase_add_test(st, ping_pong_no_lost_wakeup);
 	suite_add_tcase(s, st);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(s);
 }
