@@ -1,60 +1,181 @@
 /*
- * atomics-demo: two processes count to a million over MAP_SHARED memory,
- * once with plain increments (which lose updates) and once with
- * shmg_atomic_inc (which loses none). Stand-in main demo until the shmguard
- * tool exists.
+ * atomics-demo: what shmguard's lowest layers fix, with real processes over
+ * MAP_SHARED memory (the main demo until the shmguard tool exists).
+ *  1. Two processes count to a million: plain ++ loses updates,
+ *     shmg_atomic_inc loses none.
+ *  2. A writer rewrites 256 KiB frames while two readers copy them: a plain
+ *     memcpy reader gets torn frames; a seqlock reader on shmguard's byte-wise
+ *     atomic copies accepts none (it retries instead).
+ * Exits non-zero if the guarded side ever loses an update or accepts a torn
+ * frame.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <shmguard.h>
 
-#define PER_PROCESS 500000
+#define PER_PROCESS 2000000
+#define FRAME_WORDS (256 * 1024 / 8)
+#define FRAMES 3000
 
-static uint64_t count_in_two_processes(int atomic)
+static void *shared_alloc(size_t n)
 {
-	/* counter, then a start line both processes cross together */
-	uint64_t *shared = mmap(NULL, 2 * sizeof(uint64_t), PROT_READ | PROT_WRITE,
-				MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (shared == MAP_FAILED) {
+	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
 		perror("mmap");
 		exit(EXIT_FAILURE);
 	}
-	uint64_t *counter = &shared[0], *ready = &shared[1];
-	pid_t child = fork();
-	if (child < 0) {
+	return p;
+}
+
+static pid_t start(void)
+{
+	pid_t pid = fork();
+	if (pid < 0) {
 		perror("fork");
 		exit(EXIT_FAILURE);
 	}
-	shmg_atomic_inc(ready, acq_rel);
-	while (shmg_atomic_load(ready, acquire) < 2)
+	return pid;
+}
+
+/* Everyone waits here until all `n` arrived, so they really overlap. */
+static void start_line(uint32_t *arrived, uint32_t n)
+{
+	shmg_atomic_inc(arrived, acq_rel);
+	while (shmg_atomic_load(arrived, acquire) < n)
 		shmg_cpu_relax();
+}
+
+/* ---- 1. counting ---- */
+
+struct count_area {
+	uint64_t counter;
+	uint32_t arrived;
+};
+
+static uint64_t count_in_two_processes(bool atomic)
+{
+	struct count_area *a = shared_alloc(sizeof(*a));
+	pid_t child = start();
+
+	start_line(&a->arrived, 2);
 	for (int i = 0; i < PER_PROCESS; i++) {
 		if (atomic)
-			shmg_atomic_inc(counter, relaxed);
+			shmg_atomic_inc(&a->counter, relaxed);
 		else
-			(*(volatile uint64_t *)counter)++;
+			(*(volatile uint64_t *)&a->counter)++;
 	}
 	if (child == 0)
 		_exit(0);
 	waitpid(child, NULL, 0);
-	uint64_t total = shmg_atomic_load(counter, acquire);
-	munmap(shared, 2 * sizeof(uint64_t));
+	uint64_t total = shmg_atomic_load(&a->counter, acquire);
+	munmap(a, sizeof(*a));
 	return total;
+}
+
+/* ---- 2. copying frames ---- */
+
+struct frame_area {
+	uint64_t seq; /* odd while the writer writes */
+	uint32_t arrived;
+	uint32_t done;
+	uint64_t plain_copies, plain_torn;
+	uint64_t guarded_copies, guarded_torn, guarded_retries;
+	uint64_t frame[FRAME_WORDS];
+};
+
+static bool frame_is_whole(const uint64_t *f)
+{
+	for (size_t k = 1; k < FRAME_WORDS; k++)
+		if (f[k] != f[0])
+			return false;
+	return true;
+}
+
+static void writer(struct frame_area *a)
+{
+	static uint64_t next[FRAME_WORDS];
+	for (uint64_t f = 1; f <= FRAMES; f++) {
+		for (size_t k = 0; k < FRAME_WORDS; k++)
+			next[k] = f;
+		shmg_atomic_store(&a->seq, 2 * f - 1, relaxed);
+		shmg_atomic_store_memcpy(a->frame, next, sizeof(next), release);
+		shmg_atomic_store(&a->seq, 2 * f, release);
+	}
+	shmg_atomic_store(&a->done, 1, release);
+}
+
+/* What most readers of shared frames do today: copy and hope. */
+static void plain_reader(struct frame_area *a)
+{
+	static uint64_t copy[FRAME_WORDS];
+	while (!shmg_atomic_load(&a->done, acquire)) {
+		memcpy(copy, (const void *)a->frame, sizeof(copy));
+		a->plain_copies++;
+		a->plain_torn += !frame_is_whole(copy);
+	}
+}
+
+/* A seqlock reader: keep a copy only if the sequence did not move. */
+static void guarded_reader(struct frame_area *a)
+{
+	static uint64_t copy[FRAME_WORDS];
+	while (!shmg_atomic_load(&a->done, acquire)) {
+		uint64_t s1 = shmg_atomic_load(&a->seq, acquire);
+		if (s1 & 1) {
+			shmg_cpu_relax();
+			continue;
+		}
+		shmg_atomic_load_memcpy(copy, a->frame, sizeof(copy), acquire);
+		if (shmg_atomic_load(&a->seq, relaxed) != s1) {
+			a->guarded_retries++;
+			continue;
+		}
+		a->guarded_copies++;
+		a->guarded_torn += !frame_is_whole(copy);
+	}
 }
 
 int main(void)
 {
-	uint64_t plain = count_in_two_processes(0);
-	uint64_t atomic = count_in_two_processes(1);
-	printf("two processes, %d increments each (expected %d):\n", PER_PROCESS, 2 * PER_PROCESS);
-	printf("  plain ++           %8llu  (%llu lost)\n", (unsigned long long)plain,
+	uint64_t plain = count_in_two_processes(false);
+	uint64_t atomic = count_in_two_processes(true);
+	printf("1. two processes, %d increments each (expected %d):\n", PER_PROCESS, 2 * PER_PROCESS);
+	printf("   plain ++          %8llu  (%llu lost)\n", (unsigned long long)plain,
 	       (unsigned long long)(2 * PER_PROCESS - plain));
-	printf("  shmg_atomic_inc    %8llu  (%llu lost)\n", (unsigned long long)atomic,
+	printf("   shmg_atomic_inc   %8llu  (%llu lost)\n", (unsigned long long)atomic,
 	       (unsigned long long)(2 * PER_PROCESS - atomic));
-	return atomic == 2 * PER_PROCESS ? EXIT_SUCCESS : EXIT_FAILURE;
+
+	struct frame_area *a = shared_alloc(sizeof(*a));
+	pid_t readers[2];
+	for (int r = 0; r < 2; r++) {
+		readers[r] = start();
+		if (readers[r] == 0) {
+			start_line(&a->arrived, 3);
+			if (r == 0)
+				plain_reader(a);
+			else
+				guarded_reader(a);
+			_exit(0);
+		}
+	}
+	start_line(&a->arrived, 3);
+	writer(a);
+	for (int r = 0; r < 2; r++)
+		waitpid(readers[r], NULL, 0);
+	printf("2. a writer rewrites %d frames of 256 KiB while two readers copy them:\n", FRAMES);
+	printf("   plain memcpy reader      %6llu copies, %6llu torn\n",
+	       (unsigned long long)a->plain_copies, (unsigned long long)a->plain_torn);
+	printf("   shmguard seqlock reader  %6llu copies, %6llu torn (%llu retried)\n",
+	       (unsigned long long)a->guarded_copies, (unsigned long long)a->guarded_torn,
+	       (unsigned long long)a->guarded_retries);
+	bool ok = atomic == 2 * PER_PROCESS && a->guarded_torn == 0;
+	munmap(a, sizeof(*a));
+	return ok ? EXIT_SUCCESS : EXIT_FAILURE;
 }
