@@ -6,7 +6,9 @@
 # failure.
 set -u
 : "${SPIN:=spin}"
-: "${CC:=cc}"
+# pan is a host program: built with the build machine's compiler, not $CC
+# (which is a cross compiler in check-cross).
+hostcc=${CC_FOR_BUILD:-cc}
 if ! command -v "$SPIN" >/dev/null 2>&1; then
 	if [ "${SHMG_REQUIRE_SPIN:-0}" = 1 ]; then
 		echo "FAIL: spin is required (SHMG_REQUIRE_SPIN=1) but not installed"
@@ -25,7 +27,7 @@ verify() {
 	model=$1 define=$2 expect=$3
 	(cd "$work" && rm -f pan pan.* &&
 		"$SPIN" -a "-D$define" "$models/$model" >spin.out 2>&1 &&
-		$CC -O2 -w -DSAFETY -o pan pan.c && ./pan -n >pan.out 2>&1)
+		$hostcc -O2 -w -DSAFETY -o pan pan.c && ./pan -n >pan.out 2>&1)
 	errors=$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' "$work/pan.out" 2>/dev/null)
 	states=$(sed -n 's/^ *\([0-9][0-9]*\) states, stored.*/\1/p' "$work/pan.out" 2>/dev/null)
 	if [ -z "$errors" ]; then
