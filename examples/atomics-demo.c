@@ -9,6 +9,8 @@
  * Exits non-zero if the guarded side ever loses an update or accepts a torn
  * frame.
  */
+#define _GNU_SOURCE
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -44,6 +46,23 @@ static pid_t start(void)
 	return pid;
 }
 
+/* Run on the n-th CPU we may use (if there is one): a freshly forked child
+ * starts on its parent's CPU, where a spinning parent would keep it from
+ * running at the same time. */
+static void pin_to_nth_cpu(int n)
+{
+	cpu_set_t allowed, one;
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0 || CPU_COUNT(&allowed) <= n)
+		return;
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+		if (CPU_ISSET(cpu, &allowed) && n-- == 0) {
+			CPU_ZERO(&one);
+			CPU_SET(cpu, &one);
+			sched_setaffinity(0, sizeof(one), &one);
+			return;
+		}
+}
+
 /* Everyone waits here until all `n` arrived, so they really overlap. */
 static void start_line(uint32_t *arrived, uint32_t n)
 {
@@ -62,8 +81,11 @@ struct count_area {
 static uint64_t count_in_two_processes(bool atomic)
 {
 	struct count_area *a = shared_alloc(sizeof(*a));
+	cpu_set_t before;
+	sched_getaffinity(0, sizeof(before), &before);
 	pid_t child = start();
 
+	pin_to_nth_cpu(child == 0 ? 1 : 0);
 	start_line(&a->arrived, 2);
 	for (int i = 0; i < PER_PROCESS; i++) {
 		if (atomic)
@@ -74,6 +96,7 @@ static uint64_t count_in_two_processes(bool atomic)
 	if (child == 0)
 		_exit(0);
 	waitpid(child, NULL, 0);
+	sched_setaffinity(0, sizeof(before), &before);
 	uint64_t total = shmg_atomic_load(&a->counter, acquire);
 	munmap(a, sizeof(*a));
 	return total;
