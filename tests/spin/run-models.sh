@@ -17,7 +17,7 @@ if ! command -v "$SPIN" >/dev/null 2>&1; then
 	echo "SKIP: spin is not installed"
 	exit 77
 fi
-models=${srcdir:-.}/tests/spin
+models=$(cd "${srcdir:-.}/tests/spin" && pwd) # absolute: spin runs in $work
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 status=0
