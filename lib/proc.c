@@ -82,6 +82,31 @@ static int read_stat(pid_t pid, char *state, uint64_t *start)
 	return shmg__proc_parse_stat(buf, (size_t)len, state, start) ? -EIO : 0;
 }
 
+/*
+ * A 'Z' state is not always a dead process: when the thread-group leader
+ * calls pthread_exit while other threads run, /proc/PID/stat shows the
+ * leader as a zombie for as long as the process lives. /proc/PID/status then
+ * counts more than one thread; a real zombie counts one. True if pid is such
+ * a live process.
+ */
+static bool zombie_leader_of_live_process(pid_t pid)
+{
+	char path[48], buf[2048];
+	ssize_t len;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false; /* gone: reaped meanwhile */
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return false;
+	buf[len] = '\0';
+	const char *t = strstr(buf, "\nThreads:");
+	return t && strtol(t + strlen("\nThreads:"), NULL, 10) > 1;
+}
+
 SHMG_EXPORT int shmg_proc_lookup(pid_t pid, struct shmg_proc_id *id)
 {
 	char state;
@@ -92,7 +117,7 @@ SHMG_EXPORT int shmg_proc_lookup(pid_t pid, struct shmg_proc_id *id)
 	int rc = read_stat(pid, &state, &start);
 	if (rc)
 		return rc;
-	if (state == 'Z' || state == 'X')
+	if (state == 'X' || (state == 'Z' && !zombie_leader_of_live_process(pid)))
 		return -ESRCH;
 	id->pid = pid;
 	id->start_time = start;

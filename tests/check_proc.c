@@ -3,7 +3,9 @@
 
 #include <check.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +89,61 @@ START_TEST(self_refreshed_after_fork)
 }
 END_TEST
 
+/* A process whose main thread called pthread_exit shows its leader as a
+ * zombie ('Z') while another thread still runs: it is alive, and a lock
+ * owner in that state must never be robbed. */
+static int leader_gone_pipe;
+
+static void *linger(void *arg)
+{
+	char b;
+	(void)arg;
+	(void)!read(leader_gone_pipe, &b, 1); /* until the parent closes */
+	_exit(0);
+}
+
+static char stat_state(pid_t pid)
+{
+	char path[48], buf[512];
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return '?';
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *rp = strrchr(buf, ')');
+	return rp && rp[1] == ' ' ? rp[2] : '?';
+}
+
+START_TEST(zombie_leader_with_live_thread_is_alive)
+{
+	int go[2];
+	ck_assert_int_eq(pipe(go), 0);
+	pid_t c = tu_fork();
+	if (c == 0) {
+		pthread_t t;
+		close(go[1]);
+		leader_gone_pipe = go[0];
+		if (pthread_create(&t, NULL, linger, NULL) != 0)
+			_exit(1);
+		pthread_exit(NULL);
+	}
+	close(go[0]);
+	while (stat_state(c) != 'Z') /* the leader has exited */
+		usleep(1000);
+	struct shmg_proc_id id;
+	ck_assert_int_eq(shmg_proc_lookup(c, &id), 0);
+	ck_assert_int_eq(shmg_proc_alive(c, id.start_time, 64), SHMG_PROC_ALIVE);
+	close(go[1]); /* the last thread exits: now really a zombie */
+	siginfo_t si;
+	memset(&si, 0, sizeof(si));
+	ck_assert_int_eq(waitid(P_PID, (id_t)c, &si, WEXITED | WNOWAIT), 0);
+	ck_assert_int_eq(shmg_proc_alive(c, id.start_time, 64), SHMG_PROC_DEAD);
+	tu_wait_ok(c);
+}
+END_TEST
+
 START_TEST(child_live_zombie_reaped)
 {
 	int go[2];
@@ -131,6 +188,7 @@ int main(void)
 	tcase_set_tags(tc, "workers");
 	tcase_add_test(tc, self_refreshed_after_fork);
 	tcase_add_test(tc, child_live_zombie_reaped);
+	tcase_add_test(tc, zombie_leader_with_live_thread_is_alive);
 	suite_add_tcase(s, tc);
 	return tu_run_suite(s);
 }
