@@ -7,6 +7,7 @@
  *   region.h  mapped segments and checked guard placement
  *   proc.h    process identity and liveness (owner-death detection)
  *   wait.h    bounded spin-then-futex waiting with monotonic deadlines
+ *   wflag.h   write-flag guard: one writer, snapshot readers (seqlock, latch)
  *   error.h   return codes and shmg_strerror()
  */
 #ifndef SHMGUARD_H
@@ -19,5 +20,6 @@
 #include <shmguard/region.h>
 #include <shmguard/proc.h>
 #include <shmguard/wait.h>
+#include <shmguard/wflag.h>
 
 #endif /* SHMGUARD_H */

@@ -1,0 +1,197 @@
+/*
+ * shmguard/wflag.h: the write-flag guard, an asymmetric opt-in seqlock over
+ * a flag byte and a frame counter that a layout already has (ImageStreamIO's
+ * `write` and `cnt0`).
+ *
+ * One writer, any number of readers; the writer never waits for readers.
+ *
+ *   writer:  shmg_wflag_begin()        mark = 1 (relaxed), release fence
+ *            ... store the frame (shmg_atomic_store_memcpy or own stores) ...
+ *            shmg_wflag_publish()      counter + 1 (release), mark = 0
+ *                                      (release), wake sleepers
+ *   reader:  shmg_wflag_read()         counter, mark (acquire); copy; acquire
+ *                                      fence; mark (acquire), counter; equal
+ *                                      and idle = a consistent frame
+ *
+ * Optional parts, each an existing word of the layout:
+ *   - a waiters byte in the mark's aligned 4-byte word (ImageStreamIO: the
+ *     padding byte after `write`): sleepers announce themselves there, so a
+ *     publish without sleepers makes no syscall;
+ *   - an owner word holding the writer's PID (ImageStreamIO: `ownerPID`), so
+ *     readers can tell a dead writer from a slow one;
+ *   - a latch: n >= 2 copies of the frame, each with a 64-bit sequence word
+ *     (the frame number, 0 while the copy is rewritten), and a 32-bit index
+ *     of the newest copy (ImageStreamIO's fast circular buffer, CBindex).
+ *     Readers then copy the newest complete copy and always progress while
+ *     the writer writes back to back, as Linux's seqcount latch.
+ *
+ * Every ordering claim here is argued in doc/wflag.md and checked by the
+ * models tests/spin/seqlock.pml, wflag_latch.pml and wflag_wake.pml.
+ */
+#ifndef SHMGUARD_WFLAG_H
+#define SHMGUARD_WFLAG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <shmguard/common.h>
+#include <shmguard/region.h>
+
+SHMG_BEGIN_DECLS
+
+/* "No such word" in a placement. */
+#define SHMG_WFLAG_NONE ((size_t)-1)
+
+/* Where the guard's words are, as offsets into a region. */
+struct shmg_wflag_place {
+	size_t mark;    /* the flag byte: 1 while the writer writes */
+	size_t counter; /* the 64-bit frame counter (8-aligned) */
+	size_t waiters; /* a byte in the mark's 4-byte word, or SHMG_WFLAG_NONE */
+	size_t owner;   /* a 4-byte writer-PID word, or SHMG_WFLAG_NONE */
+	/* The latch (all zero when there is none: copies < 2). */
+	unsigned copies;   /* number of copies, >= 2 */
+	size_t index;      /* 32-bit index of the newest complete copy */
+	size_t seq;        /* sequence word of copy 0 (8-aligned) */
+	size_t seq_stride; /* bytes between sequence words */
+	size_t data;       /* first byte of copy 0 */
+	size_t data_len;   /* bytes per copy */
+};
+
+/* A guard placed in a region (process-local; the state is in the segment). */
+struct shmg_wflag {
+	uint8_t *mark;
+	uint64_t *counter;
+	uint32_t *futex;       /* the aligned 4-byte word holding the mark */
+	uint8_t *waiters;      /* NULL: every publish wakes (a syscall) */
+	int32_t *owner;        /* NULL: a dead writer cannot be told */
+	unsigned copies;       /* 0 or >= 2 */
+	uint32_t *index;
+	unsigned char *seq;    /* the sequence word of copy i is at seq + i * seq_stride */
+	size_t seq_stride;
+	unsigned char *data;   /* copy i is at data + i * data_len */
+	size_t data_len;
+	unsigned next;         /* writer: the copy begun by shmg_wflag_begin */
+	uint32_t waiters_bits; /* the waiters byte's bits within *futex */
+	const unsigned char *base; /* the region, to check read sources */
+	size_t size;
+};
+
+/*
+ * Place a guard. Every word is checked: in bounds, naturally aligned, the
+ * waiters byte in the mark's 4-byte word, copies inside the region and not
+ * overlapping the words. Nothing in the segment is read or written.
+ * Returns 0, -EFAULT (misaligned), -EINVAL (overlapping or inconsistent),
+ * -ERANGE (outside the region).
+ */
+SHMG_EXPORT int shmg_wflag_init(struct shmg_wflag *g,
+				const struct shmg_region *r,
+				const struct shmg_wflag_place *p);
+
+/* ---------------------------------------------------------------- writer */
+
+/*
+ * Become the stream's writer: record the calling process's PID in the owner
+ * word, by CAS from 0 or from the PID of a writer that is dead.
+ * Returns 0 (this process is the writer; also when it already was), 1 (a
+ * dead writer was replaced: if it died mid-frame the mark stays set, so
+ * readers keep rejecting its partial frame until this writer's first
+ * publish), -EBUSY (a live process is the writer), SHMG_EGARBAGE (negative
+ * PID in the owner word), -ENOTSUP (no owner word: nothing to claim).
+ */
+SHMG_EXPORT int shmg_wflag_claim(struct shmg_wflag *g);
+
+/* Stop being the writer (owner word back to 0 if it is ours). Returns 0 or
+ * SHMG_ENOTOWNER. */
+SHMG_EXPORT int shmg_wflag_release(struct shmg_wflag *g);
+
+/*
+ * Start a frame: with a latch, the next copy's sequence word is set to 0
+ * (relaxed); the mark is set (relaxed); then a release fence, so no store
+ * of the frame is seen before the mark. Returns the copy to fill (NULL
+ * without a latch). Only the writer calls it.
+ */
+SHMG_EXPORT void *shmg_wflag_begin(struct shmg_wflag *g);
+
+/*
+ * Publish the frame: with a latch the copy's sequence word becomes the
+ * frame number and the index names it (release stores); counter + 1
+ * (release); mark = 0 (release); then sleepers are woken (a seq_cst fence
+ * and a look at the waiters byte: no syscall without sleepers).
+ * Returns the new frame number.
+ */
+SHMG_EXPORT uint64_t shmg_wflag_publish(struct shmg_wflag *g);
+
+/*
+ * Give up a begun frame. Only sound before any of the frame's data was
+ * stored into the readable buffer (the counter does not move, so readers
+ * could not tell old data from new): afterwards publish, or begin again
+ * later. A latch copy begun is left invalid (sequence 0), which is always
+ * sound.
+ */
+SHMG_EXPORT void shmg_wflag_abort(struct shmg_wflag *g);
+
+/* ---------------------------------------------------------------- readers */
+
+/* The outcome of a snapshot read. */
+struct shmg_wflag_snap {
+	uint64_t frame;   /* the frame number of the copy handed out */
+	unsigned retries; /* attempts rejected before it */
+	int copy;         /* the latch copy read, or -1: the main buffer */
+};
+
+/* Attempts before a single-buffer read reports SHMG_ETOOFAST. */
+#define SHMG_WFLAG_READ_TRIES 16
+
+/*
+ * Copy a consistent frame of len bytes from src (inside the guarded region:
+ * the main buffer) into dst, or, with a latch, the newest complete copy
+ * (len <= the copy's length; src is then ignored and may be NULL).
+ * Single buffer: while the mark is set the reader waits for the writer
+ * (futex sleep, deadline honoured); a copy that the writer overlapped is
+ * retried, at most SHMG_WFLAG_READ_TRIES times. Acquire: what the writer
+ * stored before publishing this frame is visible afterwards.
+ * Returns 0 (dst holds frame snap->frame, never torn), SHMG_ETOOFAST,
+ * SHMG_EWRITERDEAD (the mark is set and the owner is dead), -ETIMEDOUT,
+ * -EINTR, SHMG_EGARBAGE (a latch index out of range), -ERANGE (src/len
+ * outside the region or the copy).
+ */
+SHMG_EXPORT int shmg_wflag_read(const struct shmg_wflag *g, void *dst,
+				const void *src, size_t len,
+				struct shmg_wflag_snap *snap,
+				const struct timespec *deadline);
+
+/*
+ * Wait until the writer is not writing (the mark is clear).
+ * Returns 0, SHMG_EWRITERDEAD (the owner word names a dead process),
+ * -ETIMEDOUT, -EINTR. Acquire on success.
+ */
+SHMG_EXPORT int shmg_wflag_wait_idle(const struct shmg_wflag *g,
+				     const struct timespec *deadline);
+
+/*
+ * Wait until the counter exceeds `after`; *now receives it (acquire), so
+ * the frames missed are *now - after - 1, exactly.
+ * Returns 0, SHMG_EWRITERDEAD (the owner died; no frame will come),
+ * SHMG_ECOUNTER (the counter is below `after`: the stream was recreated),
+ * -ETIMEDOUT, -EINTR.
+ */
+SHMG_EXPORT int shmg_wflag_wait_update(const struct shmg_wflag *g,
+				       uint64_t after, uint64_t *now,
+				       const struct timespec *deadline);
+
+/* The counter now (acquire). */
+SHMG_EXPORT uint64_t shmg_wflag_counter(const struct shmg_wflag *g);
+
+/*
+ * Is the recorded writer alive? Returns SHMG_PROC_ALIVE, SHMG_PROC_DEAD,
+ * -ENOENT (no writer recorded), -ENOTSUP (no owner word), SHMG_EGARBAGE
+ * (a negative PID), or -errno when it cannot tell. *pid (may be NULL)
+ * receives the recorded PID.
+ */
+SHMG_EXPORT int shmg_wflag_writer_alive(const struct shmg_wflag *g,
+					int32_t *pid);
+
+SHMG_END_DECLS
+
+#endif /* SHMGUARD_WFLAG_H */

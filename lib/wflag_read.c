@@ -1,0 +1,244 @@
+/*
+ * The write-flag guard: the readers' side (snapshot reads and waits).
+ * See include/shmguard/wflag.h and doc/wflag.md.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdbool.h>
+
+#include <shmguard/atomic.h>
+#include <shmguard/error.h>
+#include <shmguard/memcpy.h>
+#include <shmguard/proc.h>
+#include <shmguard/wait.h>
+#include <shmguard/wflag.h>
+
+#include "wflag_internal.h"
+
+/* Spin iterations before sleeping (a few microseconds of cpu_relax): a
+ * frame that is about to land is caught without a syscall. */
+#define WFLAG_SPIN 256
+/* A sleeper wakes to probe the writer's liveness after this long, then
+ * twice as long each time up to the cap: a writer killed mid-frame cannot
+ * wake anybody, and a live one costs a /proc read per period at most. */
+#define PROBE_FIRST_NS 1000000u
+#define PROBE_MAX_NS 64000000u
+
+SHMG_EXPORT uint64_t shmg_wflag_counter(const struct shmg_wflag *g)
+{
+	return shmg_atomic_load(g->counter, acquire);
+}
+
+SHMG_EXPORT int shmg_wflag_writer_alive(const struct shmg_wflag *g,
+					int32_t *pid)
+{
+	if (pid)
+		*pid = 0;
+	if (!g->owner)
+		return -ENOTSUP;
+	int32_t who = shmg_atomic_load(g->owner, relaxed);
+	if (pid)
+		*pid = who;
+	if (who == 0)
+		return -ENOENT;
+	if (who < 0)
+		return SHMG_EGARBAGE;
+	return shmg_proc_alive(who, 0, 0);
+}
+
+enum wait_for { FOR_IDLE, FOR_UPDATE };
+
+/* 1: the condition holds; 0: not yet; < 0: an error to report. */
+static int condition(const struct shmg_wflag *g, enum wait_for what,
+		     uint64_t after, uint64_t *now)
+{
+	if (what == FOR_IDLE)
+		return shmg_atomic_load(g->mark, acquire) == 0;
+	uint64_t c = shmg_atomic_load(g->counter, acquire);
+	if (now)
+		*now = c;
+	if (c > after)
+		return 1;
+	/* A latch names frame after + 1 a moment before the counter does
+	 * (publish order), so a latch reader may be one ahead. */
+	if (c + (g->copies != 0) < after)
+		return SHMG_ECOUNTER;
+	return 0;
+}
+
+static bool writer_dead(const struct shmg_wflag *g, enum wait_for what)
+{
+	if (!g->owner)
+		return false;
+	/* Waiting for idle, only a writer dead with the mark set matters. */
+	if (what == FOR_IDLE && shmg_atomic_load(g->mark, relaxed) == 0)
+		return false;
+	int32_t who = shmg_atomic_load(g->owner, relaxed);
+	return who > 0 && shmg_proc_alive(who, 0, 0) == SHMG_PROC_DEAD;
+}
+
+static const struct timespec *earlier(const struct timespec *a,
+				      const struct timespec *b)
+{
+	if (!a)
+		return b;
+	if (a->tv_sec != b->tv_sec)
+		return a->tv_sec < b->tv_sec ? a : b;
+	return a->tv_nsec < b->tv_nsec ? a : b;
+}
+
+static int wflag_wait(const struct shmg_wflag *g, enum wait_for what,
+		      uint64_t after, uint64_t *now,
+		      const struct timespec *deadline)
+{
+	uint64_t probe_ns = PROBE_FIRST_NS;
+	int c;
+
+	for (unsigned spin = 0; spin < WFLAG_SPIN; spin++) {
+		if ((c = condition(g, what, after, now)) != 0)
+			return c > 0 ? 0 : c;
+		shmg_cpu_relax();
+	}
+	for (;;) {
+		if (g->waiters && !shmg_atomic_load(g->waiters, relaxed))
+			shmg_atomic_store(g->waiters, 1, relaxed);
+		/* Dekker with the writer's wake_sleepers(): announce, fence,
+		 * then look (tests/spin/wflag_wake.pml). */
+		shmg_atomic_thread_fence(seq_cst);
+		if ((c = condition(g, what, after, now)) != 0)
+			return c > 0 ? 0 : c;
+		uint32_t seen = shmg_atomic_load(g->futex, relaxed);
+		/* A publish cleared the announcement after we made it: it may
+		 * have woken nobody, so look again instead of sleeping. */
+		if (g->waiters && !(seen & g->waiters_bits))
+			continue;
+		struct timespec probe_at;
+		int err = shmg_deadline_in(&probe_at, probe_ns);
+		if (err)
+			return err;
+		err = shmg_futex_wait(g->futex, seen, earlier(deadline, &probe_at));
+		if (err == -EINTR)
+			return -EINTR;
+		if (err == -ETIMEDOUT) {
+			if ((c = condition(g, what, after, now)) != 0)
+				return c > 0 ? 0 : c;
+			if (shmg_deadline_passed(deadline))
+				return -ETIMEDOUT;
+			if (writer_dead(g, what))
+				return SHMG_EWRITERDEAD;
+			if (probe_ns < PROBE_MAX_NS)
+				probe_ns *= 2;
+		}
+	}
+}
+
+SHMG_EXPORT int shmg_wflag_wait_idle(const struct shmg_wflag *g,
+				     const struct timespec *deadline)
+{
+	return wflag_wait(g, FOR_IDLE, 0, NULL, deadline);
+}
+
+SHMG_EXPORT int shmg_wflag_wait_update(const struct shmg_wflag *g,
+				       uint64_t after, uint64_t *now,
+				       const struct timespec *deadline)
+{
+	uint64_t seen = 0;
+	int err = wflag_wait(g, FOR_UPDATE, after, &seen, deadline);
+	if (now)
+		*now = seen;
+	return err;
+}
+
+/* The seqlock over the main buffer (DESIGN rule 3). */
+static int read_single(const struct shmg_wflag *g, void *dst,
+		       const void *src, size_t len,
+		       struct shmg_wflag_snap *snap,
+		       const struct timespec *deadline)
+{
+	const unsigned char *s = src;
+
+	if (!s || s < g->base || (size_t)(s - g->base) > g->size ||
+	    len > g->size - (size_t)(s - g->base))
+		return -ERANGE;
+	for (unsigned tries = 0; tries < SHMG_WFLAG_READ_TRIES; tries++) {
+		uint64_t c1 = shmg_atomic_load(g->counter, acquire);
+		if (shmg_atomic_load(g->mark, acquire)) {
+			/* Writing: wait for the frame instead of spinning on
+			 * it (the retry still counts: a writer that never
+			 * pauses makes this end in SHMG_ETOOFAST). */
+			int err = shmg_wflag_wait_idle(g, deadline);
+			if (err)
+				return err;
+			continue;
+		}
+		/* The copy's acquire fence keeps the re-checks after it. */
+		shmg_atomic_load_memcpy(dst, s, len, acquire);
+		/* The mark re-check must be an acquire load read before the
+		 * counter (DESIGN rule 3; mutant RELAXED_RECHECK). */
+		uint8_t m2 = shmg_atomic_load(g->mark, acquire);
+		uint64_t c2 = shmg_atomic_load(g->counter, relaxed);
+		if (m2 == 0 && c2 == c1) {
+			snap->frame = c1;
+			snap->retries = tries;
+			snap->copy = -1;
+			return 0;
+		}
+	}
+	return SHMG_ETOOFAST;
+}
+
+/* The latch: copy the newest complete copy (Linux's seqcount latch). */
+static int read_latch(const struct shmg_wflag *g, void *dst, size_t len,
+		      struct shmg_wflag_snap *snap,
+		      const struct timespec *deadline)
+{
+	if (len > g->data_len)
+		return -ERANGE;
+	for (unsigned tries = 0; tries < SHMG_WFLAG_READ_TRIES; tries++) {
+		/* acquire: the sequence word of the copy it names is at
+		 * least as new as when the index was stored. */
+		uint32_t i = shmg_atomic_load(g->index, acquire);
+		if (i >= g->copies)
+			return SHMG_EGARBAGE;
+		uint64_t *seq = wflag_seq(g, i);
+		uint64_t q1 = shmg_atomic_load(seq, acquire);
+		if (q1 == 0) {
+			/* Never written yet: wait for a first frame. Else the
+			 * writer lapped us and rewrites it: look again. */
+			if (shmg_atomic_load(g->counter, relaxed) == 0) {
+				int err = shmg_wflag_wait_update(g, 0, NULL,
+								 deadline);
+				if (err)
+					return err;
+			}
+			continue;
+		}
+		shmg_atomic_load_memcpy(dst, g->data + (size_t)i * g->data_len,
+					len, acquire);
+		/* A copy that read any byte of a later rewrite sees that
+		 * rewrite's zeroed sequence word here (fence-fence
+		 * synchronization; tests/spin/wflag_latch.pml). */
+		if (shmg_atomic_load(seq, relaxed) == q1) {
+			snap->frame = q1;
+			snap->retries = tries;
+			snap->copy = (int)i;
+			return 0;
+		}
+	}
+	return SHMG_ETOOFAST;
+}
+
+SHMG_EXPORT int shmg_wflag_read(const struct shmg_wflag *g, void *dst,
+				const void *src, size_t len,
+				struct shmg_wflag_snap *snap,
+				const struct timespec *deadline)
+{
+	struct shmg_wflag_snap scratch;
+
+	if (!snap)
+		snap = &scratch;
+	if (g->copies)
+		return read_latch(g, dst, len, snap, deadline);
+	return read_single(g, dst, src, len, snap, deadline);
+}
