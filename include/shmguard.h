@@ -8,6 +8,7 @@
  *   proc.h    process identity and liveness (owner-death detection)
  *   wait.h    bounded spin-then-futex waiting with monotonic deadlines
  *   wflag.h   write-flag guard: one writer, snapshot readers (seqlock, latch)
+ *   isio.h    ImageStreamIO stream files, guarded, byte-for-byte compatible
  *   error.h   return codes and shmg_strerror()
  */
 #ifndef SHMGUARD_H
@@ -21,5 +22,6 @@
 #include <shmguard/proc.h>
 #include <shmguard/wait.h>
 #include <shmguard/wflag.h>
+#include <shmguard/isio.h>
 
 #endif /* SHMGUARD_H */

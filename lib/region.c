@@ -225,7 +225,7 @@ SHMG_EXPORT int shmg_region_create(struct shmg_region *r, const char *path,
 	if (p == MAP_FAILED)
 		goto fail_errno;
 	if (init) {
-		rc = init(p, size, arg);
+		rc = init(p, size, fd, arg);
 		if (rc) {
 			if (rc > 0)
 				rc = -EINVAL;

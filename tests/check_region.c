@@ -51,14 +51,16 @@ static int dir_entries(void)
 	return system(cmd) == 0 ? 0 : 1;
 }
 
-static int fill(void *base, size_t size, void *arg)
+static int fill(void *base, size_t size, int fd, void *arg)
 {
+	(void)fd;
 	memset(base, *(int *)arg, size);
 	return 0;
 }
 
-static int failing(void *base, size_t size, void *arg)
+static int failing(void *base, size_t size, int fd, void *arg)
 {
+	(void)fd;
 	(void)base; (void)size; (void)arg;
 	return -EPROTO;
 }
@@ -307,8 +309,9 @@ struct slow_arg {
 	int fd_go; /* write end: tell the poller we are inside init */
 };
 
-static int slow_init(void *base, size_t size, void *arg)
+static int slow_init(void *base, size_t size, int fd, void *arg)
 {
+	(void)fd;
 	struct slow_arg *a = arg;
 	char c = 1;
 	unsigned char *b = base;

@@ -47,9 +47,11 @@ struct shmg_region {
  * Initialiser run by shmg_region_create on the fresh, zero-filled mapping
  * before the file becomes visible under its name. It must write every word a
  * reader relies on, and its "ready" marker (if the format has one) last.
- * Returns 0, or a negative error that aborts the creation.
+ * fd is the new file's descriptor (for formats that record its inode; the
+ * name it will have is not linked yet). Returns 0, or a negative error
+ * that aborts the creation.
  */
-typedef int (*shmg_region_init_fn)(void *base, size_t size, void *arg);
+typedef int (*shmg_region_init_fn)(void *base, size_t size, int fd, void *arg);
 
 /*
  * Create a new segment of `size` bytes at `path` with permission bits `mode`

@@ -1,0 +1,214 @@
+/*
+ * shmguard/isio.h: ImageStreamIO stream files (version "2.00"), byte for
+ * byte, guarded by the write flag.
+ *
+ * Built from the layout facts (doc/imagestreamio.md), with no ImageStreamIO
+ * code. A stream file is: 384 bytes of metadata, the pixel data, keywords,
+ * process-shared semaphores, reader/writer PID slots, process traces, and an
+ * optional fast circular buffer (CBsize copies of the frame).
+ *
+ * The guard uses only words the layout has: `write` (the mark), `cnt0` (the
+ * counter), the padding byte after `write` (sleepers announce themselves
+ * there), `ownerPID` (the writer's identity; ImageStreamIO itself never
+ * sets it) and, with CBsize >= 2, the circular buffer as a latch (CBindex,
+ * and each copy's metadata cnt0 as its sequence word).
+ *
+ * Writer:  shmg_isio_claim(), then shmg_isio_write() per frame: data (and
+ *          its circular-buffer copy), cnt0 + 1, write = 0, then every
+ *          semaphore is posted, in that order.
+ * Readers: shmg_isio_read() copies a consistent frame (never torn);
+ *          shmg_isio_wait() or a claimed semaphore slot waits for the next.
+ */
+#ifndef SHMGUARD_ISIO_H
+#define SHMGUARD_ISIO_H
+
+#ifndef __cplusplus
+#include <stdbool.h>
+#endif
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <shmguard/common.h>
+#include <shmguard/region.h>
+#include <shmguard/wflag.h>
+
+SHMG_BEGIN_DECLS
+
+#define SHMG_ISIO_VERSION "2.00"
+#define SHMG_ISIO_NAME_MAX 80 /* bytes of the name field, NUL included */
+
+/* imagetype bits. */
+#define SHMG_ISIO_CIRCULAR_BUFFER 0x1u
+#define SHMG_ISIO_ZAXIS_TEMPORAL 0x20000u
+
+/* Datatype codes (1..13). */
+enum shmg_isio_datatype {
+	SHMG_ISIO_UINT8 = 1, SHMG_ISIO_INT8, SHMG_ISIO_UINT16, SHMG_ISIO_INT16,
+	SHMG_ISIO_UINT32, SHMG_ISIO_INT32, SHMG_ISIO_UINT64, SHMG_ISIO_INT64,
+	SHMG_ISIO_FLOAT, SHMG_ISIO_DOUBLE, SHMG_ISIO_COMPLEX_FLOAT,
+	SHMG_ISIO_COMPLEX_DOUBLE, SHMG_ISIO_HALF,
+};
+
+/* What a new stream looks like. */
+struct shmg_isio_params {
+	const char *name;   /* stream name (< 80 bytes, no '/') */
+	uint8_t naxis;      /* 1..3 */
+	uint32_t size[3];   /* size[i] >= 1 for i < naxis */
+	uint8_t datatype;   /* enum shmg_isio_datatype */
+	uint64_t imagetype; /* 0, or SHMG_ISIO_CIRCULAR_BUFFER | ... */
+	uint16_t nsem;      /* semaphores (0: the default, 10) */
+	uint16_t nkw;       /* keywords */
+	uint32_t cbsize;    /* fast circular-buffer copies (0: none) */
+};
+
+/* Where everything is in a stream file (computed, then checked). */
+struct shmg_isio_layout {
+	uint8_t naxis, datatype;
+	uint32_t size[3];
+	uint64_t nelement, imagetype;
+	uint16_t nsem, nkw, nproctrace;
+	uint32_t cbsize;
+	size_t elem_size, data_size; /* data_size = imdatamemsize */
+	bool has_data;               /* false for GPU streams (location >= 0) */
+	size_t off_data, off_kw, off_sem, off_semlog, off_semreadpid,
+		off_semwritepid, off_semctrl, off_semstatus, off_proctrace,
+		off_slicetimes, off_cbmd, off_cbdata;
+	size_t file_size;
+};
+
+/* An open stream (process-local handle). */
+struct shmg_isio {
+	struct shmg_region region;
+	struct shmg_isio_layout layout;
+	struct shmg_wflag guard; /* over the pixel data */
+	struct shmg_wflag latch; /* over the circular buffer (cbsize >= 2) */
+	bool has_latch;
+	int slot; /* the semaphore slot this process claimed, or -1 */
+};
+
+/*
+ * The file name of stream `name`: <dir>/<name>.im.shm, dir being
+ * $MILK_SHM_DIR when it names a directory, else /milk/shm when it exists,
+ * else $TMPDIR or /tmp. Returns 0, -EINVAL (empty name, '/' in it, too
+ * long for the name field), -ENAMETOOLONG (buf too small).
+ */
+SHMG_EXPORT int shmg_isio_path(char *buf, size_t len, const char *name);
+
+/*
+ * Compute the layout of a stream with these parameters, as ImageStreamIO
+ * does (every part rounded up to 8 bytes). Returns 0, -EINVAL (bad
+ * parameters), -EOVERFLOW (the sizes do not fit in memory).
+ */
+SHMG_EXPORT int shmg_isio_layout_of(struct shmg_isio_layout *l,
+				    const struct shmg_isio_params *p);
+
+/*
+ * Create a stream file at `path` that ImageStreamIO opens as its own:
+ * metadata, counters 0, semaphores initialised process-shared with value
+ * 0, PID slots -1, the version string written last; then published under
+ * its name in one step (shmg_region_create). mode 0 means 0600.
+ * flags: SHMG_REGION_REPLACE to replace an existing stream atomically
+ * (ImageStreamIO unlinks then recreates; readers of the old file are then
+ * orphaned either way, but never see a half-made one).
+ * Returns 0, -EEXIST, -EINVAL, -EOVERFLOW, or -errno.
+ */
+SHMG_EXPORT int shmg_isio_create(struct shmg_isio *s, const char *path,
+				 const struct shmg_isio_params *p, mode_t mode,
+				 unsigned flags);
+
+/*
+ * Open an existing stream with full validation: version "2.00", name
+ * terminated, naxis, datatype, sizes and nelement consistent, the data
+ * size, and the file size recomputed from the metadata (files over 2 GiB
+ * included). Refuses symlinks unless flags has SHMG_REGION_FOLLOW.
+ * Returns 0, SHMG_ELAYOUT (not a stream of this version, or a layout built
+ * with other options), -ELOOP, -ENOENT, -EACCES, ...; on failure nothing
+ * is changed in the file.
+ */
+SHMG_EXPORT int shmg_isio_open(struct shmg_isio *s, const char *path,
+			       unsigned flags);
+
+/* Release the semaphore slot if claimed, unmap, close. */
+SHMG_EXPORT void shmg_isio_close(struct shmg_isio *s);
+
+/* The pixel data (NULL for a GPU stream). */
+SHMG_EXPORT void *shmg_isio_data(const struct shmg_isio *s);
+
+/* ---------------------------------------------------------------- writer */
+
+/* Become the stream's writer (shmg_wflag_claim on ownerPID): 0, 1 (a dead
+ * writer was replaced), -EBUSY (a live writer). */
+SHMG_EXPORT int shmg_isio_claim(struct shmg_isio *s);
+
+/* Stop being the writer. Returns 0 or SHMG_ENOTOWNER. */
+SHMG_EXPORT int shmg_isio_release(struct shmg_isio *s);
+
+/*
+ * Write a whole frame (len == the data size): under the write flag, the
+ * pixel data, its circular-buffer copy and that copy's metadata,
+ * writetime and atime; then cnt0 + 1, write = 0; then every semaphore
+ * whose value is below 10, and the semlog, are posted.
+ * Returns the new cnt0 (> 0), or -EINVAL (length), -ENOTSUP (GPU stream),
+ * SHMG_ENOTOWNER (this process has not claimed the stream).
+ */
+SHMG_EXPORT int64_t shmg_isio_write(struct shmg_isio *s, const void *frame,
+				    size_t len);
+
+/*
+ * Cube streams (naxis 3, a rolling buffer of size[2] slices): write the
+ * next slice, (cnt1 + 1) % size[2], and set cnt1 to it, as one guarded
+ * frame. len == size[0] * size[1] * element size. Returns as
+ * shmg_isio_write, and *slice (may be NULL) receives the slice written.
+ */
+SHMG_EXPORT int64_t shmg_isio_write_slice(struct shmg_isio *s,
+					  const void *data, size_t len,
+					  uint32_t *slice);
+
+/* ---------------------------------------------------------------- readers */
+
+/*
+ * Copy a consistent frame into dst (len <= the data size). From the
+ * circular buffer when the stream has one (CBsize >= 2) and its writer uses
+ * this guard (ownerPID set): never waits for the writer. Otherwise from the
+ * pixel data, as shmg_wflag_read. Returns as shmg_wflag_read.
+ */
+SHMG_EXPORT int shmg_isio_read(const struct shmg_isio *s, void *dst,
+			       size_t len, struct shmg_wflag_snap *snap,
+			       const struct timespec *deadline);
+
+/* Copy slice k of a cube stream, consistently (as shmg_isio_read). */
+SHMG_EXPORT int shmg_isio_read_slice(const struct shmg_isio *s, uint32_t k,
+				     void *dst, size_t len,
+				     struct shmg_wflag_snap *snap,
+				     const struct timespec *deadline);
+
+/* Wait until cnt0 > after (shmg_wflag_wait_update: futex, deadline,
+ * dead writer reported); missed frames = *now - after - 1. */
+SHMG_EXPORT int shmg_isio_wait(const struct shmg_isio *s, uint64_t after,
+			       uint64_t *now, const struct timespec *deadline);
+
+/*
+ * Claim a semaphore slot for this process: semReadPID[i] is set to our PID
+ * by CAS from -1, 0 or a dead process's PID (two readers never share one).
+ * Returns the slot (>= 0), or -EAGAIN (all taken by live processes).
+ */
+SHMG_EXPORT int shmg_isio_sem_claim(struct shmg_isio *s);
+
+/* Give the slot back (semReadPID = -1 if it is still ours). */
+SHMG_EXPORT void shmg_isio_sem_release(struct shmg_isio *s);
+
+/*
+ * Wait on the claimed slot's semaphore until a post, with an absolute
+ * CLOCK_MONOTONIC deadline (NULL: none); then drain further posts, and read
+ * cnt0 into *now (acquire) so the caller counts missed frames exactly from
+ * the counter, not from the capped semaphore value.
+ * Returns 0, -ETIMEDOUT, -EINTR, -EINVAL (no slot claimed).
+ */
+SHMG_EXPORT int shmg_isio_sem_wait(const struct shmg_isio *s, uint64_t *now,
+				   const struct timespec *deadline);
+
+SHMG_END_DECLS
+
+#endif /* SHMGUARD_ISIO_H */

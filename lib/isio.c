@@ -1,0 +1,170 @@
+/*
+ * ImageStreamIO streams: create, open, close, and the writer's claim.
+ * See include/shmguard/isio.h and doc/imagestreamio.md.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <semaphore.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bsd/string.h>
+
+#include <shmguard/atomic.h>
+#include <shmguard/error.h>
+#include <shmguard/isio.h>
+
+#include "isio_internal.h"
+#include "isio_layout.h"
+
+#define PUT(base, off, type, v) (*(type *)(void *)((unsigned char *)(base) + (off)) = (type)(v))
+
+struct create_arg {
+	const struct shmg_isio_params *p;
+	const struct shmg_isio_layout *l;
+};
+
+/* Runs on the fresh zero-filled file before it has its name: every field a
+ * reader uses is written, the version string ("ready") last. */
+static int init_stream(void *base, size_t size, int fd, void *arg)
+{
+	const struct create_arg *a = arg;
+	const struct shmg_isio_layout *l = a->l;
+	unsigned char *b = base;
+	struct stat st;
+	struct timespec now;
+
+	if (size != l->file_size || fstat(fd, &st) != 0)
+		return -EIO;
+	clock_gettime(CLOCK_REALTIME, &now);
+	strlcpy((char *)b + ISIO_NAME, a->p->name, SHMG_ISIO_NAME_MAX);
+	PUT(b, ISIO_NAXIS, uint8_t, l->naxis);
+	memcpy(b + ISIO_SIZE, l->size, sizeof(l->size));
+	PUT(b, ISIO_NELEMENT, uint64_t, l->nelement);
+	PUT(b, ISIO_DATATYPE, uint8_t, l->datatype);
+	PUT(b, ISIO_IMAGETYPE, uint64_t, l->imagetype);
+	memcpy(b + ISIO_CREATIONTIME, &now, sizeof(now));
+	PUT(b, ISIO_CREATORPID, int32_t, getpid());
+	PUT(b, ISIO_OWNERPID, int32_t, 0);
+	PUT(b, ISIO_SHARED, uint8_t, 1);
+	PUT(b, ISIO_INODE, uint64_t, st.st_ino);
+	PUT(b, ISIO_LOCATION, int8_t, -1);
+	PUT(b, ISIO_SEM, uint16_t, l->nsem);
+	PUT(b, ISIO_NBPROCTRACE, uint16_t, l->nproctrace);
+	PUT(b, ISIO_NBKW, uint16_t, l->nkw);
+	PUT(b, ISIO_CBSIZE, uint32_t, l->cbsize);
+	PUT(b, ISIO_IMDATAMEMSIZE, uint64_t, l->data_size);
+	/* cnt0, cnt1, cnt2, write, CBindex, CBcycle: 0 in the new file. */
+	for (unsigned i = 0; i <= l->nsem; i++) {
+		/* nsem reader semaphores, then the semlog right after them */
+		size_t off = i < l->nsem ? l->off_sem + i * sizeof(sem_t) : l->off_semlog;
+		if (sem_init((sem_t *)(void *)(b + off), 1, 0) != 0)
+			return -errno;
+	}
+	for (unsigned i = 0; i < l->nsem; i++) {
+		PUT(b, l->off_semreadpid + 4 * (size_t)i, int32_t, -1);
+		PUT(b, l->off_semwritepid + 4 * (size_t)i, int32_t, -1);
+	}
+	/* DESIGN rule 4: the ready marker last, after everything above. */
+	shmg_atomic_thread_fence(release);
+	memcpy(b + ISIO_VERSION, SHMG_ISIO_VERSION, sizeof(SHMG_ISIO_VERSION));
+	return 0;
+}
+
+/* The guard over the pixel data, and the latch over the circular buffer. */
+static int place_guards(struct shmg_isio *s)
+{
+	const struct shmg_isio_layout *l = &s->layout;
+	struct shmg_wflag_place p = {
+		.mark = ISIO_WRITE, .counter = ISIO_CNT0,
+		.waiters = ISIO_WAITERS, .owner = ISIO_OWNERPID,
+	};
+	int err = shmg_wflag_init(&s->guard, &s->region, &p);
+	if (err)
+		return err;
+	s->has_latch = l->cbsize >= 2 && l->has_data;
+	if (!s->has_latch)
+		return 0;
+	p.copies = l->cbsize;
+	p.index = ISIO_CBINDEX;
+	p.seq = l->off_cbmd; /* each copy's metadata starts with its cnt0 */
+	p.seq_stride = ISIO_CBMD_SIZE;
+	p.data = l->off_cbdata;
+	p.data_len = l->data_size;
+	return shmg_wflag_init(&s->latch, &s->region, &p);
+}
+
+SHMG_EXPORT int shmg_isio_create(struct shmg_isio *s, const char *path,
+				 const struct shmg_isio_params *p, mode_t mode,
+				 unsigned flags)
+{
+	struct shmg_isio_layout l;
+	int err;
+
+	if (!s || !path || !p || !p->name || !*p->name || strchr(p->name, '/') ||
+	    strlen(p->name) >= SHMG_ISIO_NAME_MAX)
+		return -EINVAL;
+	memset(s, 0, sizeof(*s));
+	s->slot = -1;
+	s->region.fd = -1;
+	if ((err = shmg_isio_layout_of(&l, p)) != 0)
+		return err;
+	struct create_arg a = {.p = p, .l = &l};
+	err = shmg_region_create(&s->region, path, l.file_size, mode, flags,
+				 init_stream, &a);
+	if (err)
+		return err;
+	s->layout = l;
+	if ((err = place_guards(s)) != 0)
+		shmg_region_close(&s->region);
+	return err;
+}
+
+SHMG_EXPORT int shmg_isio_open(struct shmg_isio *s, const char *path,
+			       unsigned flags)
+{
+	int err;
+
+	if (!s || !path)
+		return -EINVAL;
+	memset(s, 0, sizeof(*s));
+	s->slot = -1;
+	s->region.fd = -1;
+	if ((err = shmg_region_open(&s->region, path, flags)) != 0)
+		return err;
+	err = shmg__isio_layout_read(&s->layout, s->region.base, s->region.size);
+	if (!err)
+		err = place_guards(s);
+	if (err)
+		shmg_region_close(&s->region);
+	return err;
+}
+
+SHMG_EXPORT void shmg_isio_close(struct shmg_isio *s)
+{
+	if (!s)
+		return;
+	if (s->region.base)
+		shmg_isio_sem_release(s);
+	shmg_region_close(&s->region);
+}
+
+SHMG_EXPORT void *shmg_isio_data(const struct shmg_isio *s)
+{
+	return s->layout.has_data ? s->region.base + s->layout.off_data : NULL;
+}
+
+SHMG_EXPORT int shmg_isio_claim(struct shmg_isio *s)
+{
+	/* Both guards share the owner word; through the latch, a claim also
+	 * completes a dead writer's last publish. */
+	return shmg_wflag_claim(s->has_latch ? &s->latch : &s->guard);
+}
+
+SHMG_EXPORT int shmg_isio_release(struct shmg_isio *s)
+{
+	return shmg_wflag_release(&s->guard);
+}

@@ -1,0 +1,181 @@
+/*
+ * ImageStreamIO streams: writing and reading frames through the guard.
+ * See include/shmguard/isio.h and doc/imagestreamio.md.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <shmguard/atomic.h>
+#include <shmguard/error.h>
+#include <shmguard/isio.h>
+#include <shmguard/memcpy.h>
+
+#include "isio_internal.h"
+#include "isio_layout.h"
+
+static uint64_t *word64(const struct shmg_isio *s, size_t off)
+{
+	return (uint64_t *)(void *)(s->region.base + off);
+}
+
+/* A timespec field, stored as two relaxed words inside the frame. */
+static void store_time(const struct shmg_isio *s, size_t off,
+		       const struct timespec *t)
+{
+	shmg_atomic_store(word64(s, off), (uint64_t)t->tv_sec, relaxed);
+	shmg_atomic_store(word64(s, off + 8), (uint64_t)t->tv_nsec, relaxed);
+}
+
+static int writer_check(const struct shmg_isio *s)
+{
+	if (!s->layout.has_data)
+		return -ENOTSUP;
+	/* The owner word is ours only after shmg_isio_claim in this process
+	 * (getpid: a forked child must claim for itself). */
+	if (shmg_atomic_load(s->guard.owner, relaxed) != (int32_t)getpid())
+		return SHMG_ENOTOWNER;
+	return 0;
+}
+
+/*
+ * The frame's tail, inside the write flag: the circular-buffer copy and its
+ * metadata (a 1-deep buffer is kept up to date for legacy readers too),
+ * then the stream's times. `copy` is the latch copy begun, or NULL.
+ */
+static void finish_frame(struct shmg_isio *s, void *copy, const void *frame)
+{
+	const struct shmg_isio_layout *l = &s->layout;
+	uint64_t next = shmg_atomic_load(s->guard.counter, relaxed) + 1;
+	struct timespec now;
+	size_t md = l->off_cbmd;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (copy) {
+		md += (size_t)s->latch.next * ISIO_CBMD_SIZE;
+		shmg_atomic_store_memcpy(copy, frame, l->data_size, relaxed);
+		if (s->latch.next == 0) /* wrapped around */
+			shmg_atomic_store(word64(s, ISIO_CBCYCLE),
+					  shmg_atomic_load(word64(s, ISIO_CBCYCLE), relaxed) + 1,
+					  relaxed);
+	} else if (l->cbsize == 1) {
+		shmg_atomic_store_memcpy(s->region.base + l->off_cbdata, frame,
+					 l->data_size, relaxed);
+		/* No latch: its cnt0 is plain metadata here. */
+		shmg_atomic_store(word64(s, md), next, relaxed);
+	}
+	if (l->cbsize) {
+		shmg_atomic_store(word64(s, md + ISIO_CBMD_CNT1),
+				  shmg_atomic_load(word64(s, ISIO_CNT1), relaxed), relaxed);
+		store_time(s, md + ISIO_CBMD_ATIME, &now);
+		store_time(s, md + ISIO_CBMD_WRITETIME, &now);
+	}
+	store_time(s, ISIO_WRITETIME, &now);
+	store_time(s, ISIO_ATIME, &now);
+}
+
+/* Publish (cnt0 + 1, write = 0, wake), then post the semaphores: a reader
+ * woken by a post finds the new counter and a clear flag. */
+static int64_t publish(struct shmg_isio *s, struct shmg_wflag *g)
+{
+	uint64_t n = shmg_wflag_publish(g);
+	shmg__isio_post_all(s);
+	return (int64_t)n;
+}
+
+SHMG_EXPORT int64_t shmg_isio_write(struct shmg_isio *s, const void *frame,
+				    size_t len)
+{
+	int err = writer_check(s);
+	if (err)
+		return err;
+	if (len != s->layout.data_size || !frame)
+		return -EINVAL;
+	struct shmg_wflag *g = s->has_latch ? &s->latch : &s->guard;
+	void *copy = shmg_wflag_begin(g);
+	shmg_atomic_store_memcpy(shmg_isio_data(s), frame, len, relaxed);
+	finish_frame(s, copy, frame);
+	return publish(s, g);
+}
+
+static size_t slice_size(const struct shmg_isio_layout *l)
+{
+	return (size_t)l->size[0] * l->size[1] * l->elem_size;
+}
+
+SHMG_EXPORT int64_t shmg_isio_write_slice(struct shmg_isio *s,
+					  const void *data, size_t len,
+					  uint32_t *slice)
+{
+	const struct shmg_isio_layout *l = &s->layout;
+	int err = writer_check(s);
+	if (err)
+		return err;
+	if (l->naxis != 3 || !data || len != slice_size(l))
+		return -EINVAL;
+	uint64_t cnt1 = shmg_atomic_load(word64(s, ISIO_CNT1), relaxed);
+	uint32_t k = (uint32_t)((cnt1 + 1) % l->size[2]);
+	unsigned char *dst = (unsigned char *)shmg_isio_data(s) + (size_t)k * len;
+	struct shmg_wflag *g = s->has_latch ? &s->latch : &s->guard;
+	void *copy = shmg_wflag_begin(g);
+	shmg_atomic_store_memcpy(dst, data, len, relaxed);
+	shmg_atomic_store(word64(s, ISIO_CNT1), (uint64_t)k, relaxed);
+	if ((l->imagetype & 0xF000Fu) ==
+	    (SHMG_ISIO_CIRCULAR_BUFFER | SHMG_ISIO_ZAXIS_TEMPORAL)) {
+		/* Per-slice counter: the frame number this slice arrives in. */
+		size_t cnt_off = l->off_slicetimes + 32 * (size_t)l->size[2];
+		shmg_atomic_store(word64(s, cnt_off + 8 * (size_t)k),
+				  shmg_atomic_load(s->guard.counter, relaxed) + 1, relaxed);
+	}
+	/* A latch copy holds whole frames: the cube as it now stands (this
+	 * writer is the only one changing it, so it may read it back). */
+	finish_frame(s, copy, shmg_isio_data(s));
+	if (slice)
+		*slice = k;
+	return publish(s, g);
+}
+
+/* Readers use the latch only when its writer follows this protocol, which
+ * the owner word tells (ImageStreamIO itself never sets it). */
+static bool use_latch(const struct shmg_isio *s)
+{
+	return s->has_latch && shmg_atomic_load(s->guard.owner, relaxed) > 0;
+}
+
+SHMG_EXPORT int shmg_isio_read(const struct shmg_isio *s, void *dst,
+			       size_t len, struct shmg_wflag_snap *snap,
+			       const struct timespec *deadline)
+{
+	if (!s->layout.has_data)
+		return -ENOTSUP;
+	if (len > s->layout.data_size)
+		return -ERANGE;
+	if (use_latch(s))
+		return shmg_wflag_read(&s->latch, dst, NULL, len, snap, deadline);
+	return shmg_wflag_read(&s->guard, dst, shmg_isio_data(s), len, snap,
+			       deadline);
+}
+
+SHMG_EXPORT int shmg_isio_read_slice(const struct shmg_isio *s, uint32_t k,
+				     void *dst, size_t len,
+				     struct shmg_wflag_snap *snap,
+				     const struct timespec *deadline)
+{
+	const struct shmg_isio_layout *l = &s->layout;
+	if (!l->has_data || l->naxis != 3)
+		return -ENOTSUP;
+	size_t each = slice_size(l);
+	if (k >= l->size[2] || len > each)
+		return -ERANGE;
+	const unsigned char *src = (const unsigned char *)shmg_isio_data(s) + (size_t)k * each;
+	return shmg_wflag_read(&s->guard, dst, src, len, snap, deadline);
+}
+
+SHMG_EXPORT int shmg_isio_wait(const struct shmg_isio *s, uint64_t after,
+			       uint64_t *now, const struct timespec *deadline)
+{
+	return shmg_wflag_wait_update(use_latch(s) ? &s->latch : &s->guard,
+				      after, now, deadline);
+}

@@ -1,0 +1,109 @@
+/*
+ * ImageStreamIO streams: the in-file semaphores. Writers post them after
+ * publishing; a reader claims a slot by CAS (never check-then-set) and
+ * waits on it with a CLOCK_MONOTONIC deadline.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <semaphore.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <shmguard/atomic.h>
+#include <shmguard/error.h>
+#include <shmguard/isio.h>
+#include <shmguard/proc.h>
+#include <shmguard/wait.h>
+
+#include "isio_internal.h"
+#include "isio_layout.h"
+
+/* Post below the cap, as ImageStreamIO does (so an unread semaphore does
+ * not grow without bound). The value read and the post are not one step:
+ * two writers racing may take it slightly past the cap, which is
+ * harmless; missed frames are counted from cnt0, never from this value. */
+static void post_capped(sem_t *sem)
+{
+	int v;
+	if (sem_getvalue(sem, &v) == 0 && v < ISIO_SEM_POST_CAP)
+		sem_post(sem);
+}
+
+void shmg__isio_post_all(const struct shmg_isio *s)
+{
+	for (unsigned i = 0; i < s->layout.nsem; i++)
+		post_capped(isio_sem(s, i));
+	post_capped((sem_t *)(void *)(s->region.base + s->layout.off_semlog));
+}
+
+/* Take back the posts that arrived before now: they are old news. */
+static void drain(sem_t *sem)
+{
+	while (sem_trywait(sem) == 0)
+		;
+}
+
+SHMG_EXPORT int shmg_isio_sem_claim(struct shmg_isio *s)
+{
+	int32_t self = (int32_t)getpid();
+
+	if (s->slot >= 0)
+		return s->slot;
+	for (unsigned i = 0; i < s->layout.nsem; i++) {
+		int32_t *slot = isio_readpid(s, i);
+		int32_t cur = shmg_atomic_load(slot, relaxed);
+		/* Free: -1 (ImageStreamIO's initial value) or 0 (a zeroed
+		 * file); or left by a process that is gone. A live or
+		 * undecidable holder keeps it. */
+		bool free_slot = cur == -1 || cur == 0 ||
+				 (cur > 0 && cur != self &&
+				  shmg_proc_alive(cur, 0, 0) == SHMG_PROC_DEAD);
+		if (cur == self || (free_slot && shmg_atomic_cmpxchg(slot, cur, self, acquire))) {
+			s->slot = (int)i;
+			drain(isio_sem(s, i));
+			return (int)i;
+		}
+	}
+	return -EAGAIN;
+}
+
+SHMG_EXPORT void shmg_isio_sem_release(struct shmg_isio *s)
+{
+	if (s->slot < 0)
+		return;
+	shmg_atomic_cmpxchg(isio_readpid(s, (unsigned)s->slot), (int32_t)getpid(),
+			    -1, release);
+	s->slot = -1;
+}
+
+SHMG_EXPORT int shmg_isio_sem_wait(const struct shmg_isio *s, uint64_t *now,
+				   const struct timespec *deadline)
+{
+	if (s->slot < 0)
+		return -EINVAL;
+	sem_t *sem = isio_sem(s, (unsigned)s->slot);
+	int rc;
+	if (!deadline) {
+		rc = sem_wait(sem);
+	} else {
+#ifdef HAVE_SEM_CLOCKWAIT
+		rc = sem_clockwait(sem, CLOCK_MONOTONIC, deadline);
+#else
+		/* No sem_clockwait: poll, so the deadline stays monotonic. */
+		while ((rc = sem_trywait(sem)) != 0 && errno == EAGAIN) {
+			if (shmg_deadline_passed(deadline)) {
+				errno = ETIMEDOUT;
+				break;
+			}
+			usleep(100);
+		}
+#endif
+	}
+	if (rc != 0)
+		return errno == ETIMEDOUT ? -ETIMEDOUT : -errno;
+	drain(sem);
+	if (now)
+		*now = shmg_atomic_load(s->guard.counter, acquire);
+	return 0;
+}
