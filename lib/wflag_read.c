@@ -24,6 +24,9 @@
  * wake anybody, and a live one costs a /proc read per period at most. */
 #define PROBE_FIRST_NS 1000000u
 #define PROBE_MAX_NS 64000000u
+/* Tests of wake-ups stretch the probe period, so a lost wake-up cannot hide
+ * behind a probe (tests/check_wflag.c). */
+SHMG_EXPORT uint64_t shmg__wflag_probe_ns = PROBE_FIRST_NS;
 
 SHMG_EXPORT uint64_t shmg_wflag_counter(const struct shmg_wflag *g)
 {
@@ -92,7 +95,7 @@ static int wflag_wait(const struct shmg_wflag *g, enum wait_for what,
 		      uint64_t after, uint64_t *now,
 		      const struct timespec *deadline)
 {
-	uint64_t probe_ns = PROBE_FIRST_NS;
+	uint64_t probe_ns = shmg__wflag_probe_ns;
 	int c;
 
 	for (unsigned spin = 0; spin < WFLAG_SPIN; spin++) {
@@ -101,6 +104,10 @@ static int wflag_wait(const struct shmg_wflag *g, enum wait_for what,
 		shmg_cpu_relax();
 	}
 	for (;;) {
+		/* Woken or timed out: look before announcing again, so a
+		 * satisfied waiter leaves no stale announcement behind. */
+		if ((c = condition(g, what, after, now)) != 0)
+			return c > 0 ? 0 : c;
 		if (g->waiters && !shmg_atomic_load(g->waiters, relaxed))
 			shmg_atomic_store(g->waiters, 1, relaxed);
 		/* Dekker with the writer's wake_sleepers(): announce, fence,
@@ -123,12 +130,13 @@ static int wflag_wait(const struct shmg_wflag *g, enum wait_for what,
 		if (err == -ETIMEDOUT) {
 			if ((c = condition(g, what, after, now)) != 0)
 				return c > 0 ? 0 : c;
+			/* Announcements stay: another sleeper may rely on one. */
 			if (shmg_deadline_passed(deadline))
 				return -ETIMEDOUT;
 			if (writer_dead(g, what))
 				return SHMG_EWRITERDEAD;
 			if (probe_ns < PROBE_MAX_NS)
-				probe_ns *= 2;
+				probe_ns = probe_ns * 2 < PROBE_MAX_NS ? probe_ns * 2 : PROBE_MAX_NS;
 		}
 	}
 }
