@@ -9,6 +9,7 @@
  *   wait.h    bounded spin-then-futex waiting with monotonic deadlines
  *   wflag.h   write-flag guard: one writer, snapshot readers (seqlock, latch)
  *   isio.h    ImageStreamIO stream files, guarded, byte-for-byte compatible
+ *   xlock.h   exclusive lock in one existing word, with owner-death recovery
  *   error.h   return codes and shmg_strerror()
  */
 #ifndef SHMGUARD_H
@@ -23,5 +24,6 @@
 #include <shmguard/wait.h>
 #include <shmguard/wflag.h>
 #include <shmguard/isio.h>
+#include <shmguard/xlock.h>
 
 #endif /* SHMGUARD_H */
