@@ -13,20 +13,46 @@
  * once per thread, and again in a forked child. 0 on success, -errno. */
 int shmg__xlock_self(pid_t *tid, uint64_t *start);
 
+/* The calling thread's identity, pre-encoded for both widths. initial-exec
+ * TLS: a plain %fs-relative load on the lock's fast path, no
+ * __tls_get_addr call (the library is not meant for a late dlopen). */
+struct xlock_self {
+	unsigned generation; /* == shmg__xlock_fork_generation when valid */
+	pid_t tid;
+	uint64_t start;
+	uint64_t word8, word4;
+};
+extern __thread __attribute__((tls_model("initial-exec"))) struct xlock_self shmg__xlock_me;
+extern unsigned shmg__xlock_fork_generation;
+int shmg__xlock_self_refresh(unsigned width, uint64_t *word);
+
+/* The word the calling thread writes into a lock of this width. */
+static inline int shmg__xlock_self_word(unsigned width, uint64_t *word)
+{
+	if (__builtin_expect(shmg__xlock_me.generation ==
+				     __atomic_load_n(&shmg__xlock_fork_generation,
+						     __ATOMIC_RELAXED), 1)) {
+		*word = width == 8 ? shmg__xlock_me.word8 : shmg__xlock_me.word4;
+		return 0;
+	}
+	return shmg__xlock_self_refresh(width, word);
+}
+
 /*
  * A waiter's view of one owner (thread id + the start bits of its word).
- * The first probe opens a pidfd on that thread and checks, after opening
- * it, that the thread still has those start bits: from then on a probe is
- * one poll() on the pidfd (the kernel says when the thread exits). Where
- * pidfds are unavailable, every probe reads /proc.
+ * The first probe opens /proc/TID/stat; every probe re-reads it through
+ * that descriptor (a few microseconds, no path lookup). The owner is dead
+ * when its start bits differ (the id was reused), when it is a zombie, or
+ * as soon as the kernel marks it exiting (PF_EXITING, set at the start of
+ * do_exit(): such a thread never runs user code again; the kernel's
+ * robust-futex handling comes later in the exit path).
  */
 struct xlock_watch {
 	pid_t tid;
 	uint64_t start_bits;
 	unsigned nbits;
-	int pidfd;     /* -1: none (yet) */
-	bool opened;   /* pidfd_open was tried */
-	bool verified; /* the pidfd is known to name the owner */
+	int statfd;  /* -1: none (yet) */
+	bool opened; /* the open was tried */
 };
 
 void shmg__xlock_watch_init(struct xlock_watch *w);
