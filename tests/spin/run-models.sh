@@ -45,4 +45,8 @@ verify seqlock.pml SHMG_MODEL pass
 for mutant in NO_WRITER_FENCE PUBLISH_SWAPPED RELAXED_RECHECK NO_READER_FENCE RELAXED_FIRST; do
 	verify seqlock.pml "$mutant" fail
 done
+verify xlock.pml SHMG_MODEL pass
+for mutant in LOST_WAITER_BIT NONCAS_STEAL NO_WAITERS_AFTER_SLEEP; do
+	verify xlock.pml "$mutant" fail
+done
 exit $status
