@@ -45,6 +45,14 @@ verify seqlock.pml SHMG_MODEL pass
 for mutant in NO_WRITER_FENCE PUBLISH_SWAPPED RELAXED_RECHECK NO_READER_FENCE RELAXED_FIRST; do
 	verify seqlock.pml "$mutant" fail
 done
+verify wflag_latch.pml SHMG_MODEL pass
+for mutant in NO_WRITER_FENCE NO_ZERO NO_READER_FENCE RELAXED_SEQ; do
+	verify wflag_latch.pml "$mutant" fail
+done
+verify wflag_wake.pml SHMG_MODEL pass
+for mutant in NO_SLEEPER_FENCE NO_WRITER_FENCE NO_RECHECK; do
+	verify wflag_wake.pml "$mutant" fail
+done
 verify xlock.pml SHMG_MODEL pass
 for mutant in LOST_WAITER_BIT NONCAS_STEAL NO_WAITERS_AFTER_SLEEP; do
 	verify xlock.pml "$mutant" fail
