@@ -10,6 +10,7 @@
  *   wflag.h   write-flag guard: one writer, snapshot readers (seqlock, latch)
  *   isio.h    ImageStreamIO stream files, guarded, byte-for-byte compatible
  *   xlock.h   exclusive lock in one existing word, with owner-death recovery
+ *   milk.h    milk PINFO and FPS files: lossless commands, status, parameters
  *   error.h   return codes and shmg_strerror()
  */
 #ifndef SHMGUARD_H
@@ -25,5 +26,6 @@
 #include <shmguard/wflag.h>
 #include <shmguard/isio.h>
 #include <shmguard/xlock.h>
+#include <shmguard/milk.h>
 
 #endif /* SHMGUARD_H */

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <shmguard/atomic.h>
 #include <shmguard/error.h>
@@ -18,28 +17,18 @@
 
 #include "isio_internal.h"
 #include "isio_layout.h"
+#include "milk_internal.h"
 
 static const unsigned char elem_sizes[14] = {
 	0, 1, 1, 2, 2, 4, 4, 8, 8, 4, 8, 8, 16, 2,
 };
-
-static bool is_dir(const char *path)
-{
-	struct stat st;
-	return path && *path && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
 
 SHMG_EXPORT int shmg_isio_path(char *buf, size_t len, const char *name)
 {
 	if (!buf || !name || !*name || strchr(name, '/') ||
 	    strlen(name) >= SHMG_ISIO_NAME_MAX)
 		return -EINVAL;
-	const char *dir = getenv("MILK_SHM_DIR");
-	if (!is_dir(dir))
-		dir = is_dir("/milk/shm") ? "/milk/shm" : getenv("TMPDIR");
-	if (!is_dir(dir))
-		dir = "/tmp";
-	int n = snprintf(buf, len, "%s/%s.im.shm", dir, name);
+	int n = snprintf(buf, len, "%s/%s.im.shm", shmg__milk_shm_dir(), name);
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
