@@ -16,7 +16,7 @@ enum {
 	SHMG__WFLAG_AFTER_MARK = 3,    /* mark cleared, sleepers not woken */
 };
 extern void (*shmg__wflag_test_point)(int step);
-/* The first probe period of a sleeping reader (tests stretch it). */
+/* The probe period of a sleeping reader (tests stretch it). */
 extern uint64_t shmg__wflag_probe_ns;
 
 /* The sequence word of latch copy i (placement checked its alignment). */

@@ -19,14 +19,15 @@
 /* Spin iterations before sleeping (a few microseconds of cpu_relax): a
  * frame that is about to land is caught without a syscall. */
 #define WFLAG_SPIN 256
-/* A sleeper wakes to probe the writer's liveness after this long, then
- * twice as long each time up to the cap: a writer killed mid-frame cannot
- * wake anybody, and a live one costs a /proc read per period at most. */
-#define PROBE_FIRST_NS 1000000u
-#define PROBE_MAX_NS 64000000u
+/* A sleeper wakes every PROBE_NS to probe the writer's liveness: a writer
+ * killed mid-frame cannot wake anybody. Long on purpose: a futex sleep
+ * armed with a short timeout wakes measurably later (2.5 us here with
+ * 1 ms) than one with a long timeout, and readers sleep on every frame;
+ * a dead writer is reported within one period. */
+#define PROBE_NS 64000000u
 /* Tests of wake-ups stretch the probe period, so a lost wake-up cannot hide
  * behind a probe (tests/check_wflag.c). */
-SHMG_EXPORT uint64_t shmg__wflag_probe_ns = PROBE_FIRST_NS;
+SHMG_EXPORT uint64_t shmg__wflag_probe_ns = PROBE_NS;
 
 SHMG_EXPORT uint64_t shmg_wflag_counter(const struct shmg_wflag *g)
 {
@@ -95,7 +96,7 @@ static int wflag_wait(const struct shmg_wflag *g, enum wait_for what,
 		      uint64_t after, uint64_t *now,
 		      const struct timespec *deadline)
 {
-	uint64_t probe_ns = shmg__wflag_probe_ns;
+	const uint64_t probe_ns = shmg__wflag_probe_ns;
 	int c;
 
 	for (unsigned spin = 0; spin < WFLAG_SPIN; spin++) {
@@ -135,8 +136,6 @@ static int wflag_wait(const struct shmg_wflag *g, enum wait_for what,
 				return -ETIMEDOUT;
 			if (writer_dead(g, what))
 				return SHMG_EWRITERDEAD;
-			if (probe_ns < PROBE_MAX_NS)
-				probe_ns = probe_ns * 2 < PROBE_MAX_NS ? probe_ns * 2 : PROBE_MAX_NS;
 		}
 	}
 }

@@ -236,7 +236,7 @@ static double wake_latency(enum peer how, int rounds)
 }
 
 /* Publish-to-reader-running with the reader surely asleep: the publisher
- * pauses 300 us before each publish; microseconds from just before the
+ * pauses 100 us before each publish; microseconds from just before the
  * publish (or post, or futex store) to the reader running again; median. */
 static double wake_asleep(enum peer how, int rounds)
 {
@@ -271,7 +271,7 @@ static double wake_asleep(enum peer how, int rounds)
 	}
 	pin(0);
 	for (int k = 1; k <= rounds; k++) {
-		usleep(300);
+		usleep(100); /* past the reader's spin (about 5 us): asleep */
 		t[k - 1] = bench_now_ns();
 		switch (how) {
 		case OURS:
@@ -378,7 +378,11 @@ static double backtoback(unsigned copies, size_t frame, unsigned ms,
 		struct shmg_wflag_snap snap;
 		pin(1);
 		while (!shmg_atomic_load(&stats[0], relaxed)) {
-			int err = shmg_wflag_read(&g, b, seg + OFF_DATA, frame, &snap, NULL);
+			struct timespec dl; /* the writer may stop before a first frame */
+			shmg_deadline_in(&dl, 100 * 1000000);
+			int err = shmg_wflag_read(&g, b, seg + OFF_DATA, frame, &snap, &dl);
+			if (err == -ETIMEDOUT)
+				continue;
 			if (err == SHMG_ETOOFAST) {
 				stats[3]++;
 				continue;
