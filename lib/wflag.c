@@ -194,7 +194,7 @@ SHMG_EXPORT void *shmg_wflag_begin(struct shmg_wflag *g)
 		shmg_atomic_store(wflag_seq(g, g->next), 0, relaxed);
 		copy = g->data + (size_t)g->next * g->data_len;
 	}
-	shmg_atomic_store(g->mark, 1, relaxed);
+	byte_store(g->mark, 1, relaxed);
 	/* DESIGN rule 3: a release fence, not a release store of the mark,
 	 * keeps every later store of the frame (and of the copy) behind the
 	 * mark and the zeroed sequence word. */
@@ -215,10 +215,10 @@ static void wake_sleepers(struct shmg_wflag *g)
 	 * counter or this load sees its announcement (tests/spin/
 	 * wflag_wake.pml). */
 	shmg_atomic_thread_fence(seq_cst);
-	if (SHMG__UNLIKELY(shmg_atomic_load(g->waiters, relaxed))) {
+	if (SHMG__UNLIKELY(byte_load(g->waiters, relaxed))) {
 		/* Clearing changes the futex word: a sleeper that read it
 		 * before the clear gets EAGAIN instead of sleeping. */
-		shmg_atomic_store(g->waiters, 0, relaxed);
+		byte_store(g->waiters, 0, relaxed);
 		shmg_futex_wake(g->futex, INT32_MAX);
 	}
 }
@@ -239,7 +239,7 @@ SHMG_EXPORT uint64_t shmg_wflag_publish(struct shmg_wflag *g)
 	TEST_POINT(SHMG__WFLAG_AFTER_COUNTER);
 	/* Counter first, then the mark (tests/spin/seqlock.pml mutant
 	 * PUBLISH_SWAPPED shows the other order accepts torn frames). */
-	shmg_atomic_store(g->mark, 0, release);
+	byte_store(g->mark, 0, release);
 	TEST_POINT(SHMG__WFLAG_AFTER_MARK);
 	wake_sleepers(g);
 	return frame;
@@ -247,6 +247,6 @@ SHMG_EXPORT uint64_t shmg_wflag_publish(struct shmg_wflag *g)
 
 SHMG_EXPORT void shmg_wflag_abort(struct shmg_wflag *g)
 {
-	shmg_atomic_store(g->mark, 0, release);
+	byte_store(g->mark, 0, release);
 	wake_sleepers(g);
 }

@@ -6,6 +6,8 @@
 
 #include <stdint.h>
 
+#include <shmguard/atomic.h>
+
 #include <shmguard/wflag.h>
 
 /* Steps inside shmg_wflag_publish() where crash tests stop the writer
@@ -18,6 +20,43 @@ enum {
 extern void (*shmg__wflag_test_point)(int step);
 /* The probe period of a sleeping reader (tests stretch it). */
 extern uint64_t shmg__wflag_probe_ns;
+
+/*
+ * The mark and the waiters byte are single bytes. Where 1-byte atomics are
+ * not lock-free (riscv64 with GCC 12), they are reached through the
+ * aligned 4-byte word that holds them: loads extract the byte, stores are
+ * a CAS loop on the word that changes only that byte (same ordering).
+ */
+#if __GCC_ATOMIC_CHAR_LOCK_FREE == 2
+#define byte_load(b, o) shmg_atomic_load((b), o)
+#define byte_store(b, v, o) shmg_atomic_store((b), (uint8_t)(v), o)
+#else
+static inline uint32_t *byte_word(uint8_t *b, unsigned *shift)
+{
+	uintptr_t a = (uintptr_t)b;
+	unsigned k = (unsigned)(a & 3);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	k = 3 - k;
+#endif
+	*shift = 8 * k;
+	return (uint32_t *)(a & ~(uintptr_t)3);
+}
+#define byte_load(b, o)                                                        \
+	({                                                                     \
+		unsigned shmg__sh;                                             \
+		uint32_t *shmg__w = byte_word((b), &shmg__sh);                 \
+		(uint8_t)(shmg_atomic_load(shmg__w, o) >> shmg__sh);           \
+	})
+#define byte_store(b, v, o)                                                    \
+	({                                                                     \
+		unsigned shmg__sh;                                             \
+		uint32_t *shmg__w = byte_word((b), &shmg__sh), shmg__ov, shmg__nv; \
+		shmg_atomic_rmw_loop(shmg__w, shmg__ov, shmg__nv, o, {          \
+			shmg__nv = (shmg__ov & ~(UINT32_C(0xff) << shmg__sh)) |  \
+				   ((uint32_t)(uint8_t)(v) << shmg__sh);         \
+		});                                                            \
+	})
+#endif
 
 /* The sequence word of latch copy i (placement checked its alignment). */
 static inline uint64_t *wflag_seq(const struct shmg_wflag *g, unsigned i)

@@ -58,7 +58,7 @@ static int condition(const struct shmg_wflag *g, enum wait_for what,
 		     uint64_t after, uint64_t *now)
 {
 	if (what == FOR_IDLE)
-		return shmg_atomic_load(g->mark, acquire) == 0;
+		return byte_load(g->mark, acquire) == 0;
 	uint64_t c = shmg_atomic_load(g->counter, acquire);
 	if (now)
 		*now = c;
@@ -76,7 +76,7 @@ static bool writer_dead(const struct shmg_wflag *g, enum wait_for what)
 	if (!g->owner)
 		return false;
 	/* Waiting for idle, only a writer dead with the mark set matters. */
-	if (what == FOR_IDLE && shmg_atomic_load(g->mark, relaxed) == 0)
+	if (what == FOR_IDLE && byte_load(g->mark, relaxed) == 0)
 		return false;
 	int32_t who = shmg_atomic_load(g->owner, relaxed);
 	return who > 0 && shmg_proc_alive(who, 0, 0) == SHMG_PROC_DEAD;
@@ -109,8 +109,8 @@ static int wflag_wait(const struct shmg_wflag *g, enum wait_for what,
 		 * satisfied waiter leaves no stale announcement behind. */
 		if ((c = condition(g, what, after, now)) != 0)
 			return c > 0 ? 0 : c;
-		if (g->waiters && !shmg_atomic_load(g->waiters, relaxed))
-			shmg_atomic_store(g->waiters, 1, relaxed);
+		if (g->waiters && !byte_load(g->waiters, relaxed))
+			byte_store(g->waiters, 1, relaxed);
 		/* Dekker with the writer's wake_sleepers(): announce, fence,
 		 * then look (tests/spin/wflag_wake.pml). */
 		shmg_atomic_thread_fence(seq_cst);
@@ -170,7 +170,7 @@ static int read_single(const struct shmg_wflag *g, void *dst,
 		return -ERANGE;
 	for (unsigned tries = 0; tries < SHMG_WFLAG_READ_TRIES; tries++) {
 		uint64_t c1 = shmg_atomic_load(g->counter, acquire);
-		if (shmg_atomic_load(g->mark, acquire)) {
+		if (byte_load(g->mark, acquire)) {
 			/* Writing: wait for the frame instead of spinning on
 			 * it (the retry still counts: a writer that never
 			 * pauses makes this end in SHMG_ETOOFAST). */
@@ -183,7 +183,7 @@ static int read_single(const struct shmg_wflag *g, void *dst,
 		shmg_atomic_load_memcpy(dst, s, len, acquire);
 		/* The mark re-check must be an acquire load read before the
 		 * counter (DESIGN rule 3; mutant RELAXED_RECHECK). */
-		uint8_t m2 = shmg_atomic_load(g->mark, acquire);
+		uint8_t m2 = byte_load(g->mark, acquire);
 		uint64_t c2 = shmg_atomic_load(g->counter, relaxed);
 		if (m2 == 0 && c2 == c1) {
 			snap->frame = c1;
