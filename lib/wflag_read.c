@@ -71,6 +71,15 @@ static int condition(const struct shmg_wflag *g, enum wait_for what,
 	return 0;
 }
 
+/* A cheap look for the spin: has anything the waiter waits for moved? */
+static bool changed(const struct shmg_wflag *g, enum wait_for what,
+		    uint64_t after)
+{
+	if (what == FOR_IDLE)
+		return byte_load(g->mark, relaxed) == 0;
+	return shmg_atomic_load(g->counter, relaxed) != after;
+}
+
 static bool writer_dead(const struct shmg_wflag *g, enum wait_for what)
 {
 	if (!g->owner)
@@ -99,11 +108,10 @@ static int wflag_wait(const struct shmg_wflag *g, enum wait_for what,
 	const uint64_t probe_ns = shmg__wflag_probe_ns;
 	int c;
 
-	for (unsigned spin = 0; spin < WFLAG_SPIN; spin++) {
-		if ((c = condition(g, what, after, now)) != 0)
-			return c > 0 ? 0 : c;
+	/* Spin on relaxed loads (the upstream review: no acquire on every
+	 * iteration); the condition() below re-reads with acquire. */
+	for (unsigned spin = 0; spin < WFLAG_SPIN && !changed(g, what, after); spin++)
 		shmg_cpu_relax();
-	}
 	for (;;) {
 		/* Woken or timed out: look before announcing again, so a
 		 * satisfied waiter leaves no stale announcement behind. */
@@ -129,13 +137,14 @@ static int wflag_wait(const struct shmg_wflag *g, enum wait_for what,
 		if (err == -EINTR)
 			return -EINTR;
 		if (err == -ETIMEDOUT) {
+			/* Announcements stay: another sleeper may rely on one.
+			 * A dead writer is reported rather than a timeout. */
 			if ((c = condition(g, what, after, now)) != 0)
 				return c > 0 ? 0 : c;
-			/* Announcements stay: another sleeper may rely on one. */
-			if (shmg_deadline_passed(deadline))
-				return -ETIMEDOUT;
 			if (writer_dead(g, what))
 				return SHMG_EWRITERDEAD;
+			if (shmg_deadline_passed(deadline))
+				return -ETIMEDOUT;
 		}
 	}
 }
