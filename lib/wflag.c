@@ -106,7 +106,8 @@ SHMG_EXPORT int shmg_wflag_init(struct shmg_wflag *g,
 #if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
 		byte = 3 - byte;
 #endif
-		n.waiters_bits = UINT32_C(0xff) << (8 * byte);
+		n.waiters_shift = 8 * byte;
+		n.waiters_bits = UINT32_C(0xff) << n.waiters_shift;
 	}
 	if (p->owner != SHMG_WFLAG_NONE) {
 		if ((err = shmg_region_at(r, p->owner, 4, &at)) != 0)
@@ -215,10 +216,13 @@ static void wake_sleepers(struct shmg_wflag *g)
 	 * counter or this load sees its announcement (tests/spin/
 	 * wflag_wake.pml). */
 	shmg_atomic_thread_fence(seq_cst);
-	if (SHMG__UNLIKELY(byte_load(g->waiters, relaxed))) {
-		/* Clearing changes the futex word: a sleeper that read it
-		 * before the clear gets EAGAIN instead of sleeping. */
-		byte_store(g->waiters, 0, relaxed);
+	uint8_t w = byte_load(g->waiters, relaxed);
+	if (SHMG__UNLIKELY(w & WAITERS_ASLEEP)) {
+		/* The next generation, asleep bit clear: the futex word
+		 * changes, so a sleeper that read it before gets EAGAIN. Only
+		 * this writer clears; sleepers only set bit 0, and not while
+		 * it is set, so nothing is overwritten between load and store. */
+		byte_store(g->waiters, next_generation(w), relaxed);
 		shmg_futex_wake(g->futex, INT32_MAX);
 	}
 }

@@ -30,6 +30,7 @@ extern uint64_t shmg__wflag_probe_ns;
 #if __GCC_ATOMIC_CHAR_LOCK_FREE == 2
 #define byte_load(b, o) shmg_atomic_load((b), o)
 #define byte_store(b, v, o) shmg_atomic_store((b), (uint8_t)(v), o)
+#define byte_or(b, v, o) shmg_atomic_or((b), (uint8_t)(v), o)
 #else
 static inline uint32_t *byte_word(uint8_t *b, unsigned *shift)
 {
@@ -56,7 +57,31 @@ static inline uint32_t *byte_word(uint8_t *b, unsigned *shift)
 				   ((uint32_t)(uint8_t)(v) << shmg__sh);         \
 		});                                                            \
 	})
+/* the byte after OR-ing v into it */
+#define byte_or(b, v, o)                                                       \
+	({                                                                     \
+		unsigned shmg__sh;                                             \
+		uint32_t *shmg__w = byte_word((b), &shmg__sh), shmg__ov, shmg__nv; \
+		shmg_atomic_rmw_loop(shmg__w, shmg__ov, shmg__nv, o, {          \
+			shmg__nv = shmg__ov | ((uint32_t)(uint8_t)(v) << shmg__sh); \
+		});                                                            \
+		(uint8_t)(shmg__nv >> shmg__sh);                               \
+	})
 #endif
+
+/*
+ * The waiters byte: bit 0 says a reader sleeps or is about to; bits 1-7
+ * count wake-ups (a generation). A sleeper sleeps only while the byte is
+ * still the one it announced: a publish in between changed the generation,
+ * so a later sleeper's announcement cannot restore the futex word an
+ * earlier sleeper read before that publish (tests/spin/wflag_wake.pml,
+ * two sleepers).
+ */
+#define WAITERS_ASLEEP 1u
+static inline uint8_t next_generation(uint8_t w)
+{
+	return (uint8_t)((w + 2) & 0xfe);
+}
 
 /* The sequence word of latch copy i (placement checked its alignment). */
 static inline uint64_t *wflag_seq(const struct shmg_wflag *g, unsigned i)

@@ -117,17 +117,23 @@ static int wflag_wait(const struct shmg_wflag *g, enum wait_for what,
 		 * satisfied waiter leaves no stale announcement behind. */
 		if ((c = condition(g, what, after, now)) != 0)
 			return c > 0 ? 0 : c;
-		if (g->waiters && !byte_load(g->waiters, relaxed))
-			byte_store(g->waiters, 1, relaxed);
+		/* Announce: the byte as announced, generation included (an
+		 * atomic OR, so two sleepers agree on it). */
+		uint8_t mine = 0;
+		if (g->waiters) {
+			mine = byte_load(g->waiters, relaxed);
+			if (!(mine & WAITERS_ASLEEP))
+				mine = byte_or(g->waiters, WAITERS_ASLEEP, relaxed);
+		}
 		/* Dekker with the writer's wake_sleepers(): announce, fence,
 		 * then look (tests/spin/wflag_wake.pml). */
 		shmg_atomic_thread_fence(seq_cst);
 		if ((c = condition(g, what, after, now)) != 0)
 			return c > 0 ? 0 : c;
 		uint32_t seen = shmg_atomic_load(g->futex, relaxed);
-		/* A publish cleared the announcement after we made it: it may
-		 * have woken nobody, so look again instead of sleeping. */
-		if (g->waiters && !(seen & g->waiters_bits))
+		/* A publish since the announcement moved the generation (it
+		 * may have woken nobody): look again instead of sleeping. */
+		if (g->waiters && ((seen & g->waiters_bits) >> g->waiters_shift) != mine)
 			continue;
 		struct timespec probe_at;
 		int err = shmg_deadline_in(&probe_at, probe_ns);

@@ -335,36 +335,37 @@ END_TEST
 START_TEST(zombie_writer_reported) { dead_writer_case(false); }
 END_TEST
 
-/* A reader asleep in another process announces itself and is woken by the
- * publish. Its probe period is stretched past its deadline, so only the
- * wake-up can end its wait in time: a lost wake-up fails the test. */
+/* Two readers asleep in other processes announce themselves and are woken
+ * by the publish. Their probe period is stretched past their deadline, so
+ * only the wake-up can end their wait in time: a lost wake-up fails. */
 START_TEST(wake_across_processes)
 {
 	struct shmg_wflag g;
 	struct shmg_wflag_place p = place(true, false, false);
-	uint32_t *asleep = tu_shared_alloc(sizeof(*asleep));
+	pid_t kids[2];
 
 	ck_assert_int_eq(shmg_wflag_init(&g, &region, &p), 0);
-	pid_t pid = tu_fork();
-	if (pid == 0) {
-		struct timespec dl;
-		uint64_t now = 0;
-		shmg__wflag_probe_ns = 60ull * 1000000000u;
-		struct timespec half;
-		shmg_deadline_in(&dl, 10ull * 1000000000u);
-		shmg_deadline_in(&half, 5ull * 1000000000u);
-		int err = shmg_wflag_wait_update(&g, 0, &now, &dl);
-		/* Past 5 s only the deadline ended the sleep (which then finds
-		 * the frame): the wake-up was lost. */
-		_exit(err == 0 && now == 1 && !shmg_deadline_passed(&half) ? 0 : 1);
+	for (int k = 0; k < 2; k++) {
+		if ((kids[k] = tu_fork()) == 0) {
+			struct timespec dl, half;
+			uint64_t now = 0;
+			shmg__wflag_probe_ns = 60ull * 1000000000u;
+			shmg_deadline_in(&dl, 10ull * 1000000000u);
+			shmg_deadline_in(&half, 5ull * 1000000000u);
+			int err = shmg_wflag_wait_update(&g, 0, &now, &dl);
+			/* Past 5 s only the deadline ended the sleep (which then
+			 * finds the frame): the wake-up was lost. */
+			_exit(err == 0 && now == 1 && !shmg_deadline_passed(&half) ? 0 : 1);
+		}
 	}
-	/* Wait until the child announced itself (it then sleeps). */
-	while (!shmg_atomic_load(&seg[OFF_WAITERS], acquire))
+	/* Wait until a child announced itself (bit 0), then let both sleep. */
+	while (!(shmg_atomic_load(&seg[OFF_WAITERS], acquire) & 1))
 		usleep(1000);
 	usleep(20000);
-	write_frame(&g); /* clears the announcement and wakes the child */
-	tu_wait_ok(pid);
-	tu_shared_free(asleep, sizeof(*asleep));
+	write_frame(&g); /* advances the generation and wakes the children */
+	ck_assert_uint_eq(seg[OFF_WAITERS] & 0xfe, 2); /* generation 1 */
+	for (int k = 0; k < 2; k++)
+		tu_wait_ok(kids[k]);
 }
 END_TEST
 

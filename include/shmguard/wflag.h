@@ -15,8 +15,9 @@
  *
  * Optional parts, each an existing word of the layout:
  *   - a waiters byte in the mark's aligned 4-byte word (ImageStreamIO: the
- *     padding byte after `write`): sleepers announce themselves there, so a
- *     publish without sleepers makes no syscall;
+ *     padding byte after `write`): sleepers announce themselves in its bit
+ *     0, so a publish without sleepers makes no syscall; bits 1-7 count
+ *     wake-ups;
  *   - an owner word holding the writer's PID (ImageStreamIO: `ownerPID`), so
  *     readers can tell a dead writer from a slow one;
  *   - a latch: n >= 2 copies of the frame, each with a 64-bit sequence word
@@ -73,6 +74,7 @@ struct shmg_wflag {
 	size_t data_len;
 	unsigned next;         /* writer: the copy begun by shmg_wflag_begin */
 	uint32_t waiters_bits; /* the waiters byte's bits within *futex */
+	unsigned waiters_shift; /* and their position */
 	const unsigned char *base; /* the region, to check read sources */
 	size_t size;
 };

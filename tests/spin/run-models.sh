@@ -50,7 +50,9 @@ for mutant in NO_WRITER_FENCE NO_ZERO NO_READER_FENCE RELAXED_SEQ; do
 	verify wflag_latch.pml "$mutant" fail
 done
 verify wflag_wake.pml SHMG_MODEL pass
-for mutant in NO_SLEEPER_FENCE NO_WRITER_FENCE NO_RECHECK; do
+verify wflag_wake.pml ONE_SLEEPER pass
+for mutant in NO_SLEEPER_FENCE NO_WRITER_FENCE NO_RECHECK NO_CLEAR WAKE_BEFORE_CLEAR \
+	NO_GENERATION KERNEL_NO_MB; do
 	verify wflag_wake.pml "$mutant" fail
 done
 verify xlock.pml SHMG_MODEL pass
