@@ -15,7 +15,10 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
+
+#include <bsd/stdlib.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 
@@ -544,7 +547,11 @@ START_TEST(random_kills)
 	struct guarded *gs = tu_shared_alloc(4096);
 	pid_t kids[3];
 	uint64_t seed = 0x5eed;
-	int rounds = 150;
+	/* make stress-xlock asks for many more rounds */
+	const char *env = getenv("SHMG_STRESS_ROUNDS");
+	int rounds = env ? (int)strtonum(env, 1, 1000000, NULL) : 150;
+	if (rounds <= 0)
+		rounds = 150;
 
 	for (int c = 0; c < 3; c++)
 		if ((kids[c] = tu_fork()) == 0)
@@ -580,6 +587,8 @@ START_TEST(random_kills)
 	}
 	/* Some kills land inside a critical section: those were recovered. */
 	ck_assert_uint_gt(recovered, 0);
+	printf("random_kills: %d rounds, %u recoveries, %llu critical sections\n", rounds,
+	       recovered, (unsigned long long)(gs[0].count + gs[1].count + gs[2].count + gs[3].count));
 	tu_shared_free(gs, 4096);
 }
 END_TEST
