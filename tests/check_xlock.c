@@ -266,6 +266,43 @@ START_TEST(pid_reuse_not_fooled)
 }
 END_TEST
 
+/* The liveness source faked (the test hook): an owner judged dead is taken
+ * with SHMG_EOWNERDEAD; one judged alive, or one the probe cannot judge
+ * (-EIO), is never taken. */
+static int fake_verdict;
+static int fake_alive(pid_t tid, uint64_t start_bits, unsigned nbits)
+{
+	(void)tid;
+	(void)start_bits;
+	(void)nbits;
+	return fake_verdict;
+}
+
+START_TEST(doubt_means_alive)
+{
+	struct shmg_xlock l = lock_for(_i);
+	struct timespec dl;
+	uint64_t w = word_of(&l, 4000, 7); /* any owner but us */
+
+	shmg__xlock_alive_hook = fake_alive;
+	int verdicts[2] = {SHMG_PROC_ALIVE, -EIO};
+	for (int k = 0; k < 2; k++) {
+		fake_verdict = verdicts[k];
+		set_word(&l, w);
+		ck_assert_int_eq(shmg_xlock_trylock(&l), -EBUSY);
+		ck_assert_int_eq(shmg_deadline_in(&dl, 20 * 1000000), 0);
+		ck_assert_int_eq(shmg_xlock_timedlock(&l, &dl), -ETIMEDOUT);
+		ck_assert_int_eq(shmg_xlock_reset(&l), -EBUSY);
+	}
+	fake_verdict = SHMG_PROC_DEAD;
+	set_word(&l, w);
+	ck_assert_int_eq(shmg_xlock_timedlock(&l, NULL), SHMG_EOWNERDEAD);
+	ck_assert_int_eq(shmg_xlock_consistent(&l), 0);
+	ck_assert_int_eq(shmg_xlock_unlock(&l), 0);
+	shmg__xlock_alive_hook = NULL;
+}
+END_TEST
+
 /* A live owner holding the lock for long is waited for, not robbed. */
 START_TEST(long_holder_not_robbed)
 {
@@ -671,6 +708,7 @@ int main(void)
 	tcase_add_loop_test(tc, lock_unlock_basics, 0, 2);
 	tcase_add_loop_test(tc, garbage_refused_unchanged, 0, 2);
 	tcase_add_loop_test(tc, live_owner_is_respected, 0, 2);
+	tcase_add_loop_test(tc, doubt_means_alive, 0, 2);
 	suite_add_tcase(s, tc);
 	TCase *pc = tcase_create("processes");
 	tcase_set_tags(pc, "workers");
