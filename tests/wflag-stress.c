@@ -317,22 +317,25 @@ static int run(void)
 		if ((w = fork()) == 0)
 			writer(step, takeover);
 		/* Killed before it claimed, a writer would leave no trace. */
-		bool gone = false;
-		while (!gone && shmg_atomic_load(&board->claims, acquire) < k + 1) {
-			gone = waitpid(w, &status, WNOHANG) == w;
+		bool reaped = false;
+		while (shmg_atomic_load(&board->claims, acquire) < k + 1) {
+			if (waitpid(w, &status, WNOHANG) == w) {
+				reaped = true; /* it may have claimed just before */
+				break;
+			}
 			usleep(100);
 		}
-		if (gone) {
+		if (reaped && shmg_atomic_load(&board->claims, acquire) < k + 1) {
 			fprintf(stderr, "writer of round %u ended before claiming: 0x%x\n",
 				k, status);
 			failed = 1;
 			break;
 		}
-		if (opt.kill == KILL_RANDOM) {
+		if (opt.kill == KILL_RANDOM && !reaped) {
 			usleep(1000 + (unsigned)(rand64(&seed) % 50000));
 			kill(w, SIGKILL);
 		}
-		if (waitpid(w, &status, 0) != w || !WIFSIGNALED(status) ||
+		if ((!reaped && waitpid(w, &status, 0) != w) || !WIFSIGNALED(status) ||
 		    WTERMSIG(status) != SIGKILL) {
 			fprintf(stderr, "writer of round %u ended with 0x%x\n", k, status);
 			failed = 1;
