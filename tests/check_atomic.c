@@ -122,6 +122,27 @@ START_TEST(values_converted_to_object_type)
 }
 END_TEST
 
+/* Values with the top bit set, where a register's sign extension matters
+ * (GCC 12 on riscv64 reported success for a CAS that stored nothing). */
+START_TEST(cas_with_top_bit_set)
+{
+	uint32_t w32 = UINT32_C(0xDA000A8A), g32;
+	/* the value arrives in 64 bits, from memory (not folded as a constant) */
+	volatile uint64_t source = UINT64_C(0xDA000A8A);
+	uint64_t wide = source;
+	ck_assert(shmg_atomic_cmpxchg(&w32, wide, 0, release));
+	ck_assert_uint_eq(w32, 0);
+	w32 = UINT32_C(0x80000000);
+	ck_assert(shmg_atomic_cmpxchgv(&w32, UINT64_C(0x80000000), 5, &g32, acquire));
+	ck_assert_uint_eq(w32, 5);
+	ck_assert(!shmg_atomic_cmpxchgv(&w32, UINT64_C(0xFFFFFFFF), 6, &g32, acquire));
+	ck_assert_uint_eq(g32, 5);
+	uint64_t w64 = UINT64_C(0x80000000DA000A8A);
+	ck_assert(shmg_atomic_cmpxchg(&w64, UINT64_C(0x80000000DA000A8A), 1, acq_rel));
+	ck_assert_uint_eq(w64, 1);
+}
+END_TEST
+
 START_TEST(pointers_and_bools)
 {
 	int a = 1, c = 2;
@@ -377,6 +398,7 @@ int main(void)
 	tcase_add_test(tc, orig_and_new_conventions);
 	tcase_add_test(tc, andnot_narrow_mask_keeps_high_bits);
 	tcase_add_test(tc, values_converted_to_object_type);
+	tcase_add_test(tc, cas_with_top_bit_set);
 	tcase_add_test(tc, pointers_and_bools);
 	tcase_add_test(tc, volatile_and_const_objects);
 	tcase_add_test(tc, rmw_loop_updates_and_gives_up);

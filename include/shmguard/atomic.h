@@ -151,11 +151,32 @@
 				    SHMG__RMW_ORDER(o));                       \
 	})
 
+/*
+ * GCC 12 for riscv64 compares a 4-byte compare-exchange's expected value in
+ * a register it has not sign-extended, while lr.w sign-extends what it
+ * loads: an expected value with bit 31 set never matches, and the builtin
+ * then reports success without storing (check-cross found it: an unlock
+ * that left the lock word set). Sign-extending the expected value first,
+ * as the ABI wants it, avoids that; one instruction, riscv64 only.
+ */
+#if defined(__riscv) && defined(__riscv_xlen) && __riscv_xlen == 64
+#define SHMG__CAS_EXPECTED(x)                                                  \
+	do {                                                                   \
+		if (sizeof(x) == 4)                                            \
+			__asm__("addiw %0, %0, 0" : "+r"(x));                  \
+	} while (0)
+#else
+#define SHMG__CAS_EXPECTED(x)                                                  \
+	do {                                                                   \
+	} while (0)
+#endif
+
 /* Compare and exchange: strong, ordering o on success, relaxed on failure. */
 #define shmg_atomic_cmpxchg(p, e, v, o)                                        \
 	({                                                                     \
 		SHMG__CHECK_OBJECT(p);                                         \
 		SHMG__T(p) shmg__cx_e = (SHMG__T(p))(e);                       \
+		SHMG__CAS_EXPECTED(shmg__cx_e);                                \
 		__atomic_compare_exchange_n(SHMG__VP(p), &shmg__cx_e,          \
 					    (SHMG__T(p))(v), false,            \
 					    SHMG__RMW_ORDER(o),                \
@@ -166,6 +187,7 @@
 	({                                                                     \
 		SHMG__CHECK_OBJECT(p);                                         \
 		SHMG__T(p) shmg__cxv_e = (SHMG__T(p))(e);                      \
+		SHMG__CAS_EXPECTED(shmg__cxv_e);                               \
 		bool shmg__cxv_ok = __atomic_compare_exchange_n(               \
 			SHMG__VP(p), &shmg__cxv_e, (SHMG__T(p))(v), weak,      \
 			SHMG__RMW_ORDER(o), __ATOMIC_RELAXED);                 \
