@@ -15,6 +15,8 @@
 #include <shmguard/atomic.h>
 #include <shmguard/wait.h>
 
+#include "wait_internal.h"
+
 /* Spin iterations before sleeping: a few microseconds of shmg_cpu_relax. */
 #define WAIT_SPIN 128
 
@@ -44,6 +46,17 @@ static bool ts_passed(const struct timespec *dl, const struct timespec *now)
 {
 	return now->tv_sec > dl->tv_sec ||
 	       (now->tv_sec == dl->tv_sec && now->tv_nsec >= dl->tv_nsec);
+}
+
+int shmg__wake_by(struct timespec *until, const struct timespec *deadline,
+		  uint64_t ns)
+{
+	int err = shmg_deadline_in(until, ns);
+	if (err)
+		return err;
+	if (deadline && ts_passed(deadline, until)) /* until >= deadline */
+		*until = *deadline; /* the deadline comes first */
+	return 0;
 }
 
 SHMG_EXPORT bool shmg_deadline_passed(const struct timespec *dl)

@@ -14,6 +14,7 @@
 #include <shmguard/wait.h>
 #include <shmguard/wflag.h>
 
+#include "wait_internal.h"
 #include "wflag_internal.h"
 
 /* Spin iterations before sleeping (a few microseconds of cpu_relax): a
@@ -91,16 +92,6 @@ static bool writer_dead(const struct shmg_wflag *g, enum wait_for what)
 	return who > 0 && shmg_proc_alive(who, 0, 0) == SHMG_PROC_DEAD;
 }
 
-static const struct timespec *earlier(const struct timespec *a,
-				      const struct timespec *b)
-{
-	if (!a)
-		return b;
-	if (a->tv_sec != b->tv_sec)
-		return a->tv_sec < b->tv_sec ? a : b;
-	return a->tv_nsec < b->tv_nsec ? a : b;
-}
-
 static int wflag_wait(const struct shmg_wflag *g, enum wait_for what,
 		      uint64_t after, uint64_t *now,
 		      const struct timespec *deadline)
@@ -135,11 +126,11 @@ static int wflag_wait(const struct shmg_wflag *g, enum wait_for what,
 		 * may have woken nobody): look again instead of sleeping. */
 		if (g->waiters && ((seen & g->waiters_bits) >> g->waiters_shift) != mine)
 			continue;
-		struct timespec probe_at;
-		int err = shmg_deadline_in(&probe_at, probe_ns);
+		struct timespec until;
+		int err = shmg__wake_by(&until, deadline, probe_ns);
 		if (err)
 			return err;
-		err = shmg_futex_wait(g->futex, seen, earlier(deadline, &probe_at));
+		err = shmg_futex_wait(g->futex, seen, &until);
 		if (err == -EINTR)
 			return -EINTR;
 		if (err == -ETIMEDOUT) {

@@ -18,6 +18,7 @@
 #include <shmguard/wait.h>
 #include <shmguard/xlock.h>
 
+#include "wait_internal.h"
 #include "xlock_owner.h"
 #include "xlock_word.h"
 
@@ -99,16 +100,6 @@ static inline int self_word(const struct shmg_xlock *l, uint64_t *out)
 	return shmg__xlock_self_word(l->width, out);
 }
 
-static const struct timespec *earlier(const struct timespec *a,
-				      const struct timespec *b)
-{
-	if (!a)
-		return b;
-	if (a->tv_sec != b->tv_sec)
-		return a->tv_sec < b->tv_sec ? a : b;
-	return a->tv_nsec < b->tv_nsec ? a : b;
-}
-
 enum wait_mode { TRY, WAIT };
 
 static int lock_slow(const struct shmg_xlock *l, uint64_t me,
@@ -165,10 +156,10 @@ static int lock_slow(const struct shmg_xlock *l, uint64_t me,
 				v |= f->waiters;
 			}
 			TEST_POINT(XP_WAITERS_SET);
-			struct timespec probe_at;
-			shmg_deadline_in(&probe_at, probe_ns);
-			int err = shmg_futex_wait(futex_word(l), (uint32_t)v,
-						  earlier(deadline, &probe_at));
+			struct timespec until;
+			int err = shmg__wake_by(&until, deadline, probe_ns);
+			if (!err)
+				err = shmg_futex_wait(futex_word(l), (uint32_t)v, &until);
 			slept = true;
 			if (err == -ETIMEDOUT) {
 				if (shmg_deadline_passed(deadline)) {
