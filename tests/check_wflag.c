@@ -7,12 +7,9 @@
 #include "config.h"
 
 #include <errno.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <signal.h>
 #include <stddef.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 
@@ -20,6 +17,7 @@
 #include <shmguard/wflag.h>
 
 #include "testutil.h"
+#include "futex_ban.h"
 #include "../lib/wflag_internal.h"
 
 /* ImageStreamIO's offsets for the guard's words (doc/imagestreamio.md). */
@@ -375,15 +373,7 @@ static int publish_under_futex_ban(struct shmg_wflag *g)
 {
 	pid_t pid = tu_fork();
 	if (pid == 0) {
-		struct sock_filter code[] = {
-			BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-			BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_futex, 0, 1),
-			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-		};
-		struct sock_fprog prog = {.len = sizeof(code) / sizeof(code[0]), .filter = code};
-		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-		    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+		if (tu_ban_futex(SECCOMP_RET_KILL_PROCESS) != 0)
 			_exit(3);
 		for (int i = 0; i < 1000; i++) {
 			shmg_wflag_begin(g);

@@ -10,8 +10,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
@@ -19,13 +17,13 @@
 #include <string.h>
 
 #include <bsd/stdlib.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 
 #include <shmguard.h>
 #include <shmguard/xlock.h>
 
 #include "testutil.h"
+#include "futex_ban.h"
 #include "../lib/xlock_owner.h"
 
 #define SEG 4096
@@ -365,18 +363,10 @@ static int under_futex_ban(const struct shmg_xlock *l, bool announce)
 {
 	pid_t pid = tu_fork();
 	if (pid == 0) {
-		struct sock_filter code[] = {
-			BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-			BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_futex, 0, 1),
-			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-		};
-		struct sock_fprog prog = {.len = sizeof(code) / sizeof(code[0]), .filter = code};
 		/* Identity first: its one-time /proc read is not the point. */
 		if (shmg_xlock_lock(l) != 0 || shmg_xlock_unlock(l) != 0)
 			_exit(4);
-		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-		    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+		if (tu_ban_futex(SECCOMP_RET_KILL_PROCESS) != 0)
 			_exit(3);
 		for (int i = 0; i < 1000; i++) {
 			if (shmg_xlock_lock(l) != 0)

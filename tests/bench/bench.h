@@ -32,6 +32,10 @@ void bench_print(const char *key, double value, const char *unit);
 /* Print "key ours/peer x" (ours and peer in the same unit). */
 void bench_ratio(const char *key, double ours, double peer);
 
+/* Pin the calling process to CPU `cpu` (0 or 1) when there are at least
+ * two, so two processes of a measurement really run at the same time. */
+void bench_pin(int cpu);
+
 /* Keep the compiler from optimising a computed value away. */
 #define BENCH_KEEP(x) __asm__ __volatile__("" : : "g"(x) : "memory")
 

@@ -14,7 +14,6 @@
 
 #include <errno.h>
 #include <linux/futex.h>
-#include <sched.h>
 #include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,16 +62,6 @@ static int guard_in(struct shmg_region *r, struct shmg_wflag *g, void *seg,
 	if (shmg_region_from_memory(r, seg, size) != 0)
 		return -1;
 	return shmg_wflag_init(g, r, &p);
-}
-
-static void pin(int cpu)
-{
-	cpu_set_t set;
-	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
-		return;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	sched_setaffinity(0, sizeof(set), &set);
 }
 
 /* ---------------------------------------------------------------- throughput */
@@ -209,11 +198,11 @@ static double wake_latency(enum peer how, int rounds)
 			return -1;
 	pid_t pid = fork();
 	if (pid == 0) {
-		pin(1);
+		bench_pin(1);
 		play(pp, how, 1, rounds, g);
 		_exit(0);
 	}
-	pin(0);
+	bench_pin(0);
 	uint64_t t0 = bench_now_ns();
 	play(pp, how, 0, rounds, g);
 	/* the last answer */
@@ -250,7 +239,7 @@ static double wake_asleep(enum peer how, int rounds)
 	sem_init(&pp->sem[0], 1, 0);
 	pid_t pid = fork();
 	if (pid == 0) {
-		pin(1);
+		bench_pin(1);
 		for (int k = 1; k <= rounds; k++) {
 			switch (how) {
 			case OURS:
@@ -269,7 +258,7 @@ static double wake_asleep(enum peer how, int rounds)
 		}
 		_exit(0);
 	}
-	pin(0);
+	bench_pin(0);
 	for (int k = 1; k <= rounds; k++) {
 		usleep(100); /* past the reader's spin (about 5 us): asleep */
 		t[k - 1] = bench_now_ns();
@@ -360,7 +349,7 @@ static double backtoback(unsigned copies, size_t frame, unsigned ms,
 		for (uint64_t p = 0; p < 8; p++)
 			for (size_t i = 0; i < words; i++)
 				pat[p * words + i] = mix(p, i);
-		pin(0);
+		bench_pin(0);
 		for (uint64_t n = 1; !shmg_atomic_load(&stats[0], relaxed); n++) {
 			void *copy = shmg_wflag_begin(&g);
 			uint64_t *dst = copy ? copy : (uint64_t *)(void *)(seg + OFF_DATA);
@@ -376,7 +365,7 @@ static double backtoback(unsigned copies, size_t frame, unsigned ms,
 	if (reader == 0) {
 		uint64_t *b = malloc(frame), last = 0;
 		struct shmg_wflag_snap snap;
-		pin(1);
+		bench_pin(1);
 		while (!shmg_atomic_load(&stats[0], relaxed)) {
 			struct timespec dl; /* the writer may stop before a first frame */
 			shmg_deadline_in(&dl, 100 * 1000000);

@@ -12,17 +12,13 @@
 #include "config.h"
 
 #include <errno.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -31,6 +27,7 @@
 #include <shmguard/xlock.h>
 
 #include "bench.h"
+#include "../futex_ban.h"
 
 struct shared {
 	uint64_t lock_word; /* ours */
@@ -60,16 +57,6 @@ static int setup(void)
 	    shmg_xlock_init(&xl, &region, offsetof(struct shared, lock_word), 8) != 0)
 		return 1;
 	return 0;
-}
-
-static void pin(int cpu)
-{
-	cpu_set_t set;
-	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
-		return;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	sched_setaffinity(0, sizeof(set), &set);
 }
 
 /* ---------------------------------------------------------------- uncontended */
@@ -118,7 +105,7 @@ static double contended_run(int ours, unsigned ms)
 	pid_t kids[2];
 	for (int k = 0; k < 2; k++) {
 		if ((kids[k] = fork()) == 0) {
-			pin(k);
+			bench_pin(k);
 			shmg_atomic_inc(&sh->ready, acq_rel);
 			while (!shmg_atomic_load(&sh->go, acquire))
 				shmg_cpu_relax();
@@ -175,7 +162,7 @@ static double recovery_run(int ours)
 	sh->result = 0;
 	pid_t holder = fork();
 	if (holder == 0) {
-		pin(0);
+		bench_pin(0);
 		if (ours)
 			shmg_xlock_lock(&xl);
 		else
@@ -188,7 +175,7 @@ static double recovery_run(int ours)
 		usleep(50);
 	pid_t waiter = fork();
 	if (waiter == 0) {
-		pin(1);
+		bench_pin(1);
 		shmg_atomic_store(&sh->ready, 2, release);
 		int err;
 		if (ours) {
@@ -252,19 +239,11 @@ static int unlock_syscalls(void)
 {
 	pid_t pid = fork();
 	if (pid == 0) {
-		struct sock_filter code[] = {
-			BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-			BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_futex, 0, 1),
-			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
-			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-		};
-		struct sock_fprog prog = {.len = sizeof(code) / sizeof(code[0]), .filter = code};
 		struct sigaction sa = {.sa_handler = on_sigsys};
 		shmg_xlock_lock(&xl); /* the identity is read once, before */
 		shmg_xlock_unlock(&xl);
 		if (sigaction(SIGSYS, &sa, NULL) != 0 ||
-		    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-		    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+		    tu_ban_futex(SECCOMP_RET_TRAP) != 0)
 			_exit(3);
 		for (int i = 0; i < 100000; i++) {
 			shmg_xlock_lock(&xl);

@@ -4,13 +4,16 @@
  *   shmg-bench --list       name the suites
  * Environment: SHMG_BENCH_REPEATS (default 11), SHMG_BENCH_QUICK=1.
  */
+#define _GNU_SOURCE /* cpu_set_t */
 #include "config.h"
 
 #include <bsd/stdlib.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bench.h"
 
@@ -32,6 +35,16 @@ static const struct {
 	{"xlock", bench_suite_xlock, "exclusive lock vs robust pthread mutex"},
 };
 #define NSUITES (sizeof(suites) / sizeof(suites[0]))
+
+void bench_pin(int cpu)
+{
+	cpu_set_t set;
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
 
 uint64_t bench_now_ns(void)
 {
