@@ -20,14 +20,8 @@
 #include "futex_ban.h"
 #include "../lib/wflag_internal.h"
 
-/* ImageStreamIO's offsets for the guard's words (doc/imagestreamio.md). */
-#define OFF_OWNER 220
-#define OFF_COUNTER 264
-#define OFF_MARK 288
-#define OFF_WAITERS 289
-#define OFF_INDEX 296
-#define OFF_SEQ 384
-#define SEQ_STRIDE 48
+#include "wflag_words.h"
+
 #define OFF_MAIN 4096
 #define FRAME 1024
 #define OFF_COPIES (OFF_MAIN + FRAME)

@@ -34,14 +34,8 @@
 
 #include "../lib/wflag_internal.h"
 
-/* The stream layout: ImageStreamIO's offsets for the guard's words. */
-#define OFF_OWNER 220
-#define OFF_COUNTER 264
-#define OFF_MARK 288
-#define OFF_WAITERS 289
-#define OFF_INDEX 296
-#define OFF_SEQ 384
-#define SEQ_STRIDE 48
+#include "wflag_words.h"
+
 #define MAX_READERS 8
 
 /* Writer steps where a crash test kills it (the last three inside publish). */

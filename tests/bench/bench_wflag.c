@@ -28,13 +28,8 @@
 
 #include "bench.h"
 
-/* ImageStreamIO's offsets for the guard's words. */
-#define OFF_OWNER 220
-#define OFF_COUNTER 264
-#define OFF_MARK 288
-#define OFF_WAITERS 289
-#define OFF_INDEX 296
-#define OFF_SEQ 384
+#include "../wflag_words.h"
+
 #define OFF_DATA 4096
 #define MiB (1u << 20)
 
@@ -55,7 +50,7 @@ static int guard_in(struct shmg_region *r, struct shmg_wflag *g, void *seg,
 		p.copies = copies;
 		p.index = OFF_INDEX;
 		p.seq = OFF_SEQ;
-		p.seq_stride = 48;
+		p.seq_stride = SEQ_STRIDE;
 		p.data = OFF_DATA + frame;
 		p.data_len = frame;
 	}
