@@ -26,8 +26,22 @@ double bench_median(double *v, size_t n);
 int bench_repeats(void);
 int bench_quick(void);
 
-/* Print "key value unit". */
+/* Print "key value unit" (to stdout, or to the sink when one is set). */
 void bench_print(const char *key, double value, const char *unit);
+
+/* Where figures go instead of stdout (NULL: stdout), for `shmguard bench`,
+ * which prints them as a table. */
+typedef void (*bench_sink_fn)(const char *key, double value, const char *unit);
+void bench_set_sink(bench_sink_fn fn);
+
+/* The program name in messages ("shmg-bench" unless set). */
+extern const char *bench_prog;
+
+/* The name of suite i, or NULL past the last. */
+const char *bench_suite_name(size_t i);
+
+/* The command line: [--list | SUITE...]. Returns the exit status. */
+int bench_main(int argc, char **argv);
 
 /* Print "key ours/peer x" (ours and peer in the same unit). */
 void bench_ratio(const char *key, double ours, double peer);
