@@ -42,3 +42,18 @@ int shmg__milk_lock(const struct shmg_xlock *l, void (*repair)(void *), void *ar
 	err = shmg_xlock_consistent(l);
 	return err ? err : 1;
 }
+
+int shmg__milk_recover(const struct shmg_xlock *l, void (*repair)(void *), void *arg)
+{
+	int err = shmg_xlock_trylock(l);
+	if (err == 0)
+		return shmg_xlock_unlock(l);
+	if (err != SHMG_EOWNERDEAD)
+		return err;
+	if (repair)
+		repair(arg);
+	if ((err = shmg_xlock_consistent(l)) != 0)
+		return err;
+	err = shmg_xlock_unlock(l);
+	return err ? err : 1;
+}

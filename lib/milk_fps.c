@@ -170,6 +170,13 @@ static int with_lock(struct shmg_fps *f, unsigned i, struct shmg_xlock *l)
 	return shmg__milk_lock(l, NULL, NULL);
 }
 
+SHMG_EXPORT int shmg_fps_recover(struct shmg_fps *f, unsigned i)
+{
+	struct shmg_xlock l;
+	int err = shmg_fps_param_lock(f, i, &l);
+	return err ? err : shmg__milk_recover(&l, NULL, NULL);
+}
+
 SHMG_EXPORT int shmg_fps_set(struct shmg_fps *f, unsigned i, const void *val,
 			     size_t len, int64_t *cnt)
 {

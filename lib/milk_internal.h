@@ -13,6 +13,7 @@
 #define PINFO_PID 484
 #define PINFO_LOOPCNT 504 /* long */
 #define PINFO_CTRLVAL 520 /* int */
+#define PINFO_LOOPSTAT 624 /* int: 0 init, 1 active, 2 pause, 3 stop, 4 error, 5 spin, 6 crashed */
 #define PINFO_STATUSMSG 628 /* char[200] */
 #define PINFO_STATUSCODE 828 /* int, unused by milk */
 #define PINFO_LOCK 836 /* the 4-byte alignment hole after triggermode */
@@ -31,5 +32,10 @@ const char *shmg__milk_shm_dir(void);
 /* Lock l; if its holder died, run repair(arg) and mark it consistent.
  * Returns 0, 1 (recovered), or the lock's error. */
 int shmg__milk_lock(const struct shmg_xlock *l, void (*repair)(void *), void *arg);
+
+/* Never waiting: if l's holder died, take it, run repair(arg), mark it
+ * consistent and release it. Returns 0 (nothing to recover: l was free or
+ * is now free), 1 (recovered), -EBUSY (a live holder), or the lock's error. */
+int shmg__milk_recover(const struct shmg_xlock *l, void (*repair)(void *), void *arg);
 
 #endif /* SHMG_MILK_INTERNAL_H */

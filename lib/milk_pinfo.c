@@ -113,6 +113,11 @@ static int lock(struct shmg_pinfo *p)
 	return shmg__milk_lock(&p->lock, repair_status, p);
 }
 
+SHMG_EXPORT int shmg_pinfo_recover(struct shmg_pinfo *p)
+{
+	return shmg__milk_recover(&p->lock, repair_status, p);
+}
+
 SHMG_EXPORT int shmg_pinfo_command(struct shmg_pinfo *p, int cmd)
 {
 	if (cmd < 0 || cmd > SHMG_PINFO_SPIN)

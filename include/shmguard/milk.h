@@ -105,6 +105,14 @@ SHMG_EXPORT int shmg_pinfo_set_status(struct shmg_pinfo *p, int code,
 SHMG_EXPORT int shmg_pinfo_get_status(struct shmg_pinfo *p, int *code,
 				      char *msg, size_t len);
 
+/*
+ * For monitors and `shmguard recover`: if the lock's holder died, take the
+ * lock, repair the status (its message terminated), mark it consistent and
+ * release it. Never waits. Returns 0 (nothing to recover), 1 (recovered),
+ * -EBUSY (a live holder has it), SHMG_ENOTRECOVERABLE, SHMG_EGARBAGE.
+ */
+SHMG_EXPORT int shmg_pinfo_recover(struct shmg_pinfo *p);
+
 /* Heartbeat: loopcnt + 1 (one atomic increment, relaxed; no lost counts
  * with several writers). Returns the new value. */
 SHMG_EXPORT int64_t shmg_pinfo_heartbeat(struct shmg_pinfo *p);
@@ -171,6 +179,11 @@ SHMG_EXPORT int shmg_fps_param_lock(const struct shmg_fps *f, unsigned i,
  * the new cnt0. Returns 0, 1 (recovered from a dead holder), -ERANGE,
  * -EINVAL, SHMG_ENOTRECOVERABLE, ...
  */
+/* As shmg_pinfo_recover, for parameter i's lock (the dead holder's value
+ * stays as it left it, as after any recovery by shmg_fps_set). Also
+ * -ERANGE. */
+SHMG_EXPORT int shmg_fps_recover(struct shmg_fps *f, unsigned i);
+
 SHMG_EXPORT int shmg_fps_set(struct shmg_fps *f, unsigned i, const void *val,
 			     size_t len, int64_t *cnt);
 
