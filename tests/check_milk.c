@@ -379,6 +379,49 @@ START_TEST(fps_setter_dies)
 }
 END_TEST
 
+/* The monitors' recovery never waits, never robs a live holder, and
+ * repairs as a locker would. */
+START_TEST(recover_without_waiting)
+{
+	struct shmg_fps f;
+	struct shmg_pinfo p;
+	struct shmg_xlock l;
+	ck_assert_int_eq(shmg_fps_create(&f, at("r.fps.shm"), SHMG_FPS_NEW, 3, NULL, 0), 0);
+	ck_assert_int_eq(shmg_pinfo_create(&p, at("r.shm"), SHMG_PINFO_SIZE_NEW, "r", 1, 0), 0);
+	ck_assert_int_eq(shmg_fps_recover(&f, 2), 0); /* free: nothing to do */
+	ck_assert_int_eq(shmg_fps_recover(&f, 3), -ERANGE);
+	ck_assert_int_eq(shmg_pinfo_recover(&p), 0);
+
+	/* A live holder (this thread) is never robbed, and recover returns. */
+	shmg_fps_param_lock(&f, 2, &l);
+	ck_assert_int_eq(shmg_xlock_lock(&l), 0);
+	pid_t pid = tu_fork();
+	if (pid == 0)
+		_exit(shmg_fps_recover(&f, 2) == -EBUSY && shmg_pinfo_recover(&p) == 0 ? 0 : 1);
+	tu_wait_ok(pid);
+	ck_assert_int_eq(shmg_xlock_unlock(&l), 0);
+
+	/* Dead holders: recovered once, then nothing to do. */
+	pid = tu_fork();
+	if (pid == 0) {
+		if (shmg_xlock_lock(&l) != 0 || shmg_xlock_lock(&p.lock) != 0)
+			_exit(1);
+		memset(p.region.base + 628, 'z', 200); /* dies mid-message */
+		_exit(0);
+	}
+	tu_wait_ok(pid);
+	ck_assert_int_eq(shmg_fps_recover(&f, 2), 1);
+	ck_assert_int_eq(shmg_fps_recover(&f, 2), 0);
+	ck_assert_int_eq(shmg_pinfo_recover(&p), 1);
+	ck_assert_int_eq(p.region.base[628 + 199], 0); /* the message repaired */
+	ck_assert_int_eq(shmg_pinfo_recover(&p), 0);
+	ck_assert_int_eq(shmg_xlock_trylock(&l), 0); /* an ordinary lock again */
+	ck_assert_int_eq(shmg_xlock_unlock(&l), 0);
+	shmg_pinfo_close(&p);
+	shmg_fps_close(&f);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("milk");
@@ -397,6 +440,7 @@ int main(void)
 	tcase_add_test(pc, fps_concurrent_exact);
 	tcase_add_test(pc, fps_whole_section);
 	tcase_add_test(pc, fps_setter_dies);
+	tcase_add_test(pc, recover_without_waiting);
 	suite_add_tcase(s, pc);
 	return tu_run_suite(s);
 }

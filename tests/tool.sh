@@ -1,0 +1,251 @@
+#!/bin/sh
+# shmguard(1) on fixture files of every kind (tests/tool_fixtures.c):
+# healthy segments, what dead processes left behind, damaged and hostile
+# files. Checks output, exit codes (0 fine, 1 error, 2 usage, 3 attention),
+# that errors are one line on stderr, and that inspect and refused
+# recoveries leave files byte for byte unchanged.
+set -u
+run="${SHMG_EXEC_WRAPPER-}"
+tool="$run ./tools/shmguard"
+fixtures="$run ./tests/tool-fixtures"
+work=$(mktemp -d)
+trap 'kill $writer 2>/dev/null; rm -rf "$work"' EXIT
+writer=
+d=$work/f
+mkdir "$d"
+$fixtures "$d" || { echo "FAIL: fixtures"; exit 1; }
+fails=0 checks=0
+
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+# t CODE DESCRIPTION COMMAND...: run, keep stdout/stderr, check the code.
+t() {
+	want=$1 desc=$2
+	shift 2
+	checks=$((checks + 1))
+	"$@" >"$work/out" 2>"$work/err"
+	got=$?
+	[ "$got" = "$want" ] || fail "$desc: exit $got, expected $want; stderr: $(head -c 300 "$work/err")"
+}
+has() { grep -q -- "$1" "$work/out" || fail "$2: stdout lacks '$1'"; }
+err_has() { grep -q -- "$1" "$work/err" || fail "$2: stderr lacks '$1': $(cat "$work/err")"; }
+one_error_line() {
+	[ "$(wc -l <"$work/err")" -eq 1 ] || fail "$1: stderr is not one line: $(cat "$work/err")"
+	grep -q '^shmguard' "$work/err" || fail "$1: the error does not start with 'shmguard'"
+}
+same() { cmp -s "$1" "$2" || fail "$3: the file changed"; }
+frame() { $fixtures --frame "$d/$1"; }
+
+# ---- usage
+# ---- the manual: renders without warnings, and names every option of
+# every subcommand's --help
+man1=${srcdir:-.}/doc/man/shmguard.1
+if command -v man >/dev/null 2>&1; then
+	warn=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$man1" 2>&1 >/dev/null)
+	[ -z "$warn" ] || fail "shmguard.1 renders with warnings: $warn"
+fi
+for cmd in inspect watch recover demo bench; do
+	for opt in $($tool $cmd --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
+		grep -q -- "$(printf '%s' "$opt" | sed 's/-/\\\\-/g')" "$man1" ||
+			fail "shmguard.1 does not document $cmd's $opt"
+	done
+	grep -q "^\.BI* \"*$cmd" "$man1" || fail "shmguard.1 has no entry for $cmd"
+done
+
+t 2 "no command" $tool
+t 0 "--help" $tool --help
+has "inspect" "--help"
+t 2 "unknown command" $tool frobnicate
+one_error_line "unknown command"
+for cmd in inspect watch recover demo bench; do
+	t 0 "$cmd --help" $tool $cmd --help
+	has "usage: shmguard $cmd" "$cmd --help"
+done
+t 2 "inspect without PATH" $tool inspect
+t 2 "bad --interval" $tool inspect --interval soon "$d/healthy.im.shm"
+t 2 "bad --wflag" $tool inspect --wflag 8 "$d/generic.shm"
+t 2 "bad --xlock width" $tool inspect --xlock 64,5 "$d/generic.shm"
+t 2 "bad --fps-layout" $tool inspect --fps-layout 2023 "$d/healthy.fps.shm"
+t 2 "unknown option" $tool recover --force "$d/healthy.im.shm"
+t 2 "watch, two paths" $tool watch "$d/healthy.im.shm" "$d/generic.shm"
+t 2 "unknown suite" $tool bench nosuchsuite
+t 2 "demo, bad option" $tool demo --fast
+
+# ---- inspect never writes: every fixture before and after
+cp -a "$d" "$work/before"
+# ---- healthy segments
+t 0 "inspect healthy stream" $tool inspect --interval 0 "$d/healthy.im.shm"
+has "imagestreamio" "healthy stream"
+has '"fixture", 2 axes 64x32x1 uint16' "healthy stream"
+has "write flag  0 (idle)" "healthy stream"
+has "alerts      none" "healthy stream"
+t 0 "inspect healthy pinfo" $tool inspect --interval 0 "$d/healthy.pinfo.shm"
+has 'status      7 "converging"' "healthy pinfo"
+has "status lock @836/4: unlocked" "healthy pinfo"
+t 0 "inspect healthy fps" $tool inspect --interval 0 "$d/healthy.fps.shm"
+has "parameters  8; updates 1" "healthy fps"
+t 0 "inspect generic" $tool inspect --interval 0 --wflag 8,0,16 --xlock 64 --xlock 72,4 "$d/generic.shm"
+has "write flag @8: 0 (idle), counter 0" "generic"
+has "xlock 1 @72/4: unlocked" "generic"
+t 0 "inspect --json, every healthy kind" $tool inspect --json --interval 10ms "$d/healthy.im.shm" \
+	"$d/healthy.pinfo.shm" "$d/healthy.fps.shm"
+cp "$work/out" "$work/json"
+$fixtures --json "$work/json" || fail "inspect --json is not well-formed JSON"
+has '"kind":"milk-fps"' "json"
+has '"rate_per_s":0' "json"
+
+# ---- what dead processes left
+t 3 "inspect dead writer mid-frame" $tool inspect --interval 0 "$d/deadwriter-midframe.im.shm"
+has "PROBLEM     write flag stuck: writer PID [0-9]* died mid-frame 4" "dead writer mid-frame"
+t 3 "inspect dead idle writer" $tool inspect --interval 0 "$d/deadwriter-idle.im.shm"
+has "writer PID [0-9]* is dead: no frame will come" "dead idle writer"
+has "semaphore slot 0 is held by dead reader PID" "dead reader"
+t 3 "inspect dead pinfo holder" $tool inspect --interval 0 "$d/deadholder.pinfo.shm"
+has "the status lock is held by dead thread" "dead pinfo holder"
+t 3 "inspect dead fps holder" $tool inspect --interval 0 "$d/deadholder.fps.shm"
+has "parameter 2's lock is held by dead thread" "dead fps holder"
+t 3 "inspect dead generic holder" $tool inspect --interval 0 --wflag 8,0,16 --xlock 64 "$d/deadholder.generic.shm"
+has "lock at offset 64 is held by dead thread" "dead generic holder"
+has "writer PID [0-9]* is dead" "dead generic writer"
+t 3 "inspect --json with problems" $tool inspect --json --interval 0 "$d/deadholder.fps.shm" "$d/garbage.fps.shm"
+cp "$work/out" "$work/json"
+$fixtures --json "$work/json" || fail "inspect --json (problems) is not well-formed JSON"
+has '"level":"problem"' "json problems"
+
+# ---- garbage words
+t 3 "inspect garbage owner" $tool inspect --interval 0 "$d/garbage-owner.im.shm"
+has "the writer word holds -5" "garbage owner"
+t 3 "inspect garbage pinfo lock" $tool inspect --interval 0 "$d/garbage.pinfo.shm"
+has "holds 0xde000000, which no locker writes" "garbage pinfo lock"
+t 3 "inspect garbage fps locks" $tool inspect --interval 0 "$d/garbage.fps.shm"
+has "parameter 3's lock holds 0xdeadbeef00000000" "garbage fps lock"
+has "parameter 5's lock is not recoverable" "poisoned fps lock"
+t 0 "inspect noise shaped like pinfo (no crash)" sh -c "$tool inspect --interval 0 $d/noise.pinfo.shm; [ \$? -le 3 ]"
+
+# ---- damaged and hostile files: one error line, exit 1, nothing printed
+hostile() { # FILE EXPECTED-MESSAGE [OPTIONS]
+	f=$1 msg=$2
+	shift 2
+	t 1 "inspect $f" $tool inspect "$@" "$d/$f"
+	one_error_line "inspect $f"
+	err_has "$msg" "inspect $f"
+	[ ! -s "$work/out" ] || fail "inspect $f printed to stdout"
+	t 1 "recover $f" $tool recover "$@" "$d/$f"
+	one_error_line "recover $f"
+}
+hostile truncated.im.shm "damaged ImageStreamIO 2.00 stream: its metadata does not match its size (1000 bytes)"
+hostile oldversion.im.shm "version 1.04; only 2.00 is understood"
+hostile badnaxis.im.shm "damaged ImageStreamIO 2.00 stream"
+hostile empty.shm "empty, or too large"
+hostile noise.shm "not recognised (100000 bytes)"
+hostile ambiguous.fps.shm "fit both milk FPS layouts"
+hostile link.im.shm "symbolic link; not followed"
+hostile adir "not a regular file"
+hostile missing.shm "No such file"
+hostile generic.shm "--xlock 4093,8: outside the file" --xlock 4093
+hostile generic.shm "misaligned" --xlock 12
+hostile generic.shm "misaligned" --wflag 8,4
+t 0 "a symlink with --follow" $tool inspect --interval 0 --follow "$d/link.im.shm"
+t 1 "one bad PATH among good ones" $tool inspect --interval 0 "$d/healthy.im.shm" "$d/empty.shm"
+has "healthy.im.shm: imagestreamio" "mixed paths"
+t 0 "ambiguous fps with --fps-layout" $tool inspect --interval 0 --fps-layout new "$d/ambiguous.fps.shm"
+has "parameters  440" "--fps-layout new"
+
+# dry runs change nothing either
+t 0 "recover --dry-run, dead writer" $tool recover --dry-run "$d/deadwriter-midframe.im.shm"
+has "would publish the newest complete circular-buffer copy as frame 4" "dry run"
+t 0 "recover --dry-run, dead fps holder" $tool recover -n "$d/deadholder.fps.shm"
+has "would recover parameter 2's lock" "dry run fps"
+diff -r "$work/before" "$d" >/dev/null || fail "inspect or a dry run changed a file"
+checks=$((checks + 1))
+
+# ---- watch (before recovery: it must raise the stuck flag)
+t 0 "watch, 2 views" $tool watch --count 2 --interval 50ms "$d/deadwriter-midframe.im.shm"
+[ "$(grep -c '^----$' "$work/out")" -eq 2 ] || fail "watch did not print 2 views"
+has "followed    0 frames seen" "watch follower"
+has "write flag stuck" "watch alert"
+t 0 "watch --passive" $tool watch --passive --count 1 --interval 20ms "$d/deadholder.pinfo.shm"
+has "held by dead thread" "watch pinfo alert"
+$tool watch --interval 50ms "$d/healthy.im.shm" >/dev/null 2>&1 &
+w=$!
+sleep 0.5
+kill -INT $w
+i=0
+while kill -0 $w 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+if kill -0 $w 2>/dev/null; then kill -9 $w; fail "watch did not stop on SIGINT"; fi
+wait $w || fail "watch stopped by SIGINT exited non-zero"
+checks=$((checks + 1))
+
+# ---- recover
+t 0 "recover dead writer mid-frame" $tool recover "$d/deadwriter-midframe.im.shm"
+has "publish frame 4 (a copy of complete frame 3) over dead writer PID [0-9]*'s partial frame" "recover"
+[ "$(frame deadwriter-midframe.im.shm)" = "4 0 3" ] || fail "after recover: $(frame deadwriter-midframe.im.shm), expected cnt0 4, write 0, every byte 3"
+t 0 "inspect after recover" $tool inspect --interval 0 "$d/deadwriter-midframe.im.shm"
+t 0 "recover again: nothing to do" $tool recover "$d/deadwriter-midframe.im.shm"
+has "nothing (more) to recover" "recover twice"
+
+cp "$d/deadwriter-midframe-nocb.im.shm" "$work/nocb"
+t 3 "recover without a circular buffer" $tool recover "$d/deadwriter-midframe-nocb.im.shm"
+has "left alone: writer PID [0-9]* died mid-frame and there is no circular buffer" "nocb"
+same "$work/nocb" "$d/deadwriter-midframe-nocb.im.shm" "refused recovery"
+t 0 "recover --blank" $tool recover --blank "$d/deadwriter-midframe-nocb.im.shm"
+[ "$(frame deadwriter-midframe-nocb.im.shm)" = "4 0 0" ] || fail "after --blank: $(frame deadwriter-midframe-nocb.im.shm)"
+
+t 0 "recover dead idle writer and reader" $tool recover "$d/deadwriter-idle.im.shm"
+has "clear the record of dead writer PID" "idle writer"
+has "free semaphore slot 0 of dead reader PID" "dead reader slot"
+t 0 "inspect after" $tool inspect --interval 0 "$d/deadwriter-idle.im.shm"
+has "writer      none recorded" "idle writer cleared"
+
+t 0 "recover dead pinfo holder" $tool recover "$d/deadholder.pinfo.shm"
+has "recover the status lock from dead thread" "pinfo"
+t 0 "inspect after" $tool inspect --interval 0 "$d/deadholder.pinfo.shm"
+has 'status      7 "converging"' "pinfo status kept"
+t 0 "recover dead fps holder" $tool recover "$d/deadholder.fps.shm"
+t 0 "inspect after" $tool inspect --interval 0 "$d/deadholder.fps.shm"
+
+cp "$d/garbage.fps.shm" "$work/gfps"
+t 3 "recover garbage fps" $tool recover "$d/garbage.fps.shm"
+has "reset parameter 5's lock, which was not recoverable" "poisoned reset"
+has "left alone: parameter 3's lock holds 0xdeadbeef00000000" "garbage left"
+cmp -s -n $((62648 + 3 * 4112 + 16)) "$work/gfps" "$d/garbage.fps.shm" ||
+	fail "the garbage word (or anything before it) changed"
+cp "$d/garbage.pinfo.shm" "$work/gpinfo"
+t 3 "recover garbage pinfo" $tool recover "$d/garbage.pinfo.shm"
+same "$work/gpinfo" "$d/garbage.pinfo.shm" "garbage pinfo"
+cp "$d/garbage-owner.im.shm" "$work/gown"
+t 3 "recover garbage owner" $tool recover "$d/garbage-owner.im.shm"
+same "$work/gown" "$d/garbage-owner.im.shm" "garbage owner"
+
+t 3 "recover generic without --reset" $tool recover --wflag 8,0,16 --xlock 64 "$d/deadholder.generic.shm"
+has "clear the record of dead writer PID" "generic writer"
+has "left alone: lock @64: the owner is dead" "generic lock"
+t 0 "recover generic --reset" $tool recover --reset --wflag 8,0,16 --xlock 64 "$d/deadholder.generic.shm"
+has "reset lock @64" "generic reset"
+t 0 "inspect generic after" $tool inspect --interval 0 --wflag 8,0,16 --xlock 64 "$d/deadholder.generic.shm"
+
+# ---- a live stream: rates and frames followed
+if [ -x examples/isio-writer ] && [ -z "${SHMG_EXEC_WRAPPER-}" ]; then
+	MILK_SHM_DIR=$d ./examples/isio-writer live 64 64 4000 1000 >/dev/null 2>&1 &
+	writer=$!
+	i=0
+	while [ ! -e "$d/live.im.shm" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	sleep 0.3
+	t 0 "inspect a live stream" $tool inspect --interval 300ms "$d/live.im.shm"
+	rate=$(sed -n 's/.*cnt0 [0-9]* (\([0-9]*\)\.[0-9]\/s).*/\1/p' "$work/out")
+	[ "${rate:-0}" -gt 200 ] && [ "${rate:-0}" -lt 3000 ] || fail "live rate '$rate'/s, expected about 1000"
+	t 0 "watch a live stream" $tool watch --count 3 --interval 200ms "$d/live.im.shm"
+	seen=$(sed -n 's/.*followed    \([0-9]*\) frames seen.*/\1/p' "$work/out" | tail -1)
+	[ "${seen:-0}" -gt 100 ] || fail "watch followed '$seen' frames of a 1 kHz stream in 0.6 s"
+	kill $writer 2>/dev/null
+fi
+
+# ---- bench
+t 0 "bench --quick atomic" env SHMG_BENCH_REPEATS=1 $tool bench --quick atomic
+has "ours/peer" "bench table"
+has "atomic.load_relaxed (vs builtin)" "bench row"
+t 0 "bench --list" $tool bench --list
+has "xlock" "bench list"
+
+echo "tool: $checks checks, $fails failed"
+[ $fails -eq 0 ]

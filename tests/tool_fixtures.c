@@ -1,0 +1,315 @@
+/*
+ * tool-fixtures DIR: the files tests/tool.sh runs shmguard on. Healthy
+ * segments of each kind, segments that dead processes left behind (made by
+ * real processes that then exit), and damaged or hostile files.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <shmguard.h>
+
+static const char *dir;
+
+static const char *at(const char *name)
+{
+	static char path[4][512];
+	static int k;
+	k = (k + 1) % 4;
+	snprintf(path[k], sizeof(path[k]), "%s/%s", dir, name);
+	return path[k];
+}
+
+static void check(int err, const char *what)
+{
+	if (err < 0) {
+		fprintf(stderr, "tool-fixtures: %s: %s\n", what, shmg_strerror(err));
+		exit(1);
+	}
+}
+
+/* Run fn in a child that exits without cleaning up, as a crash would. */
+static void in_dead_process(void (*fn)(void *), void *arg)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		fn(arg);
+		_exit(0);
+	}
+	waitpid(pid, NULL, 0);
+}
+
+static void stream(const char *name, uint32_t cbsize)
+{
+	struct shmg_isio s;
+	struct shmg_isio_params p = {.name = "fixture", .naxis = 2, .size = {64, 32},
+				     .datatype = SHMG_ISIO_UINT16, .nsem = 4, .cbsize = cbsize};
+	check(shmg_isio_create(&s, at(name), &p, 0600, 0), name);
+	shmg_isio_close(&s);
+}
+
+/* A writer that claims, publishes 3 frames, and dies mid-frame 4 (or
+ * between frames). */
+static void writer_dies(void *arg)
+{
+	const char *path = arg;
+	struct shmg_isio s;
+	check(shmg_isio_open(&s, path, 0), path);
+	check(shmg_isio_claim(&s), "claim");
+	size_t len = s.layout.data_size;
+	unsigned char *frame = malloc(len);
+	for (int n = 1; n <= 3; n++) {
+		memset(frame, n, len);
+		check((int)shmg_isio_write(&s, frame, len), "write");
+	}
+	if (strstr(path, "midframe")) {
+		memset(frame, 4, len);
+		shmg_wflag_begin(&s.guard);
+		memcpy(shmg_isio_data(&s), frame, len / 2);
+	}
+	_exit(0);
+}
+
+static void reader_dies(void *arg)
+{
+	struct shmg_isio s;
+	check(shmg_isio_open(&s, arg, 0), arg);
+	check(shmg_isio_sem_claim(&s), "sem_claim");
+	_exit(0);
+}
+
+static void pinfo_holder_dies(void *arg)
+{
+	struct shmg_pinfo p;
+	check(shmg_pinfo_open(&p, arg, 0), arg);
+	check(shmg_xlock_lock(&p.lock), "pinfo lock");
+	_exit(0);
+}
+
+static void fps_holder_dies(void *arg)
+{
+	struct shmg_fps f;
+	struct shmg_xlock l;
+	check(shmg_fps_open(&f, arg, 0, NULL), arg);
+	check(shmg_fps_param_lock(&f, 2, &l), "param lock");
+	check(shmg_xlock_lock(&l), "fps lock");
+	_exit(0);
+}
+
+static void generic_holder_dies(void *arg)
+{
+	struct shmg_region r;
+	struct shmg_xlock l;
+	check(shmg_region_open(&r, arg, 0), arg);
+	check(shmg_xlock_init(&l, &r, 64, 8), "xlock_init");
+	check(shmg_xlock_lock(&l), "generic lock");
+	/* a dead writer's record, with the write flag clear */
+	shmg_atomic_store((int32_t *)(void *)(r.base + 16), (int32_t)getpid(), relaxed);
+	_exit(0);
+}
+
+static void write_file(const char *name, const void *data, size_t len)
+{
+	int fd = open(at(name), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600);
+	if (fd < 0 || (len && write(fd, data, len) != (ssize_t)len) || close(fd) != 0) {
+		perror(name);
+		exit(1);
+	}
+}
+
+static void copy_file(const char *from, const char *to, size_t len)
+{
+	struct shmg_region r;
+	check(shmg_region_open(&r, at(from), SHMG_REGION_RDONLY), from);
+	write_file(to, r.base, len ? len : r.size);
+	shmg_region_close(&r);
+}
+
+/* Overwrite len bytes at off of an existing file. */
+static void poke(const char *name, size_t off, const void *data, size_t len)
+{
+	int fd = open(at(name), O_WRONLY | O_NOFOLLOW);
+	if (fd < 0 || pwrite(fd, data, len, (off_t)off) != (ssize_t)len || close(fd) != 0) {
+		perror(name);
+		exit(1);
+	}
+}
+
+/* ---- tool-fixtures --json FILE: is FILE one well-formed JSON value? */
+static const char *json_value(const char *p, int depth);
+
+static const char *json_ws(const char *p)
+{
+	while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')
+		p++;
+	return p;
+}
+
+static const char *json_string(const char *p)
+{
+	if (*p++ != '"')
+		return NULL;
+	for (; *p != '"'; p++) {
+		if ((unsigned char)*p < 0x20)
+			return NULL;
+		if (*p == '\\' && !strchr("\"\\/bfnrtu", *++p))
+			return NULL;
+	}
+	return p + 1;
+}
+
+static const char *json_list(const char *p, char close, bool keyed, int depth)
+{
+	p = json_ws(p + 1);
+	if (*p == close)
+		return p + 1;
+	for (;;) {
+		if (keyed) {
+			if (!(p = json_string(json_ws(p))) || *(p = json_ws(p)) != ':')
+				return NULL;
+			p++;
+		}
+		if (!(p = json_value(p, depth + 1)))
+			return NULL;
+		p = json_ws(p);
+		if (*p == close)
+			return p + 1;
+		if (*p++ != ',')
+			return NULL;
+	}
+}
+
+static const char *json_value(const char *p, int depth)
+{
+	char *end;
+	p = json_ws(p);
+	if (depth > 32)
+		return NULL;
+	if (*p == '{')
+		return json_list(p, '}', true, depth);
+	if (*p == '[')
+		return json_list(p, ']', false, depth);
+	if (*p == '"')
+		return json_string(p);
+	for (const char *w = "true\0false\0null\0"; *w; w += strlen(w) + 1)
+		if (strncmp(p, w, strlen(w)) == 0)
+			return p + strlen(w);
+	strtod(p, &end);
+	return end == p ? NULL : end;
+}
+
+static int check_json(const char *path)
+{
+	static char buf[1 << 20];
+	FILE *in = fopen(path, "r");
+	size_t n = in ? fread(buf, 1, sizeof(buf) - 1, in) : 0;
+	if (in)
+		fclose(in);
+	buf[n] = 0;
+	const char *end = n ? json_value(buf, 0) : NULL;
+	if (!end || *json_ws(end)) {
+		fprintf(stderr, "not well-formed JSON near byte %ld\n", end ? (long)(end - buf) : -1L);
+		return 1;
+	}
+	return 0;
+}
+
+/* ---- tool-fixtures --frame FILE: "cnt0 write uniform-byte-or--1" */
+static int show_frame(const char *path)
+{
+	struct shmg_isio s;
+	check(shmg_isio_open(&s, path, SHMG_REGION_RDONLY), path);
+	const unsigned char *d = shmg_isio_data(&s);
+	int uniform = d[0];
+	for (size_t i = 1; i < s.layout.data_size; i++)
+		if (d[i] != d[0])
+			uniform = -1;
+	printf("%llu %u %d\n", (unsigned long long)shmg_wflag_counter(&s.guard),
+	       s.region.base[288], uniform);
+	shmg_isio_close(&s);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 3 && strcmp(argv[1], "--json") == 0)
+		return check_json(argv[2]);
+	if (argc == 3 && strcmp(argv[1], "--frame") == 0)
+		return show_frame(argv[2]);
+	if (argc != 2) {
+		fprintf(stderr, "usage: tool-fixtures DIR | --json FILE | --frame FILE\n");
+		return 2;
+	}
+	dir = argv[1];
+
+	/* Healthy segments. */
+	stream("healthy.im.shm", 4);
+	struct shmg_pinfo p;
+	check(shmg_pinfo_create(&p, at("healthy.pinfo.shm"), SHMG_PINFO_SIZE_NEW, "loop",
+				getpid(), 0600), "pinfo");
+	check(shmg_pinfo_set_status(&p, 7, "converging"), "status");
+	shmg_pinfo_close(&p);
+	struct shmg_fps f;
+	check(shmg_fps_create(&f, at("healthy.fps.shm"), SHMG_FPS_2024, 8, NULL, 0600), "fps");
+	check(shmg_fps_set_int64(&f, 1, 42), "fps set");
+	shmg_fps_close(&f);
+	struct shmg_region r;
+	check(shmg_region_create(&r, at("generic.shm"), 4096, 0600, 0, NULL, NULL), "generic");
+	shmg_region_close(&r);
+
+	/* What dead processes leave. */
+	stream("deadwriter-midframe.im.shm", 4);
+	in_dead_process(writer_dies, (void *)at("deadwriter-midframe.im.shm"));
+	stream("deadwriter-midframe-nocb.im.shm", 0);
+	in_dead_process(writer_dies, (void *)at("deadwriter-midframe-nocb.im.shm"));
+	stream("deadwriter-idle.im.shm", 4);
+	in_dead_process(writer_dies, (void *)at("deadwriter-idle.im.shm"));
+	in_dead_process(reader_dies, (void *)at("deadwriter-idle.im.shm"));
+	copy_file("healthy.pinfo.shm", "deadholder.pinfo.shm", 0);
+	in_dead_process(pinfo_holder_dies, (void *)at("deadholder.pinfo.shm"));
+	copy_file("healthy.fps.shm", "deadholder.fps.shm", 0);
+	in_dead_process(fps_holder_dies, (void *)at("deadholder.fps.shm"));
+	copy_file("generic.shm", "deadholder.generic.shm", 0);
+	in_dead_process(generic_holder_dies, (void *)at("deadholder.generic.shm"));
+
+	/* Damaged and hostile files. */
+	copy_file("healthy.im.shm", "truncated.im.shm", 1000);
+	copy_file("healthy.im.shm", "oldversion.im.shm", 0);
+	poke("oldversion.im.shm", 0, "1.04\0", 5);
+	copy_file("healthy.im.shm", "badnaxis.im.shm", 0);
+	poke("badnaxis.im.shm", 112, "\x09", 1);
+	copy_file("healthy.im.shm", "garbage-owner.im.shm", 0);
+	poke("garbage-owner.im.shm", 220, "\xfb\xff\xff\xff", 4); /* ownerPID -5 */
+	copy_file("healthy.pinfo.shm", "garbage.pinfo.shm", 0);
+	poke("garbage.pinfo.shm", 836, "\x00\x00\x00\xde", 4); /* id 0, start bits set */
+	copy_file("healthy.fps.shm", "garbage.fps.shm", 0);
+	const unsigned char word[8] = {0, 0, 0, 0, 0xef, 0xbe, 0xad, 0xde};
+	poke("garbage.fps.shm", SHMG_FPS_HEADER_2024 + 3 * SHMG_FPS_RECORD_2024 + 8, word, 8);
+	const unsigned char poisoned[8] = {0, 0, 0, 0x40, 0, 0, 0, 0}; /* INCONSISTENT, id 0 */
+	poke("garbage.fps.shm", SHMG_FPS_HEADER_2024 + 5 * SHMG_FPS_RECORD_2024 + 8, poisoned, 8);
+	write_file("empty.shm", "", 0);
+	unsigned char *noise = malloc(100000);
+	for (size_t i = 0; i < 100000; i++)
+		noise[i] = (unsigned char)(i * 2654435761u >> 13);
+	write_file("noise.shm", noise, 100000);
+	write_file("noise.pinfo.shm", noise, SHMG_PINFO_SIZE_2024);
+	free(noise);
+	/* 443 records of the 2024 layout = 440 of the newer one. */
+	size_t both = SHMG_FPS_HEADER_2024 + 443u * SHMG_FPS_RECORD_2024;
+	unsigned char *zero = calloc(1, both);
+	write_file("ambiguous.fps.shm", zero, both);
+	free(zero);
+	if (symlink("healthy.im.shm", at("link.im.shm")) != 0 || mkdir(at("adir"), 0700) != 0) {
+		perror("symlink/mkdir");
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,213 @@
+/*
+ * The demo's FPS parameter: several processes increment one parameter of
+ * a milk FPS file at once. Plainly (read, add, write back, cnt0++, as
+ * milk's update paths do) updates are lost; under the parameter's lock
+ * (shmg_fps_update) none are, even when one process is SIGKILLed while it
+ * holds the lock: the next locker recovers it.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <shmguard.h>
+
+#include "milk_internal.h"
+
+#include "cli.h"
+#include "demo.h"
+
+#define PROCS 4
+#define PLAIN_PARAM 0
+#define GUARDED_PARAM 1
+
+struct shared {
+	int go;             /* the plain updaters start together */
+	int holding;        /* the victim is inside the lock, waiting to die */
+	unsigned recoveries;
+	uint64_t kill_ns, recover_ns;
+	uint64_t done[PROCS];
+};
+
+struct ctx {
+	char path[320];
+	struct shared *sh;
+	uint64_t per_proc;
+	unsigned who;
+	bool victim;        /* stops inside its lock half way through */
+};
+
+static struct shmg_fps open_fps(const struct ctx *c)
+{
+	struct shmg_fps f;
+	int err = shmg_fps_open(&f, c->path, 0, NULL);
+	if (err) {
+		fprintf(stderr, "shmguard demo: %s: %s\n", c->path, shmg_strerror(err));
+		_exit(1);
+	}
+	return f;
+}
+
+/* The legacy update: no lock, plain loads and stores. */
+static void plain_updater(void *arg)
+{
+	struct ctx *c = arg;
+	struct shmg_fps f = open_fps(c);
+	unsigned char *rec = f.region.base + f.header + (size_t)PLAIN_PARAM * f.record;
+	volatile int64_t *val = (volatile int64_t *)(void *)(rec + FPS_VAL);
+	volatile int64_t *cnt0 = (volatile int64_t *)(void *)(rec + FPS_CNT0);
+	while (!shmg_atomic_load(&c->sh->go, acquire))
+		;
+	for (uint64_t i = 0; i < c->per_proc; i++) {
+		int64_t v = *val;
+		*val = v + 1;
+		*cnt0 = *cnt0 + 1;
+	}
+	_exit(0);
+}
+
+static int increment(void *value, void *arg)
+{
+	struct ctx *c = arg;
+	if (c->victim && shmg_atomic_load(&c->sh->done[c->who], relaxed) == c->per_proc / 2) {
+		shmg_atomic_store(&c->sh->holding, 1, release);
+		for (;;)
+			pause(); /* SIGKILLed here, holding the parameter's lock */
+	}
+	int64_t v;
+	memcpy(&v, value, sizeof(v));
+	v++;
+	memcpy(value, &v, sizeof(v));
+	return 1;
+}
+
+static void guarded_updater(void *arg)
+{
+	struct ctx *c = arg;
+	struct shmg_fps f = open_fps(c);
+	for (uint64_t i = 0; i < c->per_proc; i++) {
+		/* Half way, wait for the kill, so that the dead holder's lock is
+		 * always met by someone (else all could finish first). */
+		while (!c->victim && i == c->per_proc / 2 &&
+		       !shmg_atomic_load(&c->sh->kill_ns, relaxed))
+			cli_sleep_ns(100000, NULL);
+		int got = shmg_fps_update(&f, GUARDED_PARAM, increment, c, NULL);
+		if (got < 0) {
+			fprintf(stderr, "shmguard demo: update: %s\n", shmg_strerror(got));
+			_exit(1);
+		}
+		if (got == 1) { /* this process took the lock from the dead holder */
+			shmg_atomic_store(&c->sh->recover_ns, cli_now_ns(), relaxed);
+			shmg_atomic_add(&c->sh->recoveries, 1u, relaxed);
+		}
+		shmg_atomic_store(&c->sh->done[c->who], i + 1, relaxed);
+	}
+	_exit(0);
+}
+
+static int64_t value_of(const struct shmg_fps *f, unsigned i, int64_t *cnt0)
+{
+	const unsigned char *rec = f->region.base + f->header + (size_t)i * f->record;
+	int64_t v;
+	memcpy(&v, rec + FPS_VAL, sizeof(v));
+	memcpy(cnt0, rec + FPS_CNT0, sizeof(*cnt0));
+	return v;
+}
+
+static void wait_all(pid_t *pids, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		demo_kill(pids[i]); /* no-op on those reaped */
+}
+
+int demo_fps(const struct demo *d, struct fps_result *r)
+{
+	struct ctx c[PROCS];
+	pid_t pid[PROCS] = {0};
+	struct shared *sh = demo_shared(sizeof(*sh));
+	struct shmg_fps f;
+	char path[320];
+	int rc = -1;
+
+	snprintf(path, sizeof(path), "%s/shmguard-demo.fps.shm", d->dir);
+	int err = sh ? shmg_fps_create(&f, path, SHMG_FPS_NEW, 4, NULL, 0600) : -ENOMEM;
+	if (err) {
+		cli_error("demo: creating %s: %s", path, shmg_strerror(err));
+		if (sh)
+			demo_unshare(sh, sizeof(*sh));
+		return -1;
+	}
+	uint64_t per = d->quick ? 3000 : 30000;
+	uint64_t plain_per = d->quick ? 300000 : 3000000; /* plain ++ is fast */
+	memset(r, 0, sizeof(*r));
+	r->procs = PROCS;
+	r->per_proc = per;
+	r->plain_per_proc = plain_per;
+	for (unsigned i = 0; i < PROCS; i++)
+		c[i] = (struct ctx){.sh = sh, .per_proc = plain_per, .who = i, .victim = i == 0};
+	for (unsigned i = 0; i < PROCS; i++)
+		strcpy(c[i].path, path);
+
+	/* Without the lock. */
+	demo_progress(d, 3, "FPS parameter: %d processes x %llu plain increments", PROCS,
+		      (unsigned long long)plain_per);
+	for (unsigned i = 0; i < PROCS; i++)
+		if ((pid[i] = demo_fork(plain_updater, &c[i])) < 0)
+			goto out;
+	shmg_atomic_store(&sh->go, 1, release);
+	for (unsigned i = 0; i < PROCS; i++)
+		waitpid(pid[i], NULL, 0), pid[i] = 0;
+	int64_t cnt0;
+	r->plain_expected = (uint64_t)PROCS * plain_per;
+	r->plain_value = (uint64_t)value_of(&f, PLAIN_PARAM, &cnt0);
+	for (unsigned i = 0; i < PROCS; i++)
+		c[i].per_proc = per;
+
+	/* Under the lock, one process SIGKILLed while it holds it. */
+	demo_progress(d, 3, "FPS parameter: %d processes x %llu increments under the lock, "
+		      "one SIGKILLed inside it", PROCS, (unsigned long long)per);
+	for (unsigned i = 0; i < PROCS; i++)
+		if ((pid[i] = demo_fork(guarded_updater, &c[i])) < 0)
+			goto out;
+	uint64_t t0 = cli_now_ns();
+	while (!shmg_atomic_load(&sh->holding, acquire)) {
+		if (*d->interrupted || cli_now_ns() - t0 > 20000000000u) {
+			cli_error("demo: the FPS victim did not reach its lock");
+			goto out;
+		}
+		cli_sleep_ns(1000000, NULL);
+	}
+	r->killed_inside = true;
+	shmg_atomic_store(&sh->kill_ns, cli_now_ns(), relaxed);
+	demo_kill(pid[0]);
+	pid[0] = 0;
+	for (unsigned i = 1; i < PROCS; i++) {
+		while (shmg_atomic_load(&sh->done[i], relaxed) < per && !*d->interrupted) {
+			demo_progress(d, 3, "FPS parameter under the lock: holder SIGKILLed; %u recovery, "
+				      "%llu updates done", shmg_atomic_load(&sh->recoveries, relaxed),
+				      (unsigned long long)(shmg_atomic_load(&sh->done[1], relaxed) +
+							    shmg_atomic_load(&sh->done[2], relaxed) +
+							    shmg_atomic_load(&sh->done[3], relaxed)));
+			cli_sleep_ns(50000000, NULL);
+		}
+		waitpid(pid[i], NULL, 0);
+		pid[i] = 0;
+	}
+	r->guarded_expected = (uint64_t)(PROCS - 1) * per + per / 2;
+	r->guarded_value = (uint64_t)value_of(&f, GUARDED_PARAM, &cnt0);
+	r->guarded_cnt0 = (uint64_t)cnt0;
+	r->recoveries = sh->recoveries;
+	r->recover_ms = sh->recover_ns > sh->kill_ns ? (double)(sh->recover_ns - sh->kill_ns) / 1e6 : -1;
+	rc = *d->interrupted ? -1 : 0;
+out:
+	wait_all(pid, PROCS);
+	demo_progress_done();
+	shmg_fps_close(&f);
+	unlink(path);
+	demo_unshare(sh, sizeof(*sh));
+	return rc;
+}

@@ -1,0 +1,227 @@
+/*
+ * shmguard watch PATH: a live view of one segment, refreshed every
+ * --interval, until q or Ctrl-C. For an ImageStreamIO stream a follower
+ * thread waits for every frame as a reader does (shmg_isio_wait), so the
+ * frame rate and the frames missed are what a reader on this machine sees.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "render.h"
+
+static const char help[] =
+	"usage: shmguard watch [OPTIONS] PATH\n"
+	"A live view of one segment (as shmguard inspect prints it) with the frame or\n"
+	"loop rate, the frames a reader missed, and alerts for a stuck write flag or a\n"
+	"dead lock owner. q or Ctrl-C quits. Without a terminal, each view is printed\n"
+	"after the last, separated by a line of dashes.\n\n"
+	"  --interval DURATION  time between views (default 500ms)\n"
+	"  --count N            stop after N views (default: until q or Ctrl-C)\n"
+	"  --passive            map read-only and do not follow frames (no missed-frame\n"
+	"                       count); the default follows frames as a sleeping reader,\n"
+	"                       which needs write access to the stream's waiters byte\n"
+	SEG_OPTIONS_HELP
+	"  -h, --help           this text\n";
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+/* The follower: counts frames and missed frames between two views. */
+struct follower {
+	const struct shmg_isio *s;
+	pthread_t thread;
+	bool running;
+	pthread_mutex_t mu;
+	uint64_t seen, missed, last;
+	int last_error;
+};
+
+static void *follow(void *arg)
+{
+	struct follower *f = arg;
+	uint64_t after = shmg_wflag_counter(&f->s->guard);
+	while (!stop) {
+		struct timespec dl;
+		uint64_t now;
+		shmg_deadline_in(&dl, 200000000);
+		int err = shmg_isio_wait(f->s, after, &now, &dl);
+		pthread_mutex_lock(&f->mu);
+		if (err == 0) {
+			f->seen += now - after;
+			f->missed += now - after - 1;
+			after = now;
+		} else if (err == SHMG_ECOUNTER) {
+			after = now; /* the stream was recreated */
+		}
+		f->last_error = err == -ETIMEDOUT ? 0 : err;
+		pthread_mutex_unlock(&f->mu);
+		if (err == SHMG_EWRITERDEAD)
+			nanosleep(&(struct timespec){0, 200000000}, NULL);
+	}
+	return NULL;
+}
+
+/* Put the terminal in "a key at a time, no echo" mode; restore later. */
+static bool raw_terminal(struct termios *saved)
+{
+	struct termios t;
+	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, saved) != 0)
+		return false;
+	t = *saved;
+	t.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
+	t.c_cc[VMIN] = 0;
+	t.c_cc[VTIME] = 0;
+	return tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0;
+}
+
+/* Wait up to ns for a key; true if it was q. */
+static bool wait_for_quit(uint64_t ns, bool keys)
+{
+	uint64_t end = cli_now_ns() + ns;
+	while (!stop) {
+		uint64_t now = cli_now_ns();
+		if (now >= end)
+			return false;
+		struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
+		int ms = (int)((end - now + 999999) / 1000000);
+		if (!keys) {
+			cli_sleep_ns(end - now, (volatile int *)&stop);
+			continue;
+		}
+		if (poll(&p, 1, ms) > 0) {
+			char ch;
+			if (read(STDIN_FILENO, &ch, 1) == 1 && (ch == 'q' || ch == 'Q'))
+				return true;
+		}
+	}
+	return true;
+}
+
+static void show(const char *path, const struct snapshot *prev, const struct snapshot *cur,
+		 struct follower *f, uint64_t flag_since_ns, bool tty, uint64_t interval)
+{
+	if (tty)
+		fputs("\033[H\033[2J", stdout);
+	time_t t = time(NULL);
+	char clock[16];
+	strftime(clock, sizeof(clock), "%H:%M:%S", localtime(&t));
+	printf("shmguard watch  %s  every %.0f ms  (q or Ctrl-C quits)\n", clock,
+	       (double)interval / 1e6);
+	render_text(stdout, path, prev, cur);
+	if (f && f->running) {
+		pthread_mutex_lock(&f->mu);
+		printf("  followed    %llu frames seen, %llu missed (%.3f%%)%s%s\n",
+		       (unsigned long long)f->seen, (unsigned long long)f->missed,
+		       f->seen ? 100.0 * (double)f->missed / (double)f->seen : 0.0,
+		       f->last_error ? "; last wait: " : "",
+		       f->last_error ? shmg_strerror(f->last_error) : "");
+		pthread_mutex_unlock(&f->mu);
+	}
+	if (flag_since_ns && cur->t_ns - flag_since_ns >= 1000000000u)
+		printf("  %-11s the write flag has stayed set for %.1f s with no frame published\n", "PROBLEM",
+		       (double)(cur->t_ns - flag_since_ns) / 1e9);
+	if (!tty)
+		puts("----");
+	fflush(stdout);
+}
+
+int cmd_watch(int argc, char **argv)
+{
+	struct seg_options o = {.writable = true};
+	uint64_t interval = 500000000, count = 0;
+	bool passive = false;
+	const char *path = NULL;
+
+	for (int i = 1; i < argc; i++) {
+		int used;
+		if (cli_is_help(argv[i])) {
+			fputs(help, stdout);
+			return CLI_OK;
+		}
+		if ((used = seg_parse_option(&o, "watch", &i, argc, argv)) < 0)
+			return CLI_USAGE;
+		if (used)
+			continue;
+		if (strcmp(argv[i], "--interval") == 0) {
+			if (i + 1 >= argc || !cli_parse_duration_ns(argv[++i], &interval) ||
+			    interval < 10000000)
+				return cli_usage_error("watch", "--interval takes a duration of at least 10ms");
+		} else if (strcmp(argv[i], "--count") == 0) {
+			if (i + 1 >= argc || !cli_parse_u64(argv[++i], 1000000000, &count) || !count)
+				return cli_usage_error("watch", "--count takes a positive number");
+		} else if (strcmp(argv[i], "--passive") == 0) {
+			passive = true;
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			return cli_usage_error("watch", "unknown option '%s'", argv[i]);
+		} else if (path) {
+			return cli_usage_error("watch", "one PATH only");
+		} else {
+			path = argv[i];
+		}
+	}
+	if (!path)
+		return cli_usage_error("watch", "no PATH given");
+	o.writable = !passive;
+
+	struct segment seg;
+	if (seg_open(&seg, path, &o) != 0)
+		return CLI_ERROR;
+
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	struct termios saved;
+	bool keys = raw_terminal(&saved);
+	bool tty = isatty(STDOUT_FILENO);
+
+	struct follower f = {.s = &seg.isio, .mu = PTHREAD_MUTEX_INITIALIZER};
+	if (seg.kind == SEG_ISIO && !passive)
+		f.running = pthread_create(&f.thread, NULL, follow, &f) == 0;
+
+	struct snapshot *snap = calloc(2, sizeof(*snap));
+	if (!snap) {
+		seg_close(&seg);
+		return cli_error("out of memory");
+	}
+	/* A write flag is stuck when it stays set while no frame is published:
+	 * since when, and at which counter. */
+	uint64_t flag_since = 0, flag_counter = 0;
+	snapshot_take(&seg, &snap[0]);
+	for (uint64_t n = 0; !stop && (!count || n < count); n++) {
+		if (wait_for_quit(interval, keys))
+			break;
+		struct snapshot *prev = &snap[n % 2], *cur = &snap[(n + 1) % 2];
+		snapshot_take(&seg, cur);
+		snapshot_alerts(prev, cur);
+		bool flag = seg.kind == SEG_ISIO && cur->wflag.mark;
+		if (!flag || !flag_since || cur->wflag.counter != flag_counter) {
+			flag_since = flag ? cur->t_ns : 0;
+			flag_counter = cur->wflag.counter;
+		}
+		show(path, prev, cur, &f, flag_since, tty, interval);
+	}
+	stop = 1;
+	if (f.running)
+		pthread_join(f.thread, NULL);
+	if (keys)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+	free(snap);
+	seg_close(&seg);
+	return CLI_OK;
+}
