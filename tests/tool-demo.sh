@@ -1,7 +1,8 @@
 #!/bin/sh
 # `shmguard demo --quick` (the README's demo, short): real processes, 0 torn
 # frames and 0 lost updates on the guarded side, a summary table, and no
-# file left behind.
+# file left behind. Then the smaller examples/atomics-demo, which fails if
+# an atomic increment is lost or a guarded reader accepts a torn copy.
 set -u
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -17,5 +18,7 @@ for line in "torn frames accepted .* 0 of [1-9]" "partial frame accepted .* 0 of
 done
 left=$(ls -A "$work" | grep -v '^out$')
 [ -z "$left" ] || { echo "FAIL: the demo left files: $left"; fails=1; }
-[ $fails -eq 0 ] && echo "ok: demo summary as expected"
+${SHMG_EXEC_WRAPPER-} ./examples/atomics-demo >"$work/atomics" 2>&1 ||
+	{ cat "$work/atomics"; echo "FAIL: examples/atomics-demo"; fails=1; }
+[ $fails -eq 0 ] && echo "ok: demo summary as expected; atomics-demo passed"
 exit $fails

@@ -233,7 +233,7 @@ int cmd_demo(int argc, char **argv)
 			return cli_usage_error("demo", "unexpected '%s'", argv[i]);
 		}
 	}
-	d.stage_s[0] = d.quick ? 1.5 : 15.0; /* reading */
+	d.stage_s[0] = d.quick ? 1.5 : 18.0; /* reading */
 	d.stage_s[1] = d.quick ? 3.0 : 5.0;  /* at most, waiting for the death to be seen */
 	d.stage_s[2] = d.quick ? 0.7 : 4.0;  /* after the takeover */
 	if (make_dir(&d, base))
