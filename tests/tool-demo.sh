@@ -4,9 +4,15 @@
 # file left behind. Then the smaller examples/atomics-demo, which fails if
 # an atomic increment is lost or a guarded reader accepts a torn copy.
 set -u
+# Under qemu-user (check-cross) lock owners look dead to each other
+# (doc/cross.md), so the FPS part would see recoveries that did not happen.
+if [ -n "${SHMG_EXEC_WRAPPER-}" ]; then
+	echo "SKIP: lock owners' identities are not consistent under qemu-user"
+	exit 77
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-${SHMG_EXEC_WRAPPER-} ./tools/shmguard demo --quick --dir "$work" >"$work/out" 2>&1
+./tools/shmguard demo --quick --dir "$work" >"$work/out" 2>&1
 status=$?
 cat "$work/out"
 fails=0
@@ -18,7 +24,7 @@ for line in "torn frames accepted .* 0 of [1-9]" "partial frame accepted .* 0 of
 done
 left=$(ls -A "$work" | grep -v '^out$')
 [ -z "$left" ] || { echo "FAIL: the demo left files: $left"; fails=1; }
-${SHMG_EXEC_WRAPPER-} ./examples/atomics-demo >"$work/atomics" 2>&1 ||
+./examples/atomics-demo >"$work/atomics" 2>&1 ||
 	{ cat "$work/atomics"; echo "FAIL: examples/atomics-demo"; fails=1; }
 [ $fails -eq 0 ] && echo "ok: demo summary as expected; atomics-demo passed"
 exit $fails

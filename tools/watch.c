@@ -34,12 +34,18 @@ static const char help[] =
 	SEG_OPTIONS_HELP
 	"  -h, --help           this text\n";
 
-static volatile sig_atomic_t stop;
+/* Set by SIGINT/SIGTERM and at the end; read by the follower thread too. */
+static int stop;
 
 static void on_signal(int sig)
 {
 	(void)sig;
-	stop = 1;
+	shmg_atomic_store(&stop, 1, relaxed); /* lock-free: async-signal-safe */
+}
+
+static bool stopping(void)
+{
+	return shmg_atomic_load(&stop, relaxed) != 0;
 }
 
 /* The follower: counts frames and missed frames between two views. */
@@ -56,7 +62,7 @@ static void *follow(void *arg)
 {
 	struct follower *f = arg;
 	uint64_t after = shmg_wflag_counter(&f->s->guard);
-	while (!stop) {
+	while (!stopping()) {
 		struct timespec dl;
 		uint64_t now;
 		shmg_deadline_in(&dl, 200000000);
@@ -94,14 +100,14 @@ static bool raw_terminal(struct termios *saved)
 static bool wait_for_quit(uint64_t ns, bool keys)
 {
 	uint64_t end = cli_now_ns() + ns;
-	while (!stop) {
+	while (!stopping()) {
 		uint64_t now = cli_now_ns();
 		if (now >= end)
 			return false;
 		struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
 		int ms = (int)((end - now + 999999) / 1000000);
 		if (!keys) {
-			cli_sleep_ns(end - now, (volatile int *)&stop);
+			cli_sleep_ns(end - now, &stop);
 			continue;
 		}
 		if (poll(&p, 1, ms) > 0) {
@@ -203,7 +209,7 @@ int cmd_watch(int argc, char **argv)
 	 * since when, and at which counter. */
 	uint64_t flag_since = 0, flag_counter = 0;
 	snapshot_take(&seg, &snap[0]);
-	for (uint64_t n = 0; !stop && (!count || n < count); n++) {
+	for (uint64_t n = 0; !stopping() && (!count || n < count); n++) {
 		if (wait_for_quit(interval, keys))
 			break;
 		struct snapshot *prev = &snap[n % 2], *cur = &snap[(n + 1) % 2];
@@ -216,7 +222,7 @@ int cmd_watch(int argc, char **argv)
 		}
 		show(path, prev, cur, &f, flag_since, tty, interval);
 	}
-	stop = 1;
+	shmg_atomic_store(&stop, 1, relaxed);
 	if (f.running)
 		pthread_join(f.thread, NULL);
 	if (keys)
