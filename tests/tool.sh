@@ -176,6 +176,21 @@ if kill -0 $w 2>/dev/null; then kill -9 $w; fail "watch did not stop on SIGINT";
 wait $w || fail "watch stopped by SIGINT exited non-zero"
 checks=$((checks + 1))
 
+# A file truncated under a running watch: one error line, exit 1, no crash.
+cp "$d/healthy.fps.shm" "$work/shrinking.fps.shm"
+$tool watch --passive --interval 20ms "$work/shrinking.fps.shm" >/dev/null 2>"$work/err" &
+w=$!
+sleep 0.3
+truncate -s 4096 "$work/shrinking.fps.shm"
+i=0
+while kill -0 $w 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+if kill -0 $w 2>/dev/null; then kill -9 $w; fail "watch kept going on a truncated file"; fi
+wait $w
+[ $? -eq 1 ] || fail "watch of a truncated file: exit $?, expected 1"
+err_has "the file shrank while being read" "truncated under watch"
+one_error_line "truncated under watch"
+checks=$((checks + 1))
+
 # ---- recover
 t 0 "recover dead writer mid-frame" $tool recover "$d/deadwriter-midframe.im.shm"
 has "publish frame 4 (a copy of complete frame 3) over dead writer PID [0-9]*'s partial frame" "recover"

@@ -71,10 +71,13 @@ int cmd_inspect(int argc, char **argv)
 	}
 	for (int k = 0; k < n; k++) {
 		ok[k] = seg_open(&seg[k], argv[first_path + k], &o) == 0;
+		if (ok[k] && interval && !snapshot_take(&seg[k], &before[k])) {
+			cli_error("%s: %s", argv[first_path + k], SNAPSHOT_SHRANK);
+			seg_close(&seg[k]);
+			ok[k] = false;
+		}
 		if (!ok[k])
 			status = CLI_ERROR;
-		else if (interval)
-			snapshot_take(&seg[k], &before[k]);
 	}
 	if (interval)
 		cli_sleep_ns(interval, NULL);
@@ -94,7 +97,18 @@ int cmd_inspect(int argc, char **argv)
 			}
 			continue;
 		}
-		snapshot_take(&seg[k], &now[k]);
+		if (!snapshot_take(&seg[k], &now[k])) {
+			cli_error("%s: %s", path, SNAPSHOT_SHRANK);
+			seg_close(&seg[k]);
+			status = CLI_ERROR;
+			if (as_json) {
+				json_begin(&j, '{');
+				json_kstr(&j, "path", path);
+				json_kstr(&j, "error", SNAPSHOT_SHRANK);
+				json_end(&j, '}');
+			}
+			continue;
+		}
 		snapshot_alerts(interval ? &before[k] : NULL, &now[k]);
 		if (snapshot_has_problem(&now[k]) && status == CLI_OK)
 			status = CLI_ATTENTION;

@@ -264,7 +264,12 @@ static void recover_one(struct recover_ctx *c, const struct seg_options *o)
 		free(sn);
 		return;
 	}
-	snapshot_take(&s, sn);
+	if (!snapshot_take(&s, sn)) {
+		c->status = cli_error("%s: %s", c->path, SNAPSHOT_SHRANK);
+		seg_close(&s);
+		free(sn);
+		return;
+	}
 	switch (s.kind) {
 	case SEG_ISIO:
 		recover_isio(c, &s.isio, sn);

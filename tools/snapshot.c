@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <semaphore.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -140,7 +142,41 @@ static void take_fps(const struct shmg_fps *f, struct snapshot *o)
 	}
 }
 
-void snapshot_take(const struct segment *s, struct snapshot *o)
+/* A file that another process truncates under our mapping raises SIGBUS
+ * on the next read past its new end: report it, do not crash. Per thread,
+ * so a fault elsewhere keeps its default action. */
+static __thread sigjmp_buf *bus_escape;
+
+static void on_sigbus(int sig)
+{
+	if (bus_escape)
+		siglongjmp(*bus_escape, 1);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void take(const struct segment *s, struct snapshot *o);
+
+bool snapshot_take(const struct segment *s, struct snapshot *o)
+{
+	static bool installed;
+	sigjmp_buf env;
+	if (!installed) {
+		struct sigaction sa = {.sa_handler = on_sigbus};
+		sigaction(SIGBUS, &sa, NULL);
+		installed = true;
+	}
+	if (sigsetjmp(env, 1)) {
+		bus_escape = NULL;
+		return false;
+	}
+	bus_escape = &env;
+	take(s, o);
+	bus_escape = NULL;
+	return true;
+}
+
+static void take(const struct segment *s, struct snapshot *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->t_ns = cli_now_ns();

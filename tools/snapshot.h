@@ -80,8 +80,11 @@ struct snapshot {
 	struct alert alerts[SNAP_MAX_ALERTS];
 };
 
-/* Read the state now. */
-void snapshot_take(const struct segment *s, struct snapshot *out);
+/* Read the state now. false: the file shrank under the mapping (SIGBUS;
+ * another process truncated it), and *out is not usable. */
+bool snapshot_take(const struct segment *s, struct snapshot *out);
+
+#define SNAPSHOT_SHRANK "the file shrank while being read (truncated by another process?)"
 
 /* Fill cur's alerts from cur, and from prev (may be NULL) for what needs
  * time: a write flag that stays set while nothing is published. */

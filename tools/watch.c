@@ -208,12 +208,17 @@ int cmd_watch(int argc, char **argv)
 	/* A write flag is stuck when it stays set while no frame is published:
 	 * since when, and at which counter. */
 	uint64_t flag_since = 0, flag_counter = 0;
-	snapshot_take(&seg, &snap[0]);
-	for (uint64_t n = 0; !stopping() && (!count || n < count); n++) {
+	int status = CLI_OK;
+	if (!snapshot_take(&seg, &snap[0]))
+		status = cli_error("%s: %s", path, SNAPSHOT_SHRANK);
+	for (uint64_t n = 0; status == CLI_OK && !stopping() && (!count || n < count); n++) {
 		if (wait_for_quit(interval, keys))
 			break;
 		struct snapshot *prev = &snap[n % 2], *cur = &snap[(n + 1) % 2];
-		snapshot_take(&seg, cur);
+		if (!snapshot_take(&seg, cur)) {
+			status = cli_error("%s: %s", path, SNAPSHOT_SHRANK);
+			break;
+		}
 		snapshot_alerts(prev, cur);
 		bool flag = seg.kind == SEG_ISIO && cur->wflag.mark;
 		if (!flag || !flag_since || cur->wflag.counter != flag_counter) {
@@ -229,5 +234,5 @@ int cmd_watch(int argc, char **argv)
 		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
 	free(snap);
 	seg_close(&seg);
-	return CLI_OK;
+	return status;
 }
