@@ -72,7 +72,7 @@ static void text_isio(FILE *out, const struct snapshot *p, const struct snapshot
 		rate_text(r, sizeof(r), p ? p->wflag.counter : 0, c->wflag.counter, p, c), c->cnt1);
 	fprintf(out, "  write flag  %u (%s), waiters byte 0x%02x (%s)\n", c->wflag.mark,
 		c->wflag.mark ? "a frame is being written" : "idle", c->waiters,
-		c->waiters & 1 ? "a reader sleeps" : "nobody asleep");
+		c->waiters & 1 ? "a reader announced sleep; the next publish wakes" : "no sleeper");
 	text_writer(out, &c->wflag);
 	if (l->cbsize >= 2)
 		fprintf(out, "  latch       %u circular-buffer copies, newest %u\n", l->cbsize, c->cbindex);
