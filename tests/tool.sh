@@ -84,7 +84,7 @@ has 'status      7 "converging"' "healthy pinfo"
 has "status lock @836/4: unlocked" "healthy pinfo"
 t 0 "inspect healthy fps" $tool inspect --interval 0 "$d/healthy.fps.shm"
 has "parameters  8; updates 1" "healthy fps"
-t 0 "inspect generic" $tool inspect --interval 0 --wflag 8,0,16 --xlock 64 --xlock 72,4 "$d/generic.shm"
+t 0 "inspect generic" $tool inspect --interval 0 --wflag 8,0,16 --xlock 064 --xlock 0x48,4 "$d/generic.shm"
 has "write flag @8: 0 (idle), counter 0" "generic"
 has "xlock 1 @72/4: unlocked" "generic"
 t 0 "inspect --json, every healthy kind" $tool inspect --json --interval 10ms "$d/healthy.im.shm" \

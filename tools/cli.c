@@ -45,8 +45,10 @@ bool cli_parse_u64(const char *s, uint64_t max, uint64_t *out)
 	char *end;
 	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
 		return false;
+	/* decimal, or hex with 0x: a leading 0 does not mean octal here */
+	int base = s[0] == '0' && (s[1] == 'x' || s[1] == 'X') ? 16 : 10;
 	errno = 0;
-	unsigned long long v = strtoull(s, &end, 0);
+	unsigned long long v = strtoull(s, &end, base);
 	if (errno || *end || v > max)
 		return false;
 	*out = v;
