@@ -256,9 +256,10 @@ if [ -x examples/isio-writer ] && [ -z "${SHMG_EXEC_WRAPPER-}" ]; then
 fi
 
 # ---- bench
-t 0 "bench --quick atomic" env SHMG_BENCH_REPEATS=1 $tool bench --quick atomic
+t 0 "bench --quick atomic copy" env SHMG_BENCH_REPEATS=1 $tool bench --quick atomic copy
 has "ours/peer" "bench table"
-has "atomic.load_relaxed (vs builtin)" "bench row"
+has "atomic.load_relaxed (vs builtin) .* ns .* ns .*[0-9]" "bench row"
+has "copy.load.4KiB (vs memcpy) .* GB/s .* GB/s .*[0-9]" "bench row with a shared peer"
 t 0 "bench --list" $tool bench --list
 has "xlock" "bench list"
 

@@ -32,11 +32,12 @@ static struct figure {
 } fig[MAX_FIGURES];
 static size_t nfig;
 
+/* A figure may serve several rows (one memcpy peer for loads and stores). */
 static struct figure *find(const char *prefix, const char *not_prefix)
 {
 	size_t n = strlen(prefix);
 	for (size_t i = 0; i < nfig; i++)
-		if (!fig[i].shown && strncmp(fig[i].key, prefix, n) == 0 &&
+		if (strncmp(fig[i].key, prefix, n) == 0 &&
 		    (!not_prefix || strncmp(fig[i].key, not_prefix, strlen(not_prefix)) != 0) &&
 		    !strstr(fig[i].key + n, ".vs_"))
 			return &fig[i];
@@ -57,7 +58,9 @@ static void row(const char *name, const struct figure *ours, const struct figure
 	fflush(stdout);
 }
 
-/* A ratio "X.vs_P" closes a row: ours is "X.<unit>", the peer "X.P.<unit>". */
+/* A ratio "S.X.vs_P" closes a row: ours is "S.X.<unit>", the peer
+ * "S.X.P.<unit>", or "S.P.<last part of X>.<unit>" when the suite measured
+ * one peer for several figures (copy.memcpy.4KiB for copy.load.4KiB). */
 static void sink(const char *key, double value, const char *unit)
 {
 	const char *vs = strstr(key, ".vs_");
@@ -76,6 +79,15 @@ static void sink(const char *key, double value, const char *unit)
 	snprintf(peer_prefix, sizeof(peer_prefix), "%s%s.", base, vs + 4);
 	struct figure *peer = find(peer_prefix, NULL);
 	struct figure *ours = find(base, peer_prefix);
+	const char *dot = strchr(key, '.'), *last = vs;
+	while (last > key && last[-1] != '.')
+		last--;
+	if (!peer && dot && dot < last) {
+		char shared[128];
+		snprintf(shared, sizeof(shared), "%.*s%s.%.*s.", (int)(dot - key + 1), key, vs + 4,
+			 (int)(vs - last), last);
+		peer = find(shared, NULL);
+	}
 	snprintf(name, sizeof(name), "%.*s (vs %s)", (int)(vs - key), key, vs + 4);
 	row(name, ours, peer, value, true);
 	if (ours)
