@@ -15,6 +15,8 @@ if command -v man >/dev/null 2>&1; then
 		warn=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$page" 2>&1 >/dev/null)
 		[ -z "$warn" ] || fail "$(basename "$page") renders with warnings: $warn"
 	done
+elif [ "${SHMG_REQUIRE_MAN-0}" = 1 ]; then
+	fail "man is not installed, and SHMG_REQUIRE_MAN=1 (CI) requires rendering the pages"
 else
 	echo "note: man is not installed; pages not rendered"
 fi
