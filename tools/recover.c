@@ -103,21 +103,25 @@ static void republish(struct recover_ctx *c, struct shmg_isio *s, const struct w
 		left(c, "writer PID %d is alive again (a reused PID?)", v->owner);
 		return;
 	}
-	if (got < 0)
-		return failed(c, "taking over the stream", got);
+	if (got < 0) {
+		failed(c, "taking over the stream", got);
+		return;
+	}
 	if (!write_flag_set(s)) { /* claim completed a publish cut short */
 		did(c, "complete dead writer PID %d's last publish", v->owner);
 	} else {
 		void *frame = calloc(1, s->layout.data_size);
 		struct shmg_wflag_snap snap = {0};
-		int err = frame ? 0 : -ENOMEM;
+		struct timespec deadline; /* the latch never waits; never hang anyway */
+		int err = frame ? shmg_deadline_in(&deadline, 1000000000) : -ENOMEM;
 		if (!err && latch)
-			err = shmg_isio_read(s, frame, s->layout.data_size, &snap, NULL);
+			err = shmg_isio_read(s, frame, s->layout.data_size, &snap, &deadline);
 		int64_t n = err ? err : shmg_isio_write(s, frame, s->layout.data_size);
 		free(frame);
 		if (n < 0) {
 			shmg_isio_release(s);
-			return failed(c, "publishing the replacement frame", (int)n);
+			failed(c, "publishing the replacement frame", (int)n);
+			return;
 		}
 		if (latch)
 			did(c, "publish frame %llu (a copy of complete frame %llu) over dead writer "
