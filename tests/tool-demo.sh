@@ -24,7 +24,26 @@ for line in "torn frames accepted .* 0 of [1-9]" "partial frame accepted .* 0 of
 done
 left=$(ls -A "$work" | grep -v '^out$')
 [ -z "$left" ] || { echo "FAIL: the demo left files: $left"; fails=1; }
+# Interrupted (SIGINT to the demo alone): exit 1, files removed, no child left.
+mkdir "$work/int"
+./tools/shmguard demo --dir "$work/int" >"$work/int.out" 2>&1 &
+demo=$!
+sleep 1
+kill -INT $demo
+wait $demo
+code=$?
+[ $code -eq 1 ] || { echo "FAIL: the interrupted demo exited $code"; fails=1; }
+grep -q "interrupted; files removed" "$work/int.out" || { echo "FAIL: no 'interrupted' message"; fails=1; }
+[ -z "$(ls -A "$work/int")" ] || { echo "FAIL: the interrupted demo left files"; fails=1; }
+sleep 0.2
+for cmdline in /proc/[0-9]*/cmdline; do # (no procps on a minimal machine)
+	if tr '\0' ' ' <"$cmdline" 2>/dev/null | grep -q -- "--dir $work/int"; then
+		echo "FAIL: the interrupted demo left process ${cmdline%/cmdline}"; fails=1
+	fi
+done
+rmdir "$work/int"
+
 ./examples/atomics-demo >"$work/atomics" 2>&1 ||
 	{ cat "$work/atomics"; echo "FAIL: examples/atomics-demo"; fails=1; }
-[ $fails -eq 0 ] && echo "ok: demo summary as expected; atomics-demo passed"
+[ $fails -eq 0 ] && echo "ok: demo summary as expected; interrupted cleanly; atomics-demo passed"
 exit $fails
