@@ -61,6 +61,7 @@ int main(void)
 	int err = run_reader(path, frame, FRAMES / 2, &missed);
 	int status;
 	waitpid(pid, &status, 0);
+	free(frame);
 	unlink(path);
 	rmdir(dir);
 	printf("porting example: %d frames read, %llu missed, %d torn, reader %s, writer exit %d\n",
