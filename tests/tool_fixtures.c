@@ -286,6 +286,8 @@ int main(int argc, char **argv)
 	poke("oldversion.im.shm", 0, "1.04\0", 5);
 	copy_file("healthy.im.shm", "badnaxis.im.shm", 0);
 	poke("badnaxis.im.shm", 112, "\x09", 1);
+	copy_file("healthy.im.shm", "legacy-stuck.im.shm", 0); /* an unguarded writer died */
+	poke("legacy-stuck.im.shm", 288, "\x01", 1);
 	copy_file("healthy.im.shm", "garbage-owner.im.shm", 0);
 	poke("garbage-owner.im.shm", 220, "\xfb\xff\xff\xff", 4); /* ownerPID -5 */
 	copy_file("healthy.pinfo.shm", "garbage.pinfo.shm", 0);

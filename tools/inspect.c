@@ -109,6 +109,7 @@ int cmd_inspect(int argc, char **argv)
 			}
 			continue;
 		}
+		snapshot_mappers(&seg[k], &now[k]);
 		snapshot_alerts(interval ? &before[k] : NULL, &now[k]);
 		if (snapshot_has_problem(&now[k]) && status == CLI_OK)
 			status = CLI_ATTENTION;

@@ -17,6 +17,7 @@
 #include "wflag_internal.h"
 
 #include "cli.h"
+#include "mappers.h"
 #include "snapshot.h"
 
 static const char help[] =
@@ -32,8 +33,10 @@ static const char help[] =
 	"  generic        a dead writer's record is cleared; locks with a dead owner are\n"
 	"                 left for the next locker to repair (see --reset)\n\n"
 	"  -n, --dry-run  say what would be done, change nothing\n"
-	"  --blank        ImageStreamIO without a circular buffer: the last complete\n"
-	"                 frame is gone; publish an all-zero frame to clear the flag\n"
+	"  --blank        ImageStreamIO without a circular buffer kept by the guard (or\n"
+	"                 a writer that never recorded itself, known gone because no\n"
+	"                 process maps the file): the last complete frame is lost;\n"
+	"                 publish an all-zero frame to clear the write flag\n"
 	"  --reset        generic locks: clear a dead owner's or not-recoverable lock\n"
 	"                 without repairing the data it protects\n"
 	SEG_OPTIONS_HELP
@@ -82,25 +85,26 @@ static bool write_flag_set(const struct shmg_isio *s)
 	return byte_load(s->guard.mark, acquire) != 0;
 }
 
-/* The dead writer died mid-frame: publish a complete frame over its
- * partial one, as its successor. */
-static void republish(struct recover_ctx *c, struct shmg_isio *s, const struct wflag_view *v)
+/* The writer died mid-frame (`who` names it): publish a complete frame over
+ * its partial one, as its successor. */
+static void republish(struct recover_ctx *c, struct shmg_isio *s, const struct wflag_view *v,
+		      const char *who)
 {
-	bool latch = s->layout.cbsize >= 2;
+	bool latch = s->layout.cbsize >= 2 && v->owner > 0; /* only a guarded writer's latch */
 	if (!latch && !c->blank) {
-		left(c, "writer PID %d died mid-frame and there is no circular buffer to restore "
-			"the last complete frame from (--blank publishes an all-zero frame)", v->owner);
+		left(c, "%s left a partial frame, and there is no circular buffer written by the guard to "
+			"restore the last complete frame from (--blank publishes an all-zero frame)", who);
 		return;
 	}
 	if (c->dry_run) {
-		did(c, "publish %s as frame %llu over dead writer PID %d's partial frame",
+		did(c, "publish %s as frame %llu over %s's partial frame",
 		    latch ? "the newest complete circular-buffer copy" : "an all-zero frame",
-		    (unsigned long long)v->counter + 1, v->owner);
+		    (unsigned long long)v->counter + 1, who);
 		return;
 	}
 	int got = shmg_isio_claim(s);
 	if (got == -EBUSY) {
-		left(c, "writer PID %d is alive again (a reused PID?)", v->owner);
+		left(c, "%s is alive again (a reused PID?), or another writer claimed the stream", who);
 		return;
 	}
 	if (got < 0) {
@@ -108,7 +112,7 @@ static void republish(struct recover_ctx *c, struct shmg_isio *s, const struct w
 		return;
 	}
 	if (!write_flag_set(s)) { /* claim completed a publish cut short */
-		did(c, "complete dead writer PID %d's last publish", v->owner);
+		did(c, "complete %s's last publish", who);
 	} else {
 		void *frame = calloc(1, s->layout.data_size);
 		struct shmg_wflag_snap snap = {0};
@@ -124,14 +128,37 @@ static void republish(struct recover_ctx *c, struct shmg_isio *s, const struct w
 			return;
 		}
 		if (latch)
-			did(c, "publish frame %llu (a copy of complete frame %llu) over dead writer "
-			       "PID %d's partial frame; write flag cleared", (unsigned long long)n,
-			    (unsigned long long)snap.frame, v->owner);
+			did(c, "publish frame %llu (a copy of complete frame %llu) over %s's partial "
+			       "frame; write flag cleared", (unsigned long long)n,
+			    (unsigned long long)snap.frame, who);
 		else
-			did(c, "publish frame %llu, all zeros, over dead writer PID %d's partial "
-			       "frame; write flag cleared", (unsigned long long)n, v->owner);
+			did(c, "publish frame %llu, all zeros, over %s's partial frame; write flag "
+			       "cleared", (unsigned long long)n, who);
 	}
 	shmg_isio_release(s);
+}
+
+/* The write flag is set and no writer is recorded (an unmodified
+ * ImageStreamIO writer never records itself): only if no process maps the
+ * file is that writer known to be gone. */
+static void recover_unrecorded(struct recover_ctx *c, struct shmg_isio *s,
+			       const struct snapshot *sn)
+{
+	char who[256];
+	struct mappers m;
+	int err = mappers_of(s->region.fd, &m);
+	if (err) {
+		left(c, "the write flag is set, no writer is recorded, and /proc cannot be read "
+			"to tell whether one is mid-frame: %s", shmg_strerror(err));
+		return;
+	}
+	mappers_text(&m, who, sizeof(who));
+	if (m.n || !m.complete) {
+		left(c, "the write flag is set and no writer is recorded; the file is mapped by %s, "
+			"so a writer may be mid-frame", who);
+		return;
+	}
+	republish(c, s, &sn->wflag, "the unrecorded writer");
 }
 
 static void recover_isio(struct recover_ctx *c, struct shmg_isio *s, const struct snapshot *sn)
@@ -139,8 +166,11 @@ static void recover_isio(struct recover_ctx *c, struct shmg_isio *s, const struc
 	const struct wflag_view *v = &sn->wflag;
 	if (v->owner < 0)
 		left(c, "ownerPID holds %d, which no writer writes", v->owner);
-	else if (v->owner > 0 && v->owner_alive == SHMG_PROC_DEAD && v->mark)
-		republish(c, s, v);
+	else if (v->owner > 0 && v->owner_alive == SHMG_PROC_DEAD && v->mark) {
+		char who[48];
+		snprintf(who, sizeof(who), "dead writer PID %d", v->owner);
+		republish(c, s, v, who);
+	}
 	else if (v->owner > 0 && v->owner_alive == SHMG_PROC_DEAD) {
 		if (c->dry_run)
 			did(c, "clear the record of dead writer PID %d", v->owner);
@@ -154,8 +184,7 @@ static void recover_isio(struct recover_ctx *c, struct shmg_isio *s, const struc
 				did(c, "clear the record of dead writer PID %d", v->owner);
 		}
 	} else if (v->mark && v->owner == 0)
-		left(c, "the write flag is set and no writer is recorded: a writer that does "
-			"not record itself may be mid-frame");
+		recover_unrecorded(c, s, sn);
 	for (unsigned i = 0; i < sn->nslots; i++) {
 		int32_t pid = sn->slot[i].reader;
 		if (sn->slot[i].reader_alive != SHMG_PROC_DEAD)

@@ -141,6 +141,11 @@ void render_text(FILE *out, const char *path, const struct snapshot *p,
 		}
 		break;
 	}
+	if (c->has_mappers) {
+		char who[256];
+		mappers_text(&c->mappers, who, sizeof(who));
+		fprintf(out, "  mapped by   %s\n", who);
+	}
 	if (c->nlocks) {
 		fprintf(out, "  locks\n");
 		for (unsigned i = 0; i < c->nlocks; i++)
@@ -262,6 +267,15 @@ void render_json(struct json *j, const char *path, const struct snapshot *p,
 		}
 		json_end(j, ']');
 		break;
+	}
+	if (c->has_mappers) {
+		json_key(j, "mapped_by");
+		json_begin(j, '[');
+		for (unsigned i = 0; i < c->mappers.n && i < MAPPERS_MAX; i++)
+			json_int(j, c->mappers.pid[i]);
+		json_end(j, ']');
+		json_kuint(j, "mapped_by_count", c->mappers.n);
+		json_kbool(j, "mapped_by_complete", c->mappers.complete);
 	}
 	json_key(j, "locks");
 	json_begin(j, '[');

@@ -203,6 +203,11 @@ static void take(const struct segment *s, struct snapshot *o)
 	}
 }
 
+void snapshot_mappers(const struct segment *s, struct snapshot *o)
+{
+	o->has_mappers = mappers_of(seg_region(s)->fd, &o->mappers) == 0;
+}
+
 static void alert(struct snapshot *o, enum alert_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void alert(struct snapshot *o, enum alert_level level, const char *fmt, ...)
@@ -220,6 +225,7 @@ static void alert(struct snapshot *o, enum alert_level level, const char *fmt, .
 static void wflag_alerts(const struct wflag_view *p, const struct wflag_view *v,
 			 uint64_t dt_ns, struct snapshot *o)
 {
+	bool nobody_maps = o->has_mappers && o->mappers.complete && o->mappers.n == 0;
 	if (v->has_owner && v->owner < 0)
 		alert(o, ALERT_PROBLEM, "the writer word holds %d, which no writer writes", v->owner);
 	else if (v->mark && v->owner_alive == SHMG_PROC_DEAD)
@@ -227,6 +233,9 @@ static void wflag_alerts(const struct wflag_view *p, const struct wflag_view *v,
 		      v->owner, (unsigned long long)v->counter + 1);
 	else if (v->owner_alive == SHMG_PROC_DEAD)
 		alert(o, ALERT_PROBLEM, "writer PID %d is dead: no frame will come", v->owner);
+	else if (v->mark && v->owner <= 0 && nobody_maps)
+		alert(o, ALERT_PROBLEM, "write flag stuck: no process maps the file, so its writer "
+		      "is gone mid-frame %llu", (unsigned long long)v->counter + 1);
 	else if (v->mark && v->owner <= 0 && p && p->mark && p->counter == v->counter)
 		alert(o, ALERT_PROBLEM,
 		      "write flag set for %.0f ms with no frame published and no writer recorded",

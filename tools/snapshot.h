@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "mappers.h"
 #include "segment.h"
 
 #define SNAP_MAX_SLOTS 64   /* semaphore slots shown (nsem may be larger) */
@@ -74,6 +75,8 @@ struct snapshot {
 	unsigned n_wflag;
 	struct wflag_view wflags[SEG_MAX_GUARDS];
 	/* every kind */
+	bool has_mappers; /* snapshot_mappers() was called */
+	struct mappers mappers;
 	unsigned nlocks, locks_omitted;
 	struct lock_view locks[SNAP_MAX_LOCKS];
 	unsigned nalerts;
@@ -85,6 +88,9 @@ struct snapshot {
 bool snapshot_take(const struct segment *s, struct snapshot *out);
 
 #define SNAPSHOT_SHRANK "the file shrank while being read (truncated by another process?)"
+
+/* Which other processes map the file (a /proc scan: milliseconds). */
+void snapshot_mappers(const struct segment *s, struct snapshot *out);
 
 /* Fill cur's alerts from cur, and from prev (may be NULL) for what needs
  * time: a write flag that stays set while nothing is published. */

@@ -219,6 +219,7 @@ int cmd_watch(int argc, char **argv)
 			status = cli_error("%s: %s", path, SNAPSHOT_SHRANK);
 			break;
 		}
+		snapshot_mappers(&seg, cur);
 		snapshot_alerts(prev, cur);
 		bool flag = seg.kind == SEG_ISIO && cur->wflag.mark;
 		if (!flag || !flag_since || cur->wflag.counter != flag_counter) {
