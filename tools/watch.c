@@ -188,6 +188,11 @@ int cmd_watch(int argc, char **argv)
 	struct segment seg;
 	if (seg_open(&seg, path, &o) != 0)
 		return CLI_ERROR;
+	struct snapshot *snap = calloc(2, sizeof(*snap));
+	if (!snap) {
+		seg_close(&seg);
+		return cli_error("out of memory");
+	}
 
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGINT, &sa, NULL);
@@ -200,11 +205,6 @@ int cmd_watch(int argc, char **argv)
 	if (seg.kind == SEG_ISIO && !passive)
 		f.running = pthread_create(&f.thread, NULL, follow, &f) == 0;
 
-	struct snapshot *snap = calloc(2, sizeof(*snap));
-	if (!snap) {
-		seg_close(&seg);
-		return cli_error("out of memory");
-	}
 	/* A write flag is stuck when it stays set while no frame is published:
 	 * since when, and at which counter. */
 	uint64_t flag_since = 0, flag_counter = 0;
