@@ -18,7 +18,7 @@ for key in copy.load.4KiB.vs_memcpy copy.load.64KiB.vs_memcpy copy.load.1MiB.vs_
 	printf '%s\n' "$out" | grep -Eq "^$key [0-9.e+-]+ x\$" || { echo "FAIL: no line for $key"; status=1; }
 done
 if [ -z "${SHMG_EXEC_WRAPPER-}" ]; then
-	for key in xlock.uncontended.vs_robust_mutex xlock.contended_2proc.vs_robust_mutex \
+	for key in xlock.uncontended.vs_robust_mutex xlock.uncontended.vs_2cas xlock.contended_2proc.vs_robust_mutex \
 		xlock.recovery.vs_robust_mutex wflag.read.1MiB.vs_memcpy wflag.publish.1MiB.vs_memcpy \
 		wflag.wake.vs_sem wflag.reads_per_frame.backtoback wflag.reads_per_frame.backtoback.single; do
 		printf '%s\n' "$out" | grep -Eq "^$key [0-9.e+-]+ x\$" || { echo "FAIL: no line for $key"; status=1; }

@@ -31,6 +31,7 @@
 
 struct shared {
 	uint64_t lock_word; /* ours */
+	uint64_t cas_word;  /* the floor: two bare CAS operations */
 	uint64_t counter;
 	uint32_t go, ready;
 	uint64_t t_done;    /* ns, written by the waiter */
@@ -61,19 +62,39 @@ static int setup(void)
 
 /* ---------------------------------------------------------------- uncontended */
 
-static double batch_uncontended(int ours, uint64_t n)
+enum uncontended_kind { OURS, ROBUST_MUTEX, TWO_CAS };
+
+/* The floor of any CAS lock: a lock CAS (acquire) and an unlock CAS
+ * (release) on a shared word, inline, nothing else. */
+static void two_cas(uint64_t *word, uint64_t me)
+{
+	uint64_t e = 0;
+	__atomic_compare_exchange_n(word, &e, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+	e = me;
+	__atomic_compare_exchange_n(word, &e, 0, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+}
+
+static double batch_uncontended(enum uncontended_kind kind, uint64_t n)
 {
 	uint64_t t0 = bench_now_ns();
-	if (ours)
+	switch (kind) {
+	case OURS:
 		for (uint64_t i = 0; i < n; i++) {
 			shmg_xlock_lock(&xl);
 			shmg_xlock_unlock(&xl);
 		}
-	else
+		break;
+	case ROBUST_MUTEX:
 		for (uint64_t i = 0; i < n; i++) {
 			pthread_mutex_lock(&sh->mutex);
 			pthread_mutex_unlock(&sh->mutex);
 		}
+		break;
+	case TWO_CAS:
+		for (uint64_t i = 0, me = (uint64_t)getpid(); i < n; i++)
+			two_cas(&sh->cas_word, me);
+		break;
+	}
 	return (double)(bench_now_ns() - t0) / (double)n;
 }
 
@@ -81,17 +102,22 @@ static void uncontended(void)
 {
 	int reps = bench_repeats();
 	uint64_t n = bench_quick() ? 10000 : 2000000;
-	double o[64], p[64];
-	batch_uncontended(1, n / 10);
-	batch_uncontended(0, n / 10);
+	double o[64], p[64], c[64];
+	batch_uncontended(OURS, n / 10);
+	batch_uncontended(ROBUST_MUTEX, n / 10);
+	batch_uncontended(TWO_CAS, n / 10);
 	for (int r = 0; r < reps && r < 64; r++) {
-		o[r] = batch_uncontended(1, n);
-		p[r] = batch_uncontended(0, n);
+		o[r] = batch_uncontended(OURS, n);
+		p[r] = batch_uncontended(ROBUST_MUTEX, n);
+		c[r] = batch_uncontended(TWO_CAS, n);
 	}
 	double mo = bench_median(o, (size_t)reps), mp = bench_median(p, (size_t)reps);
+	double mc = bench_median(c, (size_t)reps);
 	bench_print("xlock.uncontended.ns", mo, "ns");
 	bench_print("xlock.uncontended.robust_mutex.ns", mp, "ns");
+	bench_print("xlock.uncontended.2cas.ns", mc, "ns");
 	bench_ratio("xlock.uncontended.vs_robust_mutex", mo, mp);
+	bench_ratio("xlock.uncontended.vs_2cas", mo, mc);
 }
 
 /* ---------------------------------------------------------------- contended */
