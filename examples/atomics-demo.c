@@ -145,18 +145,20 @@ struct frame_area {
 #define LATCH_COPIES 4
 #define LATCH_DATA 4096
 #define LATCH_SIZE (LATCH_DATA + LATCH_COPIES * FRAME_WORDS * 8)
-static struct shmg_wflag latch;
+static struct shmg_region *latch_region;
+static struct shmg_wflag *latch;
 
 static void latch_init(void *seg)
 {
-	static struct shmg_region r;
+	struct shmg_region **r = &latch_region;
 	struct shmg_wflag_place p = {
-		.mark = 288, .counter = 264, .waiters = 289, .owner = SHMG_WFLAG_NONE,
+		.size = sizeof(p), .parts = SHMG_WFLAG_WAITERS,
+		.mark = 288, .counter = 264, .waiters = 289,
 		.copies = LATCH_COPIES, .index = 296, .seq = 384, .seq_stride = 48,
 		.data = LATCH_DATA, .data_len = FRAME_WORDS * 8,
 	};
-	if (shmg_region_from_memory(&r, seg, LATCH_SIZE) != 0 ||
-	    shmg_wflag_init(&latch, &r, &p) != 0) {
+	if (shmg_region_from_memory(r, seg, LATCH_SIZE) != 0 ||
+	    shmg_wflag_new(&latch, *r, &p) != 0) {
 		fprintf(stderr, "atomics-demo: cannot place the guard\n");
 		exit(EXIT_FAILURE);
 	}
@@ -179,9 +181,9 @@ static void writer(struct frame_area *a)
 		shmg_atomic_store(&a->seq, 2 * f - 1, relaxed);
 		shmg_atomic_store_memcpy(a->frame, next, sizeof(next), release);
 		shmg_atomic_store(&a->seq, 2 * f, release);
-		void *copy = shmg_wflag_begin(&latch);
+		void *copy = shmg_wflag_begin(latch);
 		shmg_atomic_store_memcpy(copy, next, sizeof(next), relaxed);
-		shmg_wflag_publish(&latch);
+		shmg_wflag_publish(latch);
 	}
 	shmg_atomic_store(&a->done, 1, release);
 }
@@ -225,10 +227,10 @@ static void latch_reader(struct frame_area *a)
 	static uint64_t copy[FRAME_WORDS];
 	uint64_t last = 0;
 	while (!shmg_atomic_load(&a->done, acquire)) {
-		struct shmg_wflag_snap snap;
+		struct shmg_wflag_snap snap = {.size = sizeof(snap)};
 		struct timespec dl;
 		shmg_deadline_in(&dl, 100 * 1000000);
-		int err = shmg_wflag_read(&latch, copy, NULL, sizeof(copy), &snap, &dl);
+		int err = shmg_wflag_read(latch, copy, NULL, sizeof(copy), &snap, &dl);
 		if (err == SHMG_ETOOFAST)
 			a->latch_toofast++;
 		if (err || snap.frame == last)
@@ -283,6 +285,8 @@ int main(void)
 	       "   reader copies the newest complete of %d copies and never waits: doc/wflag.md)\n",
 	       LATCH_COPIES);
 	bool ok = atomic_lost == 0 && a->guarded_torn == 0 && a->latch_torn == 0;
+	shmg_wflag_free(latch);
+	shmg_region_close(latch_region);
 	munmap(a, sizeof(*a));
 	return ok ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -30,7 +30,7 @@ static int add_one(void *value, void *arg)
 int main(int argc, char **argv)
 {
 	const char *why;
-	struct shmg_fps f;
+	struct shmg_fps *f = NULL;
 	int err;
 
 	if (argc != 4 && !(argc == 6 && strcmp(argv[4], "create") == 0)) {
@@ -44,31 +44,32 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fps-updater: a number is %s\n", why);
 		return 2;
 	}
+	struct shmg_fps_params fp = {.size = sizeof(fp), .layout = SHMG_FPS_2024, .nparam = nparam};
 	if (nparam)
-		err = shmg_fps_create(&f, argv[1], SHMG_FPS_2024, nparam, NULL, 0600);
+		err = shmg_fps_create(&f, argv[1], &fp, 0600, 0);
 	else
 		err = shmg_fps_open(&f, argv[1], 0, NULL);
 	if (err) {
-		fprintf(stderr, "fps-updater: %s: %s\n", argv[1], shmg_strerror(err));
+		fprintf(stderr, "fps-updater: %s: %s\n", argv[1], shmg_error_detail(err));
 		return 1;
 	}
 	int64_t value = 0, cnt = 0;
 	for (long long k = 0; k < n; k++) {
-		err = shmg_fps_update(&f, param, add_one, NULL, NULL);
+		err = shmg_fps_update(f, param, add_one, NULL, NULL, NULL);
 		if (err < 0) {
-			fprintf(stderr, "fps-updater: update: %s\n", shmg_strerror(err));
+			fprintf(stderr, "fps-updater: update: %s\n", shmg_error_detail(err));
 			return 1;
 		}
-		if (err == 1)
+		if (err == SHMG_OWNERDEAD)
 			fprintf(stderr, "fps-updater: recovered the lock from a dead holder\n");
 	}
-	err = shmg_fps_get(&f, param, &value, sizeof(value), &cnt);
+	err = shmg_fps_get(f, param, &value, sizeof(value), &cnt, NULL);
 	if (err < 0) {
-		fprintf(stderr, "fps-updater: get: %s\n", shmg_strerror(err));
+		fprintf(stderr, "fps-updater: get: %s\n", shmg_error_detail(err));
 		return 1;
 	}
 	printf("fps-updater: parameter %u value %lld cnt0 %lld\n", param,
 	       (long long)value, (long long)cnt);
-	shmg_fps_close(&f);
+	shmg_fps_close(f);
 	return 0;
 }

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <semaphore.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -17,8 +18,10 @@
 #include <shmguard/error.h>
 #include <shmguard/isio.h>
 
+#include "detail.h"
 #include "isio_internal.h"
 #include "isio_layout.h"
+#include "sized.h"
 
 #define PUT(base, off, type, v) (*(type *)(void *)((unsigned char *)(base) + (off)) = (type)(v))
 
@@ -26,6 +29,33 @@ struct create_arg {
 	const struct shmg_isio_params *p;
 	const struct shmg_isio_layout *l;
 };
+
+/* The metadata's fixed fields. */
+static void init_metadata(unsigned char *b, const struct create_arg *a, ino_t inode)
+{
+	const struct shmg_isio_layout *l = a->l;
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	strlcpy((char *)b + ISIO_NAME, a->p->name, SHMG_ISIO_NAME_MAX);
+	PUT(b, ISIO_NAXIS, uint8_t, l->naxis);
+	memcpy(b + ISIO_SIZE, l->dims, sizeof(l->dims));
+	PUT(b, ISIO_NELEMENT, uint64_t, l->nelement);
+	PUT(b, ISIO_DATATYPE, uint8_t, l->datatype);
+	PUT(b, ISIO_IMAGETYPE, uint64_t, l->imagetype);
+	memcpy(b + ISIO_CREATIONTIME, &now, sizeof(now));
+	PUT(b, ISIO_CREATORPID, int32_t, getpid());
+	PUT(b, ISIO_OWNERPID, int32_t, 0);
+	PUT(b, ISIO_SHARED, uint8_t, 1);
+	PUT(b, ISIO_INODE, uint64_t, inode);
+	PUT(b, ISIO_LOCATION, int8_t, -1);
+	PUT(b, ISIO_SEM, uint16_t, l->nsem);
+	PUT(b, ISIO_NBPROCTRACE, uint16_t, l->nproctrace);
+	PUT(b, ISIO_NBKW, uint16_t, l->nkw);
+	PUT(b, ISIO_CBSIZE, uint32_t, l->cbsize);
+	PUT(b, ISIO_IMDATAMEMSIZE, uint64_t, l->data_size);
+	/* cnt0, cnt1, cnt2, write, CBindex, CBcycle: 0 in the new file. */
+}
 
 /* Runs on the fresh zero-filled file before it has its name: every field a
  * reader uses is written, the version string ("ready") last. */
@@ -35,29 +65,10 @@ static int init_stream(void *base, size_t size, int fd, void *arg)
 	const struct shmg_isio_layout *l = a->l;
 	unsigned char *b = base;
 	struct stat st;
-	struct timespec now;
 
 	if (size != l->file_size || fstat(fd, &st) != 0)
 		return -EIO;
-	clock_gettime(CLOCK_REALTIME, &now);
-	strlcpy((char *)b + ISIO_NAME, a->p->name, SHMG_ISIO_NAME_MAX);
-	PUT(b, ISIO_NAXIS, uint8_t, l->naxis);
-	memcpy(b + ISIO_SIZE, l->size, sizeof(l->size));
-	PUT(b, ISIO_NELEMENT, uint64_t, l->nelement);
-	PUT(b, ISIO_DATATYPE, uint8_t, l->datatype);
-	PUT(b, ISIO_IMAGETYPE, uint64_t, l->imagetype);
-	memcpy(b + ISIO_CREATIONTIME, &now, sizeof(now));
-	PUT(b, ISIO_CREATORPID, int32_t, getpid());
-	PUT(b, ISIO_OWNERPID, int32_t, 0);
-	PUT(b, ISIO_SHARED, uint8_t, 1);
-	PUT(b, ISIO_INODE, uint64_t, st.st_ino);
-	PUT(b, ISIO_LOCATION, int8_t, -1);
-	PUT(b, ISIO_SEM, uint16_t, l->nsem);
-	PUT(b, ISIO_NBPROCTRACE, uint16_t, l->nproctrace);
-	PUT(b, ISIO_NBKW, uint16_t, l->nkw);
-	PUT(b, ISIO_CBSIZE, uint32_t, l->cbsize);
-	PUT(b, ISIO_IMDATAMEMSIZE, uint64_t, l->data_size);
-	/* cnt0, cnt1, cnt2, write, CBindex, CBcycle: 0 in the new file. */
+	init_metadata(b, a, st.st_ino);
 	for (unsigned i = 0; i <= l->nsem; i++) {
 		/* nsem reader semaphores, then the semlog right after them */
 		size_t off = i < l->nsem ? l->off_sem + i * sizeof(sem_t) : l->off_semlog;
@@ -68,21 +79,23 @@ static int init_stream(void *base, size_t size, int fd, void *arg)
 		PUT(b, l->off_semreadpid + 4 * (size_t)i, int32_t, -1);
 		PUT(b, l->off_semwritepid + 4 * (size_t)i, int32_t, -1);
 	}
-	/* DESIGN rule 4: the ready marker last, after everything above. */
+	/* The ready marker last, after everything above (doc/imagestreamio.md,
+	 * "Creating"): the release fence keeps every store above before it. */
 	shmg_atomic_thread_fence(release);
 	memcpy(b + ISIO_VERSION, SHMG_ISIO_VERSION, sizeof(SHMG_ISIO_VERSION));
 	return 0;
 }
 
 /* The guard over the pixel data, and the latch over the circular buffer. */
-static int place_guards(struct shmg_isio *s)
+int shmg__isio_place_guards(struct shmg_isio *s)
 {
 	const struct shmg_isio_layout *l = &s->layout;
 	struct shmg_wflag_place p = {
+		.size = sizeof(p), .parts = SHMG_WFLAG_WAITERS | SHMG_WFLAG_OWNER,
 		.mark = ISIO_WRITE, .counter = ISIO_CNT0,
 		.waiters = ISIO_WAITERS, .owner = ISIO_OWNERPID,
 	};
-	int err = shmg_wflag_init(&s->guard, &s->region, &p);
+	int err = shmg__wflag_place(&s->guard, s->region, &p);
 	if (err)
 		return err;
 	s->has_latch = l->cbsize >= 2 && l->has_data;
@@ -94,67 +107,107 @@ static int place_guards(struct shmg_isio *s)
 	p.seq_stride = ISIO_CBMD_SIZE;
 	p.data = l->off_cbdata;
 	p.data_len = l->data_size;
-	return shmg_wflag_init(&s->latch, &s->region, &p);
+	return shmg__wflag_place(&s->latch, s->region, &p);
 }
 
-SHMG_EXPORT int shmg_isio_create(struct shmg_isio *s, const char *path,
+static struct shmg_isio *isio_new(void)
+{
+	struct shmg_isio *s = calloc(1, sizeof(*s));
+	if (s)
+		s->slot = -1;
+	return s;
+}
+
+static int create_params(struct shmg_isio_params *own, const struct shmg_isio_params *p)
+{
+	int err = SHMG__SIZED_IN(own, p, struct shmg_isio_params);
+	if (err)
+		return err;
+	if (!own->name || !*own->name || strchr(own->name, '/') ||
+	    strlen(own->name) >= SHMG_ISIO_NAME_MAX)
+		return shmg__fail(-EINVAL, "a stream name: 1 to %d bytes, no '/'",
+				  SHMG_ISIO_NAME_MAX - 1);
+	return 0;
+}
+
+SHMG_EXPORT int shmg_isio_create(struct shmg_isio **out, const char *path,
 				 const struct shmg_isio_params *p, mode_t mode,
 				 unsigned flags)
 {
+	struct shmg_isio_params own;
 	struct shmg_isio_layout l;
 	int err;
 
-	if (!s || !path || !p || !p->name || !*p->name || strchr(p->name, '/') ||
-	    strlen(p->name) >= SHMG_ISIO_NAME_MAX)
+	if (!out || !path)
 		return -EINVAL;
-	memset(s, 0, sizeof(*s));
-	s->slot = -1;
-	s->region.fd = -1;
-	if ((err = shmg_isio_layout_of(&l, p)) != 0)
+	*out = NULL;
+	if ((err = create_params(&own, p)) != 0 ||
+	    (err = shmg__isio_layout_from(&l, &own)) != 0)
 		return err;
-	struct create_arg a = {.p = p, .l = &l};
+	struct shmg_isio *s = isio_new();
+	if (!s)
+		return -ENOMEM;
+	struct create_arg a = {.p = &own, .l = &l};
 	err = shmg_region_create(&s->region, path, l.file_size, mode, flags,
 				 init_stream, &a);
-	if (err)
+	if (!err) {
+		s->layout = l;
+		err = shmg__isio_place_guards(s);
+	}
+	if (err) {
+		shmg_isio_close(s);
 		return err;
-	s->layout = l;
-	if ((err = place_guards(s)) != 0)
-		shmg_region_close(&s->region);
-	return err;
+	}
+	*out = s;
+	return 0;
 }
 
-SHMG_EXPORT int shmg_isio_open(struct shmg_isio *s, const char *path,
+SHMG_EXPORT int shmg_isio_open(struct shmg_isio **out, const char *path,
 			       unsigned flags)
 {
-	int err;
-
-	if (!s || !path)
+	if (!out || !path)
 		return -EINVAL;
-	memset(s, 0, sizeof(*s));
-	s->slot = -1;
-	s->region.fd = -1;
-	if ((err = shmg_region_open(&s->region, path, flags)) != 0)
-		return err;
-	err = shmg__isio_layout_read(&s->layout, s->region.base, s->region.size);
+	*out = NULL;
+	struct shmg_isio *s = isio_new();
+	if (!s)
+		return -ENOMEM;
+	int err = shmg_region_open(&s->region, path, flags);
 	if (!err)
-		err = place_guards(s);
-	if (err)
-		shmg_region_close(&s->region);
-	return err;
+		err = shmg__isio_layout_read(&s->layout, s->region->base, s->region->size);
+	if (!err)
+		err = shmg__isio_place_guards(s);
+	if (err) {
+		shmg_isio_close(s);
+		return err;
+	}
+	*out = s;
+	return 0;
 }
 
 SHMG_EXPORT void shmg_isio_close(struct shmg_isio *s)
 {
 	if (!s)
 		return;
-	if (s->region.base)
+	if (s->region && s->slot >= 0)
 		shmg_isio_sem_release(s);
-	shmg_region_close(&s->region);
+	shmg_region_close(s->region);
+	free(s);
+}
+
+SHMG_EXPORT const struct shmg_region *shmg_isio_region(const struct shmg_isio *s)
+{
+	return s->region;
+}
+
+SHMG_EXPORT int shmg_isio_get_layout(const struct shmg_isio *s,
+				     struct shmg_isio_layout *l)
+{
+	return SHMG__SIZED_OUT(l, &s->layout, struct shmg_isio_layout);
 }
 
 SHMG_EXPORT void *shmg_isio_data(const struct shmg_isio *s)
 {
-	return s->layout.has_data ? s->region.base + s->layout.off_data : NULL;
+	return s->layout.has_data ? isio_base(s) + s->layout.off_data : NULL;
 }
 
 SHMG_EXPORT int shmg_isio_claim(struct shmg_isio *s)

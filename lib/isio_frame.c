@@ -13,20 +13,16 @@
 #include <shmguard/isio.h>
 #include <shmguard/memcpy.h>
 
+#include "detail.h"
 #include "isio_internal.h"
 #include "isio_layout.h"
-
-static uint64_t *word64(const struct shmg_isio *s, size_t off)
-{
-	return (uint64_t *)(void *)(s->region.base + off);
-}
 
 /* A timespec field, stored as two relaxed words inside the frame. */
 static void store_time(const struct shmg_isio *s, size_t off,
 		       const struct timespec *t)
 {
-	shmg_atomic_store(word64(s, off), (uint64_t)t->tv_sec, relaxed);
-	shmg_atomic_store(word64(s, off + 8), (uint64_t)t->tv_nsec, relaxed);
+	shmg_atomic_store(isio_word64(s, off), (uint64_t)t->tv_sec, relaxed);
+	shmg_atomic_store(isio_word64(s, off + 8), (uint64_t)t->tv_nsec, relaxed);
 }
 
 static int writer_check(const struct shmg_isio *s)
@@ -57,18 +53,18 @@ static void finish_frame(struct shmg_isio *s, void *copy, const void *frame)
 		md += (size_t)s->latch.next * ISIO_CBMD_SIZE;
 		shmg_atomic_store_memcpy(copy, frame, l->data_size, relaxed);
 		if (s->latch.next == 0) /* wrapped around */
-			shmg_atomic_store(word64(s, ISIO_CBCYCLE),
-					  shmg_atomic_load(word64(s, ISIO_CBCYCLE), relaxed) + 1,
+			shmg_atomic_store(isio_word64(s, ISIO_CBCYCLE),
+					  shmg_atomic_load(isio_word64(s, ISIO_CBCYCLE), relaxed) + 1,
 					  relaxed);
 	} else if (l->cbsize == 1) {
-		shmg_atomic_store_memcpy(s->region.base + l->off_cbdata, frame,
+		shmg_atomic_store_memcpy(isio_base(s) + l->off_cbdata, frame,
 					 l->data_size, relaxed);
 		/* No latch: its cnt0 is plain metadata here. */
-		shmg_atomic_store(word64(s, md), next, relaxed);
+		shmg_atomic_store(isio_word64(s, md), next, relaxed);
 	}
 	if (l->cbsize) {
-		shmg_atomic_store(word64(s, md + ISIO_CBMD_CNT1),
-				  shmg_atomic_load(word64(s, ISIO_CNT1), relaxed), relaxed);
+		shmg_atomic_store(isio_word64(s, md + ISIO_CBMD_CNT1),
+				  shmg_atomic_load(isio_word64(s, ISIO_CNT1), relaxed), relaxed);
 		store_time(s, md + ISIO_CBMD_ATIME, &now);
 		store_time(s, md + ISIO_CBMD_WRITETIME, &now);
 	}
@@ -78,55 +74,84 @@ static void finish_frame(struct shmg_isio *s, void *copy, const void *frame)
 
 /* Publish (cnt0 + 1, write = 0, wake), then post the semaphores: a reader
  * woken by a post finds the new counter and a clear flag. */
-static int64_t publish(struct shmg_isio *s, struct shmg_wflag *g)
+static int publish(struct shmg_isio *s, struct shmg_wflag *g, uint64_t *cnt)
 {
 	uint64_t n = shmg_wflag_publish(g);
 	shmg__isio_post_all(s);
-	return (int64_t)n;
+	if (cnt)
+		*cnt = n;
+	return 0;
 }
 
-SHMG_EXPORT int64_t shmg_isio_write(struct shmg_isio *s, const void *frame,
-				    size_t len)
+SHMG_EXPORT int shmg_isio_write(struct shmg_isio *s, const void *frame,
+				size_t len, uint64_t *cnt)
 {
 	int err = writer_check(s);
 	if (err)
 		return err;
 	if (len != s->layout.data_size || !frame)
-		return -EINVAL;
+		return shmg__fail(-EINVAL, "a frame of %zu bytes: the stream's frames have %zu",
+				  len, s->layout.data_size);
 	struct shmg_wflag *g = s->has_latch ? &s->latch : &s->guard;
 	void *copy = shmg_wflag_begin(g);
 	shmg_atomic_store_memcpy(shmg_isio_data(s), frame, len, relaxed);
 	finish_frame(s, copy, frame);
-	return publish(s, g);
+	return publish(s, g, cnt);
+}
+
+SHMG_EXPORT void *shmg_isio_begin(struct shmg_isio *s)
+{
+	if (writer_check(s))
+		return NULL;
+	struct shmg_wflag *g = s->has_latch ? &s->latch : &s->guard;
+	s->begun = shmg_wflag_begin(g);
+	s->in_frame = true;
+	return shmg_isio_data(s);
+}
+
+SHMG_EXPORT int shmg_isio_publish(struct shmg_isio *s, uint64_t *cnt)
+{
+	int err = writer_check(s);
+	if (err)
+		return err;
+	if (!s->in_frame)
+		return shmg__fail(-EINVAL, "no frame begun (shmg_isio_begin)");
+	s->in_frame = false;
+	/* The latch copy holds the frame as it now stands in the buffer (this
+	 * writer is the only one changing it, so it may read it back). */
+	finish_frame(s, s->begun, shmg_isio_data(s));
+	return publish(s, s->has_latch ? &s->latch : &s->guard, cnt);
 }
 
 static size_t slice_size(const struct shmg_isio_layout *l)
 {
-	return (size_t)l->size[0] * l->size[1] * l->elem_size;
+	return (size_t)l->dims[0] * l->dims[1] * l->elem_size;
 }
 
-SHMG_EXPORT int64_t shmg_isio_write_slice(struct shmg_isio *s,
-					  const void *data, size_t len,
-					  uint32_t *slice)
+SHMG_EXPORT int shmg_isio_write_slice(struct shmg_isio *s, const void *data,
+				      size_t len, uint32_t *slice, uint64_t *cnt)
 {
 	const struct shmg_isio_layout *l = &s->layout;
 	int err = writer_check(s);
 	if (err)
 		return err;
-	if (l->naxis != 3 || !data || len != slice_size(l))
-		return -EINVAL;
-	uint64_t cnt1 = shmg_atomic_load(word64(s, ISIO_CNT1), relaxed);
-	uint32_t k = (uint32_t)((cnt1 + 1) % l->size[2]);
+	if (l->naxis != 3)
+		return shmg__fail(-EINVAL, "not a cube stream (naxis %u)", l->naxis);
+	if (!data || len != slice_size(l))
+		return shmg__fail(-EINVAL, "a slice of %zu bytes expected, not %zu",
+				  slice_size(l), len);
+	uint64_t cnt1 = shmg_atomic_load(isio_word64(s, ISIO_CNT1), relaxed);
+	uint32_t k = (uint32_t)((cnt1 + 1) % l->dims[2]);
 	unsigned char *dst = (unsigned char *)shmg_isio_data(s) + (size_t)k * len;
 	struct shmg_wflag *g = s->has_latch ? &s->latch : &s->guard;
 	void *copy = shmg_wflag_begin(g);
 	shmg_atomic_store_memcpy(dst, data, len, relaxed);
-	shmg_atomic_store(word64(s, ISIO_CNT1), (uint64_t)k, relaxed);
+	shmg_atomic_store(isio_word64(s, ISIO_CNT1), (uint64_t)k, relaxed);
 	if ((l->imagetype & 0xF000Fu) ==
 	    (SHMG_ISIO_CIRCULAR_BUFFER | SHMG_ISIO_ZAXIS_TEMPORAL)) {
 		/* Per-slice counter: the frame number this slice arrives in. */
-		size_t cnt_off = l->off_slicetimes + 32 * (size_t)l->size[2];
-		shmg_atomic_store(word64(s, cnt_off + 8 * (size_t)k),
+		size_t cnt_off = l->off_slicetimes + 32 * (size_t)l->dims[2];
+		shmg_atomic_store(isio_word64(s, cnt_off + 8 * (size_t)k),
 				  shmg_atomic_load(s->guard.counter, relaxed) + 1, relaxed);
 	}
 	/* A latch copy holds whole frames: the cube as it now stands (this
@@ -134,7 +159,7 @@ SHMG_EXPORT int64_t shmg_isio_write_slice(struct shmg_isio *s,
 	finish_frame(s, copy, shmg_isio_data(s));
 	if (slice)
 		*slice = k;
-	return publish(s, g);
+	return publish(s, g, cnt);
 }
 
 /* Readers use the latch only when its writer follows this protocol, which
@@ -167,10 +192,15 @@ SHMG_EXPORT int shmg_isio_read_slice(const struct shmg_isio *s, uint32_t k,
 	if (!l->has_data || l->naxis != 3)
 		return -ENOTSUP;
 	size_t each = slice_size(l);
-	if (k >= l->size[2] || len > each)
+	if (k >= l->dims[2] || len > each)
 		return -ERANGE;
 	const unsigned char *src = (const unsigned char *)shmg_isio_data(s) + (size_t)k * each;
 	return shmg_wflag_read(&s->guard, dst, src, len, snap, deadline);
+}
+
+SHMG_EXPORT uint64_t shmg_isio_counter(const struct shmg_isio *s)
+{
+	return shmg_wflag_counter(&s->guard);
 }
 
 SHMG_EXPORT int shmg_isio_wait(const struct shmg_isio *s, uint64_t after,

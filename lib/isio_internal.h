@@ -5,28 +5,63 @@
 #define SHMG_ISIO_INTERNAL_H
 
 #include <semaphore.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <shmguard/isio.h>
 
+#include "region_internal.h"
+#include "wflag_internal.h"
+
+/* An open stream (process-local; the state is in the file). */
+struct shmg_isio {
+	struct shmg_region *region;
+	struct shmg_isio_layout layout;
+	struct shmg_wflag guard; /* over the pixel data */
+	struct shmg_wflag latch; /* over the circular buffer (cbsize >= 2) */
+	bool has_latch;
+	int slot; /* the semaphore slot this process claimed, or -1 */
+	/* Writer: a frame begun by shmg_isio_begin, and its latch copy. */
+	bool in_frame;
+	void *begun;
+};
+
+/* The layout of a stream with these (size-checked) parameters. 0, -EINVAL,
+ * -EOVERFLOW. */
+int shmg__isio_layout_from(struct shmg_isio_layout *l,
+			   const struct shmg_isio_params *p);
+
 /* Validate the metadata at base (a mapping of `size` bytes) and compute the
- * layout. Returns 0 or SHMG_ELAYOUT. */
+ * layout. Returns 0 or SHMG_ELAYOUT (with the reason as its detail). */
 int shmg__isio_layout_read(struct shmg_isio_layout *l,
 			   const unsigned char *base, size_t size);
+
+/* Place the guard and the latch of an opened or created stream. */
+int shmg__isio_place_guards(struct shmg_isio *s);
 
 /* Post every reader semaphore below the cap, then the semlog. */
 void shmg__isio_post_all(const struct shmg_isio *s);
 
+static inline unsigned char *isio_base(const struct shmg_isio *s)
+{
+	return s->region->base;
+}
+
 static inline sem_t *isio_sem(const struct shmg_isio *s, unsigned i)
 {
-	return (sem_t *)(void *)(s->region.base + s->layout.off_sem +
+	return (sem_t *)(void *)(isio_base(s) + s->layout.off_sem +
 				 (size_t)i * sizeof(sem_t));
 }
 
 static inline int32_t *isio_readpid(const struct shmg_isio *s, unsigned i)
 {
-	return (int32_t *)(void *)(s->region.base + s->layout.off_semreadpid +
+	return (int32_t *)(void *)(isio_base(s) + s->layout.off_semreadpid +
 				   (size_t)i * sizeof(int32_t));
+}
+
+static inline uint64_t *isio_word64(const struct shmg_isio *s, size_t off)
+{
+	return (uint64_t *)(void *)(isio_base(s) + off);
 }
 
 #endif /* SHMG_ISIO_INTERNAL_H */

@@ -15,9 +15,11 @@
 #include <shmguard/error.h>
 #include <shmguard/isio.h>
 
+#include "detail.h"
 #include "isio_internal.h"
 #include "isio_layout.h"
-#include "milk_internal.h"
+#include "shmdir.h"
+#include "sized.h"
 
 static const unsigned char elem_sizes[14] = {
 	0, 1, 1, 2, 2, 4, 4, 8, 8, 4, 8, 8, 16, 2,
@@ -27,8 +29,9 @@ SHMG_EXPORT int shmg_isio_path(char *buf, size_t len, const char *name)
 {
 	if (!buf || !name || !*name || strchr(name, '/') ||
 	    strlen(name) >= SHMG_ISIO_NAME_MAX)
-		return -EINVAL;
-	int n = snprintf(buf, len, "%s/%s.im.shm", shmg__milk_shm_dir(), name);
+		return shmg__fail(-EINVAL, "a stream name: 1 to %d bytes, no '/'",
+				  SHMG_ISIO_NAME_MAX - 1);
+	int n = snprintf(buf, len, "%s/%s.im.shm", shmg__shm_dir(), name);
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
@@ -78,9 +81,9 @@ static int place_parts(struct shmg_isio_layout *l)
 	if ((l->imagetype & 0xF000Fu) ==
 	    (SHMG_ISIO_CIRCULAR_BUFFER | SHMG_ISIO_ZAXIS_TEMPORAL))
 		/* atime and writetime arrays (timespec), then cnt (uint64). */
-		ok = ok && advance_n(&at, l->size[2], 16) &&
-		     advance_n(&at, l->size[2], 16) &&
-		     advance_n(&at, l->size[2], 8);
+		ok = ok && advance_n(&at, l->dims[2], 16) &&
+		     advance_n(&at, l->dims[2], 16) &&
+		     advance_n(&at, l->dims[2], 8);
 	l->off_cbmd = at;
 	ok = ok && advance_n(&at, l->cbsize, ISIO_CBMD_SIZE);
 	l->off_cbdata = at;
@@ -92,37 +95,38 @@ static int place_parts(struct shmg_isio_layout *l)
 	return 0;
 }
 
-/* Element size and element count from naxis, size, datatype. */
+/* Element size and element count from naxis, dims, datatype. */
 static int count_elements(struct shmg_isio_layout *l)
 {
-	if (l->naxis < 1 || l->naxis > 3 || l->datatype < 1 || l->datatype > 13)
-		return -EINVAL;
+	if (l->naxis < 1 || l->naxis > 3)
+		return shmg__fail(-EINVAL, "naxis is %u, 1 to 3 expected", l->naxis);
+	if (l->datatype < 1 || l->datatype > 13)
+		return shmg__fail(-EINVAL, "datatype is %u, 1 to 13 expected", l->datatype);
 	uint64_t n = 1;
 	for (unsigned i = 0; i < l->naxis; i++) {
-		if (l->size[i] == 0)
-			return -EINVAL;
-		if (__builtin_mul_overflow(n, (uint64_t)l->size[i], &n))
-			return -EOVERFLOW;
+		if (l->dims[i] == 0)
+			return shmg__fail(-EINVAL, "size[%u] is 0 with naxis %u", i, l->naxis);
+		if (__builtin_mul_overflow(n, (uint64_t)l->dims[i], &n))
+			return shmg__fail(-EOVERFLOW, "the element count overflows");
 	}
 	l->nelement = n;
 	l->elem_size = elem_sizes[l->datatype];
 	if (n > SIZE_MAX || __builtin_mul_overflow((size_t)n, l->elem_size, &l->data_size))
-		return -EOVERFLOW;
+		return shmg__fail(-EOVERFLOW, "the data size overflows");
 	return 0;
 }
 
-SHMG_EXPORT int shmg_isio_layout_of(struct shmg_isio_layout *l,
-				    const struct shmg_isio_params *p)
+int shmg__isio_layout_from(struct shmg_isio_layout *l,
+			   const struct shmg_isio_params *p)
 {
 	struct shmg_isio_layout n;
 	int err;
 
-	if (!l || !p)
-		return -EINVAL;
 	memset(&n, 0, sizeof(n));
+	n.size = sizeof(n);
 	n.naxis = p->naxis;
 	n.datatype = p->datatype;
-	memcpy(n.size, p->size, sizeof(n.size));
+	memcpy(n.dims, p->dims, sizeof(n.dims));
 	n.imagetype = p->imagetype;
 	n.nsem = p->nsem ? p->nsem : ISIO_DEFAULT_NSEM;
 	n.nkw = p->nkw;
@@ -132,45 +136,92 @@ SHMG_EXPORT int shmg_isio_layout_of(struct shmg_isio_layout *l,
 	if ((n.imagetype & 0xF000Fu) ==
 		    (SHMG_ISIO_CIRCULAR_BUFFER | SHMG_ISIO_ZAXIS_TEMPORAL) &&
 	    n.naxis != 3)
-		return -EINVAL;
-	if ((err = count_elements(&n)) != 0 || (err = place_parts(&n)) != 0)
+		return shmg__fail(-EINVAL, "a temporal circular buffer needs naxis 3, not %u",
+				  n.naxis);
+	if ((err = count_elements(&n)) != 0)
 		return err;
+	if ((err = place_parts(&n)) != 0)
+		return shmg__fail(err, "the file size overflows");
 	*l = n;
 	return 0;
+}
+
+SHMG_EXPORT int shmg_isio_layout_of(struct shmg_isio_layout *l,
+				    const struct shmg_isio_params *p)
+{
+	struct shmg_isio_params own;
+	struct shmg_isio_layout n;
+
+	int err = SHMG__SIZED_IN(&own, p, struct shmg_isio_params);
+	if (!err)
+		err = shmg__isio_layout_from(&n, &own);
+	return err ? err : SHMG__SIZED_OUT(l, &n, struct shmg_isio_layout);
 }
 
 /* Fixed-size little fields of the metadata (the file is stable after
  * creation apart from the guarded words, read elsewhere). */
 #define MD(base, off, type) (*(const type *)(const void *)((base) + (off)))
 
+/* The version string, shown safely (it may hold anything). */
+static void version_text(char *out, size_t len, const unsigned char *v)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < 16 && v[i] && n + 1 < len; i++)
+		out[n++] = v[i] >= 0x20 && v[i] < 0x7f ? (char)v[i] : '?';
+	out[n] = 0;
+}
+
+/* The counts and sizes the metadata states, before any is trusted. */
+static void read_counts(struct shmg_isio_layout *n, const unsigned char *base)
+{
+	memset(n, 0, sizeof(*n));
+	n->size = sizeof(*n);
+	n->naxis = MD(base, ISIO_NAXIS, uint8_t);
+	memcpy(n->dims, base + ISIO_SIZE, sizeof(n->dims));
+	n->datatype = MD(base, ISIO_DATATYPE, uint8_t);
+	n->imagetype = MD(base, ISIO_IMAGETYPE, uint64_t);
+	n->nsem = MD(base, ISIO_SEM, uint16_t);
+	n->nkw = MD(base, ISIO_NBKW, uint16_t);
+	n->nproctrace = MD(base, ISIO_NBPROCTRACE, uint16_t);
+	n->cbsize = MD(base, ISIO_CBSIZE, uint32_t);
+	n->has_data = MD(base, ISIO_LOCATION, int8_t) < 0;
+}
+
 int shmg__isio_layout_read(struct shmg_isio_layout *l,
 			   const unsigned char *base, size_t size)
 {
 	struct shmg_isio_layout n;
+	char v[20];
 
 	if (size <= ISIO_MD_SIZE)
-		return SHMG_ELAYOUT;
-	if (memcmp(base + ISIO_VERSION, SHMG_ISIO_VERSION,
-		   sizeof(SHMG_ISIO_VERSION)) != 0)
-		return SHMG_ELAYOUT; /* also: not yet ready (written last) */
+		return shmg__fail(SHMG_ELAYOUT, "%zu bytes: smaller than the %d-byte metadata "
+				  "and its data", size, ISIO_MD_SIZE);
+	if (memcmp(base + ISIO_VERSION, SHMG_ISIO_VERSION, sizeof(SHMG_ISIO_VERSION)) != 0) {
+		version_text(v, sizeof(v), base + ISIO_VERSION);
+		/* also: not yet ready (the creator writes the version last) */
+		return shmg__fail(SHMG_ELAYOUT, "version is '%s', expected '%s'%s", v,
+				  SHMG_ISIO_VERSION, v[0] ? "" : " (not a stream, or not ready)");
+	}
 	if (!memchr(base + ISIO_NAME, '\0', SHMG_ISIO_NAME_MAX))
-		return SHMG_ELAYOUT;
-	memset(&n, 0, sizeof(n));
-	n.naxis = MD(base, ISIO_NAXIS, uint8_t);
-	memcpy(n.size, base + ISIO_SIZE, sizeof(n.size));
-	n.datatype = MD(base, ISIO_DATATYPE, uint8_t);
-	n.imagetype = MD(base, ISIO_IMAGETYPE, uint64_t);
-	n.nsem = MD(base, ISIO_SEM, uint16_t);
-	n.nkw = MD(base, ISIO_NBKW, uint16_t);
-	n.nproctrace = MD(base, ISIO_NBPROCTRACE, uint16_t);
-	n.cbsize = MD(base, ISIO_CBSIZE, uint32_t);
-	n.has_data = MD(base, ISIO_LOCATION, int8_t) < 0;
-	if (count_elements(&n) != 0 ||
-	    MD(base, ISIO_NELEMENT, uint64_t) != n.nelement ||
-	    MD(base, ISIO_IMDATAMEMSIZE, uint64_t) != n.data_size)
-		return SHMG_ELAYOUT;
-	if (place_parts(&n) != 0 || n.file_size != size)
-		return SHMG_ELAYOUT;
+		return shmg__fail(SHMG_ELAYOUT, "the name field (%d bytes) is not NUL-terminated",
+				  SHMG_ISIO_NAME_MAX);
+	read_counts(&n, base);
+	int err = count_elements(&n);
+	if (err)
+		return shmg__fail(SHMG_ELAYOUT, "%s", shmg_error_detail(err));
+	if (MD(base, ISIO_NELEMENT, uint64_t) != n.nelement)
+		return shmg__fail(SHMG_ELAYOUT, "nelement is %llu; the sizes give %llu",
+				  (unsigned long long)MD(base, ISIO_NELEMENT, uint64_t),
+				  (unsigned long long)n.nelement);
+	if (MD(base, ISIO_IMDATAMEMSIZE, uint64_t) != n.data_size)
+		return shmg__fail(SHMG_ELAYOUT, "imdatamemsize is %llu; the sizes and datatype "
+				  "give %zu", (unsigned long long)MD(base, ISIO_IMDATAMEMSIZE, uint64_t),
+				  n.data_size);
+	if (place_parts(&n) != 0)
+		return shmg__fail(SHMG_ELAYOUT, "the sizes in the metadata overflow a file size");
+	if (n.file_size != size)
+		return shmg__fail(SHMG_ELAYOUT, "its metadata implies a file of %zu bytes; the "
+				  "file has %zu", n.file_size, size);
 	*l = n;
 	return 0;
 }

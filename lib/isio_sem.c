@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <semaphore.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include <shmguard/proc.h>
 #include <shmguard/wait.h>
 
+#include "detail.h"
 #include "isio_internal.h"
 #include "isio_layout.h"
 
@@ -34,7 +36,7 @@ void shmg__isio_post_all(const struct shmg_isio *s)
 {
 	for (unsigned i = 0; i < s->layout.nsem; i++)
 		post_capped(isio_sem(s, i));
-	post_capped((sem_t *)(void *)(s->region.base + s->layout.off_semlog));
+	post_capped((sem_t *)(void *)(isio_base(s) + s->layout.off_semlog));
 }
 
 /* Take back the posts that arrived before now: they are old news. */
@@ -44,12 +46,15 @@ static void drain(sem_t *sem)
 		;
 }
 
-SHMG_EXPORT int shmg_isio_sem_claim(struct shmg_isio *s)
+SHMG_EXPORT int shmg_isio_sem_claim(struct shmg_isio *s, int *slot_out)
 {
 	int32_t self = (int32_t)getpid();
 
-	if (s->slot >= 0)
-		return s->slot;
+	if (s->slot >= 0) {
+		if (slot_out)
+			*slot_out = s->slot;
+		return 0;
+	}
 	for (unsigned i = 0; i < s->layout.nsem; i++) {
 		int32_t *slot = isio_readpid(s, i);
 		int32_t cur = shmg_atomic_load(slot, relaxed);
@@ -62,26 +67,30 @@ SHMG_EXPORT int shmg_isio_sem_claim(struct shmg_isio *s)
 		if (cur == self || (free_slot && shmg_atomic_cmpxchg(slot, cur, self, acquire))) {
 			s->slot = (int)i;
 			drain(isio_sem(s, i));
-			return (int)i;
+			if (slot_out)
+				*slot_out = (int)i;
+			return 0;
 		}
 	}
-	return -EAGAIN;
+	return shmg__fail(-EAGAIN, "all %u semaphore slots are held by live readers",
+			  s->layout.nsem);
 }
 
-SHMG_EXPORT void shmg_isio_sem_release(struct shmg_isio *s)
+SHMG_EXPORT int shmg_isio_sem_release(struct shmg_isio *s)
 {
 	if (s->slot < 0)
-		return;
-	shmg_atomic_cmpxchg(isio_readpid(s, (unsigned)s->slot), (int32_t)getpid(),
-			    -1, release);
+		return shmg__fail(-EINVAL, "no semaphore slot claimed");
+	bool ours = shmg_atomic_cmpxchg(isio_readpid(s, (unsigned)s->slot),
+					(int32_t)getpid(), -1, release);
 	s->slot = -1;
+	return ours ? 0 : SHMG_ENOTOWNER;
 }
 
 SHMG_EXPORT int shmg_isio_sem_wait(const struct shmg_isio *s, uint64_t *now,
 				   const struct timespec *deadline)
 {
 	if (s->slot < 0)
-		return -EINVAL;
+		return shmg__fail(-EINVAL, "no semaphore slot claimed");
 	sem_t *sem = isio_sem(s, (unsigned)s->slot);
 	int rc;
 	if (!deadline) {

@@ -45,21 +45,23 @@
  */
 #define SHMG_COPY_STRING_MIN 2048
 
-static inline void fence_for(int order)
+/* The fence after a load-side copy: none, acquire, or (seq_cst and any
+ * other value: never weaker than asked) seq_cst. */
+static inline void load_fence(int order)
 {
-	switch (order) {
-	case __ATOMIC_RELAXED:
-		break;
-	case __ATOMIC_ACQUIRE:
+	if (order == __ATOMIC_ACQUIRE)
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		break;
-	case __ATOMIC_RELEASE:
-		__atomic_thread_fence(__ATOMIC_RELEASE);
-		break;
-	default: /* seq_cst, and anything unexpected: the strongest */
+	else if (order != __ATOMIC_RELAXED)
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		break;
-	}
+}
+
+/* The fence before a store-side copy: none, release, or seq_cst. */
+static inline void store_fence(int order)
+{
+	if (order == __ATOMIC_RELEASE)
+		__atomic_thread_fence(__ATOMIC_RELEASE);
+	else if (order != __ATOMIC_RELAXED)
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
 #ifdef SHMG_COPY_TSAN
@@ -92,7 +94,8 @@ static void copy_to_shared(unsigned char *d, const unsigned char *s, size_t n)
 }
 #endif
 
-void shmg__atomic_load_memcpy(void *dst, const void *src, size_t n, int order)
+SHMG_EXPORT void shmg_atomic_load_memcpy_explicit(void *dst, const void *src,
+						  size_t n, int order)
 {
 #ifdef SHMG_COPY_TSAN
 	copy_from_shared(dst, src, n);
@@ -103,12 +106,13 @@ void shmg__atomic_load_memcpy(void *dst, const void *src, size_t n, int order)
 		__builtin_ia32_lfence();
 #endif
 #endif
-	fence_for(order);
+	load_fence(order);
 }
 
-void shmg__atomic_store_memcpy(void *dst, const void *src, size_t n, int order)
+SHMG_EXPORT void shmg_atomic_store_memcpy_explicit(void *dst, const void *src,
+						   size_t n, int order)
 {
-	fence_for(order);
+	store_fence(order);
 #ifdef SHMG_COPY_TSAN
 	copy_to_shared(dst, src, n);
 #else

@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,71 +14,21 @@
 #include <shmguard/atomic.h>
 #include <shmguard/proc.h>
 
-#include "proc_stat.h"
+#include "proc_internal.h"
+#include "testing.h"
 
-/*
- * Parse one /proc/PID/stat line. comm (field 2) is in parentheses and may
- * itself contain spaces and ')' characters, so the fields after it start at
- * the LAST ')'. Returns 0 and fills *state and *start, or -EINVAL.
- */
-int shmg__proc_parse_stat(const char *line, size_t len, char *state,
-			  uint64_t *start)
+/* Read pid's stat. -ESRCH if gone; other -errno otherwise. */
+static int read_stat(pid_t pid, struct shmg__proc_stat *st)
 {
-	const char *end = line + len;
-	const char *rp = NULL;
-
-	for (const char *c = line; c < end; c++)
-		if (*c == ')')
-			rp = c;
-	if (!rp || rp + 2 >= end || rp[1] != ' ')
-		return -EINVAL;
-	const char *f = rp + 2; /* field 3: state */
-	*state = *f;
-	/* Field 22 = 19 spaces after field 3. */
-	int field = 3;
-	for (; f < end && field < 22; f++)
-		if (*f == ' ')
-			field++;
-	if (field != 22 || f >= end || *f < '0' || *f > '9')
-		return -EINVAL;
-	uint64_t v = 0;
-	for (; f < end && *f >= '0' && *f <= '9'; f++) {
-		unsigned d = (unsigned)(*f - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return -EINVAL;
-		v = v * 10 + d;
-	}
-	if (f < end && *f != ' ' && *f != '\n')
-		return -EINVAL;
-	*start = v;
-	return 0;
-}
-
-/* Read pid's state and start time. -ESRCH if gone; other -errno otherwise. */
-static int read_stat(pid_t pid, char *state, uint64_t *start)
-{
-	char path[48], buf[1024];
-	ssize_t n, len = 0;
+	char path[48];
 
 	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? -ESRCH : -errno;
-	/* One read() of /proc/PID/stat is generated atomically by the kernel. */
-	while ((n = read(fd, buf + len, sizeof(buf) - 1 - (size_t)len)) > 0) {
-		len += n;
-		if ((size_t)len >= sizeof(buf) - 1)
-			break;
-	}
-	int err = n < 0 ? -errno : 0;
+	int err = shmg__proc_read_stat(fd, st);
 	close(fd);
-	/* The process was reaped after open: its /proc entry reads ESRCH. */
-	if (err)
-		return err;
-	if (len == 0)
-		return -ESRCH;
-	buf[len] = '\0';
-	return shmg__proc_parse_stat(buf, (size_t)len, state, start) ? -EIO : 0;
+	return err;
 }
 
 /*
@@ -109,18 +58,17 @@ static bool zombie_leader_of_live_process(pid_t pid)
 
 SHMG_EXPORT int shmg_proc_lookup(pid_t pid, struct shmg_proc_id *id)
 {
-	char state;
-	uint64_t start;
+	struct shmg__proc_stat st;
 
 	if (pid <= 0 || !id)
 		return -EINVAL;
-	int rc = read_stat(pid, &state, &start);
+	int rc = read_stat(pid, &st);
 	if (rc)
 		return rc;
-	if (state == 'X' || (state == 'Z' && !zombie_leader_of_live_process(pid)))
+	if (st.state == 'X' || (st.state == 'Z' && !zombie_leader_of_live_process(pid)))
 		return -ESRCH;
 	id->pid = pid;
-	id->start_time = start;
+	id->start_time = st.start;
 	return 0;
 }
 
@@ -166,4 +114,17 @@ SHMG_EXPORT int shmg_proc_alive(pid_t pid, uint64_t start_bits, unsigned nbits)
 			return SHMG_PROC_DEAD; /* the pid now names another process */
 	}
 	return SHMG_PROC_ALIVE;
+}
+
+#ifdef SHMG_TESTING
+int (*shmg__test_alive)(pid_t tid, uint64_t start_bits, unsigned nbits);
+#endif
+
+int shmg__owner_alive(pid_t tid, uint64_t start_bits, unsigned nbits)
+{
+#ifdef SHMG_TESTING
+	if (shmg__test_alive)
+		return shmg__test_alive(tid, start_bits, nbits);
+#endif
+	return shmg_proc_alive(tid, start_bits, nbits);
 }

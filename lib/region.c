@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -19,52 +20,67 @@
 #include <shmguard/error.h>
 #include <shmguard/region.h>
 
+#include "detail.h"
+#include "region_internal.h"
+
 #define REGION_USER_FLAGS \
 	(SHMG_REGION_RDONLY | SHMG_REGION_FOLLOW | SHMG_REGION_REPLACE)
 /* Longest accepted name for open_in: one path element. */
 #define REGION_NAME_MAX 255
 
-static void region_reset(struct shmg_region *r)
+/* A new handle for a mapping, or NULL (nothing is released then). */
+static struct shmg_region *region_new(void *base, size_t size, int fd,
+				      unsigned flags, bool owned)
 {
-	r->base = NULL;
-	r->size = 0;
-	r->fd = -1;
-	r->flags = 0;
+	struct shmg_region *r = malloc(sizeof(*r));
+	if (r) {
+		r->base = base;
+		r->size = size;
+		r->fd = fd;
+		r->flags = flags;
+		r->owned = owned;
+	}
+	return r;
 }
 
 /* Map the whole of the regular file behind fd; takes ownership of fd. */
-static int map_fd(struct shmg_region *r, int fd, unsigned flags)
+static int map_fd(struct shmg_region **out, int fd, unsigned flags)
 {
 	struct stat st;
-	int prot = PROT_READ;
+	int prot = PROT_READ, err;
 
 	if (fstat(fd, &st) != 0) {
-		int err = -errno;
-		close(fd);
-		return err;
+		err = -errno;
+		goto fail;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		return -EINVAL;
+		err = shmg__fail(-EINVAL, "not a regular file");
+		goto fail;
 	}
 	/* 64-bit off_t always; on a 32-bit size_t a huge file cannot be mapped. */
 	if (st.st_size <= 0 || (uintmax_t)st.st_size > SIZE_MAX) {
-		close(fd);
-		return SHMG_ELAYOUT;
+		err = shmg__fail(SHMG_ELAYOUT, st.st_size <= 0 ? "the file is empty"
+				 : "the file is larger than the address space");
+		goto fail;
 	}
 	if (!(flags & SHMG_REGION_RDONLY))
 		prot |= PROT_WRITE;
 	void *p = mmap(NULL, (size_t)st.st_size, prot, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED) {
-		int err = -errno;
-		close(fd);
-		return err == -ENOMEM ? SHMG_ELAYOUT : err;
+		err = -errno;
+		if (err == -ENOMEM)
+			err = shmg__fail(SHMG_ELAYOUT, "%jd bytes cannot be mapped",
+					 (intmax_t)st.st_size);
+		goto fail;
 	}
-	r->base = p;
-	r->size = (size_t)st.st_size;
-	r->fd = fd;
-	r->flags = flags;
-	return 0;
+	*out = region_new(p, (size_t)st.st_size, fd, flags, true);
+	if (*out)
+		return 0;
+	munmap(p, (size_t)st.st_size);
+	err = -ENOMEM;
+fail:
+	close(fd);
+	return err;
 }
 
 static int open_flags(unsigned flags)
@@ -76,26 +92,31 @@ static int open_flags(unsigned flags)
 	return of;
 }
 
-static int open_at(struct shmg_region *r, int dirfd, const char *path,
+static int open_at(struct shmg_region **r, int dirfd, const char *path,
 		   unsigned flags)
 {
-	if (!r)
-		return -EINVAL;
-	region_reset(r);
-	if (!path || !*path || (flags & ~REGION_USER_FLAGS))
-		return -EINVAL;
+	if (!path || !*path)
+		return shmg__fail(-EINVAL, "no path given");
+	if (flags & ~REGION_USER_FLAGS)
+		return shmg__fail(-EINVAL, "unknown flags 0x%x", flags & ~REGION_USER_FLAGS);
 	int fd = openat(dirfd, path, open_flags(flags));
 	if (fd < 0) {
 		int err = -errno;
+		if (err == -ELOOP)
+			return shmg__fail(err, "%s is a symbolic link; not followed without "
+					  "SHMG_REGION_FOLLOW", path);
 		/* A directory opened for writing fails with EISDIR: not a regular file. */
-		return err == -EISDIR ? -EINVAL : err;
+		return err == -EISDIR ? shmg__fail(-EINVAL, "%s is a directory", path) : err;
 	}
 	return map_fd(r, fd, flags & (SHMG_REGION_RDONLY | SHMG_REGION_FOLLOW));
 }
 
-SHMG_EXPORT int shmg_region_open(struct shmg_region *r, const char *path,
+SHMG_EXPORT int shmg_region_open(struct shmg_region **r, const char *path,
 				 unsigned flags)
 {
+	if (!r)
+		return -EINVAL;
+	*r = NULL;
 	return open_at(r, AT_FDCWD, path, flags);
 }
 
@@ -108,14 +129,16 @@ static bool name_ok(const char *name)
 	return strnlen(name, REGION_NAME_MAX + 1) <= REGION_NAME_MAX;
 }
 
-SHMG_EXPORT int shmg_region_open_in(struct shmg_region *r, const char *dir,
+SHMG_EXPORT int shmg_region_open_in(struct shmg_region **r, const char *dir,
 				    const char *name, unsigned flags)
 {
 	if (!r)
 		return -EINVAL;
-	region_reset(r);
-	if (!dir || !*dir || !name_ok(name))
-		return -EINVAL;
+	*r = NULL;
+	if (!dir || !*dir)
+		return shmg__fail(-EINVAL, "no directory given");
+	if (!name_ok(name))
+		return shmg__fail(-EINVAL, "the name must be one path element");
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return -errno;
@@ -124,46 +147,66 @@ SHMG_EXPORT int shmg_region_open_in(struct shmg_region *r, const char *dir,
 	return rc;
 }
 
-SHMG_EXPORT int shmg_region_from_fd(struct shmg_region *r, int fd,
+SHMG_EXPORT int shmg_region_from_fd(struct shmg_region **r, int fd,
 				    unsigned flags)
 {
 	if (!r)
 		return -EINVAL;
-	region_reset(r);
-	if (fd < 0 || (flags & ~REGION_USER_FLAGS) || (flags & SHMG_REGION_REPLACE))
-		return -EINVAL;
+	*r = NULL;
+	if (fd < 0 || (flags & ~(SHMG_REGION_RDONLY | SHMG_REGION_FOLLOW)))
+		return shmg__fail(-EINVAL, fd < 0 ? "negative descriptor"
+				  : "only SHMG_REGION_RDONLY applies to a descriptor");
 	int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (own < 0)
 		return -errno;
 	return map_fd(r, own, flags & SHMG_REGION_RDONLY);
 }
 
-SHMG_EXPORT int shmg_region_from_memory(struct shmg_region *r, void *base,
+SHMG_EXPORT int shmg_region_from_memory(struct shmg_region **r, void *base,
 					size_t size)
 {
 	if (!r)
 		return -EINVAL;
-	region_reset(r);
+	*r = NULL;
 	if (!base || size == 0 || (uintptr_t)base > UINTPTR_MAX - (size - 1))
-		return -EINVAL;
-	r->base = base;
-	r->size = size;
-	return 0;
+		return shmg__fail(-EINVAL, "no memory, or a span that wraps the address space");
+	*r = region_new(base, size, -1, 0, false);
+	return *r ? 0 : -ENOMEM;
 }
 
 SHMG_EXPORT void shmg_region_close(struct shmg_region *r)
 {
 	if (!r)
 		return;
-	/* fd >= 0 marks a mapping we own; a zeroed struct has fd 0 but no base. */
-	if (r->fd >= 0 && r->base) {
+	if (r->owned) {
 		munmap(r->base, r->size);
 		close(r->fd);
 	}
-	region_reset(r);
+	free(r);
 }
 
-/* Directory part of path (or "."), copied into buf; 0 or -ENAMETOOLONG. */
+SHMG_EXPORT void *shmg_region_base(const struct shmg_region *r)
+{
+	return r ? r->base : NULL;
+}
+
+SHMG_EXPORT size_t shmg_region_size(const struct shmg_region *r)
+{
+	return r ? r->size : 0;
+}
+
+SHMG_EXPORT int shmg_region_fd(const struct shmg_region *r)
+{
+	return r ? r->fd : -1;
+}
+
+SHMG_EXPORT bool shmg_region_writable(const struct shmg_region *r)
+{
+	return r && !(r->flags & SHMG_REGION_RDONLY);
+}
+
+/* The temporary name beside path (same directory, so link/rename stay in
+ * one filesystem). 0 or -ENAMETOOLONG. */
 static int tmp_name(char *buf, size_t len, const char *path, unsigned seq)
 {
 	const char *slash = strrchr(path, '/');
@@ -176,84 +219,100 @@ static int tmp_name(char *buf, size_t len, const char *path, unsigned seq)
 	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
 }
 
-SHMG_EXPORT int shmg_region_create(struct shmg_region *r, const char *path,
+/* Create the temporary file: its descriptor, or -errno. */
+static int create_tmp(char *tmp, size_t len, const char *path)
+{
+	static unsigned seq;
+	for (int tries = 0;; tries++) {
+		int rc = tmp_name(tmp, len, path, shmg_atomic_inc(&seq, relaxed));
+		if (rc)
+			return rc;
+		int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			return fd;
+		if (errno != EEXIST || tries > 100)
+			return -errno;
+	}
+}
+
+/* Exactly `mode` (the umask applied to open), and `size` bytes. */
+static int size_file(int fd, size_t size, mode_t mode)
+{
+	if (fchmod(fd, mode) != 0)
+		return -errno;
+	int rc = posix_fallocate(fd, 0, (off_t)size);
+	if (rc == EOPNOTSUPP || rc == EINVAL) {
+		/* Filesystems without fallocate: a sparse file, pages on demand. */
+		return ftruncate(fd, (off_t)size) == 0 ? 0 : -errno;
+	}
+	return -rc;
+}
+
+/*
+ * Publish. link() refuses an existing name (no clobber, no race); rename()
+ * replaces atomically. Openers see either nothing/the old file or the fully
+ * initialised new one. The stores of init() are visible to any process
+ * mapping the file afterwards (same page cache pages).
+ */
+static int publish(const char *tmp, const char *path, unsigned flags)
+{
+	if (flags & SHMG_REGION_REPLACE)
+		return rename(tmp, path) == 0 ? 0 : -errno;
+	if (link(tmp, path) != 0)
+		return -errno;
+	unlink(tmp);
+	return 0;
+}
+
+static int create_args(const char *path, size_t size, mode_t mode, unsigned flags)
+{
+	if (!path || !*path || path[strlen(path) - 1] == '/')
+		return shmg__fail(-EINVAL, "no file name given");
+	if (size == 0 || size > (uintmax_t)INT64_MAX)
+		return shmg__fail(-EINVAL, "size %zu: between 1 and 2^63 - 1 expected", size);
+	if ((flags & ~REGION_USER_FLAGS) || (flags & SHMG_REGION_RDONLY))
+		return shmg__fail(-EINVAL, "flags 0x%x: only SHMG_REGION_REPLACE and "
+				  "SHMG_REGION_FOLLOW apply to creation", flags);
+	if (mode & ~(mode_t)07777)
+		return shmg__fail(-EINVAL, "mode 0%o has bits beyond 07777", (unsigned)mode);
+	return 0;
+}
+
+SHMG_EXPORT int shmg_region_create(struct shmg_region **r, const char *path,
 				   size_t size, mode_t mode, unsigned flags,
 				   shmg_region_init_fn init, void *arg)
 {
-	static unsigned seq;
 	char tmp[PATH_MAX];
-	int fd = -1, rc;
 	void *p = MAP_FAILED;
 
 	if (!r)
 		return -EINVAL;
-	region_reset(r);
-	if (!path || !*path || size == 0 || (flags & ~REGION_USER_FLAGS) ||
-	    (flags & SHMG_REGION_RDONLY) || (mode & ~(mode_t)07777) ||
-	    size > (uintmax_t)INT64_MAX)
-		return -EINVAL;
-	if (path[strlen(path) - 1] == '/')
-		return -EINVAL;
-	if (mode == 0)
-		mode = 0600;
-
-	for (int tries = 0;; tries++) {
-		rc = tmp_name(tmp, sizeof(tmp), path,
-			      shmg_atomic_inc(&seq, relaxed));
-		if (rc)
-			return rc;
-		fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			  0600);
-		if (fd >= 0)
-			break;
-		if (errno != EEXIST || tries > 100)
-			return -errno;
-	}
-	/* The umask applied to open(); fchmod gives exactly the asked mode. */
-	if (fchmod(fd, mode) != 0)
-		goto fail_errno;
-	rc = posix_fallocate(fd, 0, (off_t)size);
-	if (rc == EOPNOTSUPP || rc == EINVAL) {
-		/* Filesystems without fallocate: a sparse file, pages on demand. */
-		if (ftruncate(fd, (off_t)size) != 0)
-			goto fail_errno;
-	} else if (rc) {
-		rc = -rc;
+	*r = NULL;
+	int rc = create_args(path, size, mode, flags);
+	if (rc)
+		return rc;
+	int fd = create_tmp(tmp, sizeof(tmp), path);
+	if (fd < 0)
+		return fd;
+	if ((rc = size_file(fd, size, mode ? mode : 0600)) != 0)
+		goto fail;
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		rc = -errno;
 		goto fail;
 	}
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED)
-		goto fail_errno;
-	if (init) {
-		rc = init(p, size, fd, arg);
-		if (rc) {
-			if (rc > 0)
-				rc = -EINVAL;
-			goto fail;
-		}
+	if (init && (rc = init(p, size, fd, arg)) != 0) {
+		rc = rc > 0 ? -EINVAL : rc;
+		goto fail;
 	}
-	/*
-	 * Publish. link() refuses an existing name (no clobber, no race);
-	 * rename() replaces atomically. Openers see either nothing/the old file
-	 * or the fully initialised new one. The stores of init() are visible to
-	 * any process mapping the file afterwards (same page cache pages).
-	 */
-	if (flags & SHMG_REGION_REPLACE) {
-		if (rename(tmp, path) != 0)
-			goto fail_errno;
-	} else {
-		if (link(tmp, path) != 0)
-			goto fail_errno;
-		unlink(tmp);
-	}
-	r->base = p;
-	r->size = size;
-	r->fd = fd;
-	r->flags = flags & SHMG_REGION_REPLACE;
-	return 0;
-
-fail_errno:
-	rc = -errno;
+	if ((rc = publish(tmp, path, flags)) != 0)
+		goto fail;
+	if ((*r = region_new(p, size, fd, 0, true)) != NULL)
+		return 0;
+	/* Published, but no handle: the file stays, as a created file would. */
+	munmap(p, size);
+	close(fd);
+	return -ENOMEM;
 fail:
 	if (p != MAP_FAILED)
 		munmap(p, size);
@@ -276,12 +335,13 @@ SHMG_EXPORT int shmg_region_at(const struct shmg_region *r, size_t offset,
 	if (!r || !out || !r->base)
 		return -EINVAL;
 	if (width != 1 && width != 2 && width != 4 && width != 8)
-		return -EINVAL;
+		return shmg__fail(-EINVAL, "width %zu: 1, 2, 4 or 8 expected", width);
 	if (!shmg_region_contains(r, offset, width))
-		return -ERANGE;
+		return shmg__fail(-ERANGE, "%zu bytes at offset %zu: outside the %zu-byte region",
+				  width, offset, r->size);
 	uintptr_t addr = (uintptr_t)r->base + offset;
 	if (addr & (width - 1))
-		return -EFAULT;
+		return shmg__fail(-EINVAL, "offset %zu is not %zu-byte aligned", offset, width);
 	*out = r->base + offset;
 	return 0;
 }

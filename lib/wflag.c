@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -16,16 +17,11 @@
 #include <shmguard/wait.h>
 #include <shmguard/wflag.h>
 
+#include "detail.h"
+#include "region_internal.h"
+#include "sized.h"
+#include "testing.h"
 #include "wflag_internal.h"
-
-/* Test builds of the crash tests set this to stop (SIGKILL) the writer at a
- * chosen step inside publish; NULL otherwise (one predictable branch). */
-SHMG_EXPORT void (*shmg__wflag_test_point)(int step);
-#define TEST_POINT(step)                                                       \
-	do {                                                                   \
-		if (SHMG__UNLIKELY(shmg__wflag_test_point != NULL))            \
-			shmg__wflag_test_point(step);                          \
-	} while (0)
 
 /* [a, a + alen) and [b, b + blen) share a byte. */
 static bool overlap(size_t a, size_t alen, size_t b, size_t blen)
@@ -33,100 +29,169 @@ static bool overlap(size_t a, size_t alen, size_t b, size_t blen)
 	return a < b + blen && b < a + alen;
 }
 
-static int place_latch(struct shmg_wflag *g, const struct shmg_region *r,
-		       const struct shmg_wflag_place *p)
+/* A placed word, with the placement's name for it in the error detail. */
+static int place_word(const struct shmg_region *r, size_t offset, size_t width,
+		      const char *what, void **at)
+{
+	int err = shmg_region_at(r, offset, width, at);
+	return err ? shmg__fail(err, "%s: %s", what, shmg_error_detail(err)) : 0;
+}
+
+static int latch_words(struct shmg_wflag *g, const struct shmg_region *r,
+		       const struct shmg_wflag_place *p, size_t *seq_bytes)
 {
 	void *at;
 	int err;
 
-	if (p->copies == 0)
-		return 0;
-	if (p->copies < 2 || p->copies > UINT32_MAX / 2 || p->data_len == 0 ||
-	    p->seq_stride < 8 || p->seq_stride % 8 != 0)
-		return -EINVAL;
-	if ((err = shmg_region_at(r, p->index, 4, &at)) != 0)
+	if (p->copies < 2 || p->copies > UINT32_MAX / 2 || p->data_len == 0)
+		return shmg__fail(-EINVAL, "latch: %u copies of %zu bytes; at least 2 "
+				  "non-empty copies expected", p->copies, p->data_len);
+	if (p->seq_stride < 8 || p->seq_stride % 8 != 0)
+		return shmg__fail(-EINVAL, "latch: seq_stride %zu is not a multiple of 8",
+				  p->seq_stride);
+	if ((err = place_word(r, p->index, 4, "latch index", &at)) != 0)
 		return err;
 	g->index = at;
 	/* Every sequence word: the first and the last are enough once the
 	 * stride keeps alignment and the span does not overflow. */
-	size_t last = p->copies - 1, span;
-	if (__builtin_mul_overflow(last, p->seq_stride, &span) ||
-	    __builtin_add_overflow(span, p->seq, &span))
-		return -ERANGE;
-	if ((err = shmg_region_at(r, p->seq, 8, &at)) != 0 ||
-	    (err = shmg_region_at(r, span, 8, &at)) != 0)
+	size_t last;
+	if (__builtin_mul_overflow((size_t)p->copies - 1, p->seq_stride, &last) ||
+	    __builtin_add_overflow(last, p->seq, &last))
+		return shmg__fail(-ERANGE, "latch: the sequence words overflow the address space");
+	if ((err = place_word(r, p->seq, 8, "latch sequence word", &at)) != 0 ||
+	    (err = place_word(r, last, 8, "last latch sequence word", &at)) != 0)
 		return err;
 	g->seq = r->base + p->seq;
 	g->seq_stride = p->seq_stride;
-	size_t seq_bytes = span + 8 - p->seq, data_bytes;
+	*seq_bytes = last + 8 - p->seq;
+	return 0;
+}
+
+static int place_latch(struct shmg_wflag *g, const struct shmg_region *r,
+		       const struct shmg_wflag_place *p)
+{
+	size_t seq_bytes, data_bytes;
+	int err;
+
+	if (p->copies == 0)
+		return 0;
+	if ((err = latch_words(g, r, p, &seq_bytes)) != 0)
+		return err;
 	if (__builtin_mul_overflow((size_t)p->copies, p->data_len, &data_bytes) ||
 	    !shmg_region_contains(r, p->data, data_bytes))
-		return -ERANGE;
+		return shmg__fail(-ERANGE, "latch: %u copies of %zu bytes at offset %zu: "
+				  "outside the %zu-byte region", p->copies, p->data_len,
+				  p->data, r->size);
 	if (overlap(p->data, data_bytes, p->seq, seq_bytes) ||
 	    overlap(p->data, data_bytes, p->index, 4) ||
 	    overlap(p->seq, seq_bytes, p->index, 4) ||
 	    overlap(p->data, data_bytes, p->mark & ~(size_t)3, 4) ||
 	    overlap(p->data, data_bytes, p->counter, 8) ||
 	    overlap(p->seq, seq_bytes, p->counter, 8))
-		return -EINVAL;
+		return shmg__fail(-EINVAL, "latch: the copies, sequence words, index, mark "
+				  "and counter overlap");
+	if ((p->parts & SHMG_WFLAG_OWNER) && overlap(p->owner, 4, p->seq, seq_bytes))
+		return shmg__fail(-EINVAL, "latch: the owner word overlaps the sequence words");
 	g->data = r->base + p->data;
 	g->data_len = p->data_len;
 	g->copies = p->copies;
 	return 0;
 }
 
-SHMG_EXPORT int shmg_wflag_init(struct shmg_wflag *g,
-				const struct shmg_region *r,
-				const struct shmg_wflag_place *p)
+static int place_waiters(struct shmg_wflag *g, const struct shmg_region *r,
+			 const struct shmg_wflag_place *p, size_t word)
+{
+	if ((p->waiters & ~(size_t)3) != word || p->waiters == p->mark)
+		return shmg__fail(-EINVAL, "waiters byte at %zu: another byte of the mark's "
+				  "4-byte word (%zu..%zu) expected", p->waiters, word, word + 3);
+	g->waiters = r->base + p->waiters;
+	unsigned byte = (unsigned)(p->waiters - word);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	byte = 3 - byte;
+#endif
+	g->waiters_shift = 8 * byte;
+	g->waiters_bits = UINT32_C(0xff) << g->waiters_shift;
+	return 0;
+}
+
+static int place_owner(struct shmg_wflag *g, const struct shmg_region *r,
+		       const struct shmg_wflag_place *p, size_t word)
+{
+	void *at;
+	int err = place_word(r, p->owner, 4, "owner word", &at);
+	if (err)
+		return err;
+	if (overlap(p->owner, 4, word, 4) || overlap(p->owner, 4, p->counter, 8))
+		return shmg__fail(-EINVAL, "owner word at %zu overlaps the mark's word or the "
+				  "counter", p->owner);
+	g->owner = at;
+	return 0;
+}
+
+int shmg__wflag_place(struct shmg_wflag *g, const struct shmg_region *r,
+		      const struct shmg_wflag_place *p)
 {
 	struct shmg_wflag n;
 	void *at;
 	int err;
 
-	if (!g || !r || !p || !r->base)
-		return -EINVAL;
 	memset(&n, 0, sizeof(n));
+	if (p->parts & ~(uint32_t)(SHMG_WFLAG_WAITERS | SHMG_WFLAG_OWNER))
+		return shmg__fail(-EINVAL, "parts 0x%x: unknown bits", p->parts);
+	if ((!(p->parts & SHMG_WFLAG_WAITERS) && p->waiters) ||
+	    (!(p->parts & SHMG_WFLAG_OWNER) && p->owner))
+		return shmg__fail(-EINVAL, "a waiters or owner offset is given, but its part "
+				  "is not in .parts");
 	size_t word = p->mark & ~(size_t)3;
-	if ((err = shmg_region_at(r, p->mark, 1, &at)) != 0)
+	if ((err = place_word(r, p->mark, 1, "mark", &at)) != 0)
 		return err;
 	n.mark = at;
-	if ((err = shmg_region_at(r, word, 4, &at)) != 0)
+	if ((err = place_word(r, word, 4, "mark's 4-byte word", &at)) != 0)
 		return err;
 	n.futex = at;
-	if ((err = shmg_region_at(r, p->counter, 8, &at)) != 0)
+	if ((err = place_word(r, p->counter, 8, "counter", &at)) != 0)
 		return err;
 	n.counter = at;
 	if (overlap(p->counter, 8, word, 4))
-		return -EINVAL;
-	if (p->waiters != SHMG_WFLAG_NONE) {
-		if ((p->waiters & ~(size_t)3) != word || p->waiters == p->mark)
-			return -EINVAL;
-		n.waiters = r->base + p->waiters;
-		unsigned byte = (unsigned)(p->waiters - word);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-		byte = 3 - byte;
-#endif
-		n.waiters_shift = 8 * byte;
-		n.waiters_bits = UINT32_C(0xff) << n.waiters_shift;
-	}
-	if (p->owner != SHMG_WFLAG_NONE) {
-		if ((err = shmg_region_at(r, p->owner, 4, &at)) != 0)
-			return err;
-		if (overlap(p->owner, 4, word, 4) ||
-		    overlap(p->owner, 4, p->counter, 8))
-			return -EINVAL;
-		n.owner = at;
-	}
+		return shmg__fail(-EINVAL, "the counter overlaps the mark's 4-byte word");
+	if ((p->parts & SHMG_WFLAG_WAITERS) && (err = place_waiters(&n, r, p, word)) != 0)
+		return err;
+	if ((p->parts & SHMG_WFLAG_OWNER) && (err = place_owner(&n, r, p, word)) != 0)
+		return err;
 	if ((err = place_latch(&n, r, p)) != 0)
 		return err;
-	if (n.copies && n.owner &&
-	    overlap(p->owner, 4, p->seq,
-		    (size_t)(p->copies - 1) * p->seq_stride + 8))
-		return -EINVAL;
 	n.base = r->base;
 	n.size = r->size;
 	*g = n;
 	return 0;
+}
+
+SHMG_EXPORT int shmg_wflag_new(struct shmg_wflag **g, const struct shmg_region *r,
+			       const struct shmg_wflag_place *p)
+{
+	struct shmg_wflag_place own;
+	if (!g)
+		return -EINVAL;
+	*g = NULL;
+	if (!r)
+		return shmg__fail(-EINVAL, "no region");
+	int err = SHMG__SIZED_IN(&own, p, struct shmg_wflag_place);
+	if (err)
+		return err;
+	struct shmg_wflag *n = malloc(sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	if ((err = shmg__wflag_place(n, r, &own)) != 0) {
+		free(n);
+		return err;
+	}
+	*g = n;
+	return 0;
+}
+
+SHMG_EXPORT void shmg_wflag_free(struct shmg_wflag *g)
+{
+	free(g);
 }
 
 /*
@@ -156,18 +221,19 @@ SHMG_EXPORT int shmg_wflag_claim(struct shmg_wflag *g)
 		if (cur == self)
 			return 0;
 		if (cur < 0)
-			return SHMG_EGARBAGE;
+			return shmg__fail(SHMG_EGARBAGE, "the owner word holds %d", cur);
 		/* A writer we cannot prove dead is alive: never take over a
 		 * live writer's stream. */
 		if (cur != 0 && shmg_proc_alive(cur, 0, 0) != SHMG_PROC_DEAD)
-			return -EBUSY;
+			return shmg__fail(-EBUSY, "writer PID %d is alive", cur);
 		int32_t was = cur;
 		/* acquire: the new writer continues from the counter and
 		 * copies its predecessor left. */
 		if (shmg_atomic_cmpxchgv(g->owner, was, self, &cur, acquire)) {
-			if (was != 0)
-				finish_dead_publish(g);
-			return was != 0;
+			if (was == 0)
+				return 0;
+			finish_dead_publish(g);
+			return SHMG_OWNERDEAD;
 		}
 	}
 }
@@ -196,9 +262,10 @@ SHMG_EXPORT void *shmg_wflag_begin(struct shmg_wflag *g)
 		copy = g->data + (size_t)g->next * g->data_len;
 	}
 	byte_store(g->mark, 1, relaxed);
-	/* DESIGN rule 3: a release fence, not a release store of the mark,
-	 * keeps every later store of the frame (and of the copy) behind the
-	 * mark and the zeroed sequence word. */
+	/* A release fence, not a release store of the mark, keeps every later
+	 * store of the frame (and of the copy) behind the mark and the zeroed
+	 * sequence word (doc/wflag.md; tests/spin/seqlock.pml mutant
+	 * NO_WRITER_FENCE). */
 	shmg_atomic_thread_fence(release);
 	return copy;
 }
@@ -237,14 +304,14 @@ SHMG_EXPORT uint64_t shmg_wflag_publish(struct shmg_wflag *g)
 		/* release: a reader that finds this index finds the sequence
 		 * word above (or a later one). */
 		shmg_atomic_store(g->index, g->next, release);
-		TEST_POINT(SHMG__WFLAG_AFTER_COPY);
+		SHMG__TEST_POINT(SHMG__WFLAG_AFTER_COPY);
 	}
 	shmg_atomic_store(g->counter, frame, release);
-	TEST_POINT(SHMG__WFLAG_AFTER_COUNTER);
+	SHMG__TEST_POINT(SHMG__WFLAG_AFTER_COUNTER);
 	/* Counter first, then the mark (tests/spin/seqlock.pml mutant
 	 * PUBLISH_SWAPPED shows the other order accepts torn frames). */
 	byte_store(g->mark, 0, release);
-	TEST_POINT(SHMG__WFLAG_AFTER_MARK);
+	SHMG__TEST_POINT(SHMG__WFLAG_AFTER_MARK);
 	wake_sleepers(g);
 	return frame;
 }

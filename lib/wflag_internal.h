@@ -7,19 +7,33 @@
 #include <stdint.h>
 
 #include <shmguard/atomic.h>
-
 #include <shmguard/wflag.h>
 
-/* Steps inside shmg_wflag_publish() where crash tests stop the writer
- * (tests/wflag-stress.c sets shmg__wflag_test_point). */
-enum {
-	SHMG__WFLAG_AFTER_COPY = 1,    /* latch copy published, counter not */
-	SHMG__WFLAG_AFTER_COUNTER = 2, /* counter stored, mark still set */
-	SHMG__WFLAG_AFTER_MARK = 3,    /* mark cleared, sleepers not woken */
+/* A guard placed in a region (process-local; the state is in the segment).
+ * Clients embed it (shmg__wflag_place); others get it from shmg_wflag_new. */
+struct shmg_wflag {
+	uint8_t *mark;
+	uint64_t *counter;
+	uint32_t *futex;       /* the aligned 4-byte word holding the mark */
+	uint8_t *waiters;      /* NULL: every publish wakes (a syscall) */
+	int32_t *owner;        /* NULL: a dead writer cannot be told */
+	unsigned copies;       /* 0 or >= 2 */
+	uint32_t *index;
+	unsigned char *seq;    /* the sequence word of copy i is at seq + i * seq_stride */
+	size_t seq_stride;
+	unsigned char *data;   /* copy i is at data + i * data_len */
+	size_t data_len;
+	unsigned next;         /* writer: the copy begun by shmg_wflag_begin */
+	uint32_t waiters_bits; /* the waiters byte's bits within *futex */
+	unsigned waiters_shift; /* and their position */
+	const unsigned char *base; /* the region, to check read sources */
+	size_t size;
 };
-extern void (*shmg__wflag_test_point)(int step);
-/* The probe period of a sleeping reader (tests stretch it). */
-extern uint64_t shmg__wflag_probe_ns;
+
+/* Place a guard into *g (shmg_wflag_new without the allocation; the
+ * placement p is the library's own, already size-checked). */
+int shmg__wflag_place(struct shmg_wflag *g, const struct shmg_region *r,
+		      const struct shmg_wflag_place *p);
 
 /*
  * The mark and the waiters byte are single bytes. Where 1-byte atomics are
@@ -43,13 +57,13 @@ static inline uint32_t *byte_word(uint8_t *b, unsigned *shift)
 	return (uint32_t *)(a & ~(uintptr_t)3);
 }
 #define byte_load(b, o)                                                        \
-	({                                                                     \
+	__extension__({                                                        \
 		unsigned shmg__sh;                                             \
 		uint32_t *shmg__w = byte_word((b), &shmg__sh);                 \
 		(uint8_t)(shmg_atomic_load(shmg__w, o) >> shmg__sh);           \
 	})
 #define byte_store(b, v, o)                                                    \
-	({                                                                     \
+	__extension__({                                                        \
 		unsigned shmg__sh;                                             \
 		uint32_t *shmg__w = byte_word((b), &shmg__sh), shmg__ov, shmg__nv; \
 		shmg_atomic_rmw_loop(shmg__w, shmg__ov, shmg__nv, o, {          \
@@ -59,7 +73,7 @@ static inline uint32_t *byte_word(uint8_t *b, unsigned *shift)
 	})
 /* the byte after OR-ing v into it */
 #define byte_or(b, v, o)                                                       \
-	({                                                                     \
+	__extension__({                                                        \
 		unsigned shmg__sh;                                             \
 		uint32_t *shmg__w = byte_word((b), &shmg__sh), shmg__ov, shmg__nv; \
 		shmg_atomic_rmw_loop(shmg__w, shmg__ov, shmg__nv, o, {          \

@@ -14,6 +14,9 @@
 #include <shmguard/wait.h>
 #include <shmguard/wflag.h>
 
+#include "detail.h"
+#include "sized.h"
+#include "testing.h"
 #include "wait_internal.h"
 #include "wflag_internal.h"
 
@@ -26,9 +29,11 @@
  * 1 ms) than one with a long timeout, and readers sleep on every frame;
  * a dead writer is reported within one period. */
 #define PROBE_NS 64000000u
+#ifdef SHMG_TESTING
 /* Tests of wake-ups stretch the probe period, so a lost wake-up cannot hide
  * behind a probe (tests/check_wflag.c). */
-SHMG_EXPORT uint64_t shmg__wflag_probe_ns = PROBE_NS;
+uint64_t shmg__test_wflag_probe_ns;
+#endif
 
 SHMG_EXPORT uint64_t shmg_wflag_counter(const struct shmg_wflag *g)
 {
@@ -96,7 +101,7 @@ static int wflag_wait(const struct shmg_wflag *g, enum wait_for what,
 		      uint64_t after, uint64_t *now,
 		      const struct timespec *deadline)
 {
-	const uint64_t probe_ns = shmg__wflag_probe_ns;
+	const uint64_t probe_ns = SHMG__PROBE_NS(wflag, PROBE_NS);
 	int c;
 
 	/* Spin on relaxed loads (the upstream review: no acquire on every
@@ -163,7 +168,7 @@ SHMG_EXPORT int shmg_wflag_wait_update(const struct shmg_wflag *g,
 	return err;
 }
 
-/* The seqlock over the main buffer (DESIGN rule 3). */
+/* The seqlock over the main buffer (doc/wflag.md, "The seqlock"). */
 static int read_single(const struct shmg_wflag *g, void *dst,
 		       const void *src, size_t len,
 		       struct shmg_wflag_snap *snap,
@@ -188,7 +193,7 @@ static int read_single(const struct shmg_wflag *g, void *dst,
 		/* The copy's acquire fence keeps the re-checks after it. */
 		shmg_atomic_load_memcpy(dst, s, len, acquire);
 		/* The mark re-check must be an acquire load read before the
-		 * counter (DESIGN rule 3; mutant RELAXED_RECHECK). */
+		 * counter (tests/spin/seqlock.pml, mutant RELAXED_RECHECK). */
 		uint8_t m2 = byte_load(g->mark, acquire);
 		uint64_t c2 = shmg_atomic_load(g->counter, relaxed);
 		if (m2 == 0 && c2 == c1) {
@@ -247,11 +252,16 @@ SHMG_EXPORT int shmg_wflag_read(const struct shmg_wflag *g, void *dst,
 				struct shmg_wflag_snap *snap,
 				const struct timespec *deadline)
 {
-	struct shmg_wflag_snap scratch;
+	struct shmg_wflag_snap own = {.size = sizeof(own)};
+	int err;
 
-	if (!snap)
-		snap = &scratch;
+	if (snap && snap->size < sizeof(own))
+		return SHMG__SIZED_OUT(snap, &own, struct shmg_wflag_snap);
 	if (g->copies)
-		return read_latch(g, dst, len, snap, deadline);
-	return read_single(g, dst, src, len, snap, deadline);
+		err = read_latch(g, dst, len, &own, deadline);
+	else
+		err = read_single(g, dst, src, len, &own, deadline);
+	if (!err && snap)
+		SHMG__SIZED_OUT(snap, &own, struct shmg_wflag_snap);
+	return err;
 }

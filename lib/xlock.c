@@ -1,50 +1,76 @@
 /*
- * The exclusive lock: one CAS to lock, one exchange to unlock, a futex for
+ * The exclusive lock: one CAS to lock, one CAS to unlock, a futex for
  * sleepers, and owner-death recovery by CAS from the exact dead value.
  * See include/shmguard/xlock.h, lib/xlock_word.h (the format) and
- * doc/xlock.md (the protocol and what backs each ordering claim).
+ * doc/xlock.md (the protocol and what backs each ordering claim). Waiting
+ * is in lib/xlock_wait.c, monitors' views in lib/xlock_monitor.c.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
 #include <time.h>
 
 #include <shmguard/atomic.h>
 #include <shmguard/error.h>
-#include <shmguard/proc.h>
-#include <shmguard/wait.h>
 #include <shmguard/xlock.h>
 
-#include "wait_internal.h"
-#include "xlock_owner.h"
-#include "xlock_word.h"
+#include "detail.h"
+#include "testing.h"
+#include "xlock_internal.h"
 
-/* Looks at the owner before sleeping, with exponential backoff: about
- * 450 cpu_relax in all (10-60 us), a short critical section's worth. */
-#define XLOCK_SPIN 12
-/* A sleeper wakes to probe the owner after PROBE_FIRST_NS, for the first
- * PROBE_FAST probes (a few milliseconds), then backs off by doubling up to
- * PROBE_MAX_NS: prompt detection of a crash while a lock is contended,
- * little cost while a live owner holds it long. */
-#define PROBE_FIRST_NS 50000u
-#define PROBE_FAST 64
-#define PROBE_MAX_NS 5000000u
-/* Tests of wake-ups stretch the probe period so a lost wake-up cannot hide
- * behind a probe (tests/check_xlock.c). */
-SHMG_EXPORT uint64_t shmg__xlock_probe_ns = PROBE_FIRST_NS;
+/* The calling thread's word, for both widths, cached per thread (valid
+ * false: not read yet). initial-exec TLS: a plain %fs-relative load on the
+ * fast path, no __tls_get_addr call (the library is not meant for a late
+ * dlopen). A forked child's one thread forgets it (forget_me), so the
+ * fast path checks this thread-local flag and nothing else. */
+static __thread __attribute__((tls_model("initial-exec"))) struct {
+	bool valid;
+	uint64_t word8, word4;
+} me;
 
-/* Crash tests stop a process at protocol steps through this (NULL
- * otherwise: one predictable branch, off the uncontended path). */
-SHMG_EXPORT void (*shmg__xlock_test_point)(int step);
-#define TEST_POINT(step)                                                       \
-	do {                                                                   \
-		if (SHMG__UNLIKELY(shmg__xlock_test_point != NULL))            \
-			shmg__xlock_test_point(step);                          \
-	} while (0)
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
+static void forget_me(void)
+{
+	me.valid = false;
+}
+
+static void register_forget(void)
+{
+	pthread_atfork(NULL, NULL, forget_me);
+}
+
+/* The first call in a thread (or in a forked child): read the identity
+ * (the process-identity module's). Out of line: the fast paths stay a
+ * thread-local load and a compare. */
+static __attribute__((noinline, cold)) int refresh_me(void)
+{
+	struct shmg__thread_id id;
+	pthread_once(&atfork_once, register_forget);
+	int err = shmg__thread_self(&id);
+	if (err)
+		return err;
+	me.word8 = xw_make(&xlock_fmt8, (uint64_t)id.tid, id.start);
+	me.word4 = xw_make(&xlock_fmt4, (uint64_t)id.tid, id.start);
+	me.valid = true;
+	return 0;
+}
+
+/* The word the calling thread writes into lock l, once me is current. */
+static inline uint64_t my_word(const struct shmg_xlock *l)
+{
+	return l->shmg__width == 8 ? me.word8 : me.word4;
+}
+
+/* Make me current: 0, or -errno when /proc cannot tell who we are. */
+static inline int know_me(void)
+{
+	return SHMG__LIKELY(me.valid) ? 0 : refresh_me();
+}
 
 SHMG_EXPORT int shmg_xlock_init(struct shmg_xlock *l,
 				const struct shmg_region *r, size_t offset,
@@ -52,328 +78,143 @@ SHMG_EXPORT int shmg_xlock_init(struct shmg_xlock *l,
 {
 	void *at;
 
-	if (!l || (width != 4 && width != 8))
+	if (!l)
 		return -EINVAL;
+	if (width != 4 && width != 8)
+		return shmg__fail(-EINVAL, "lock width %u: 4 or 8 expected", width);
 	int err = shmg_region_at(r, offset, width, &at);
 	if (err)
 		return err;
-	l->word = at;
-	l->width = width;
+	memset(l, 0, sizeof(*l));
+	l->shmg__word = at;
+	l->shmg__width = width;
 	return 0;
 }
 
-/* Width-generic access to the word. */
-static uint64_t load_word(const struct shmg_xlock *l)
+/* The uncontended path: one CAS (acquire on success); else the slow path,
+ * as a tail call (the fast path keeps no stack frame). */
+static inline int lock_now(const struct shmg_xlock *l, enum xlock_wait_mode mode,
+			   const struct timespec *deadline)
 {
-	if (l->width == 8)
-		return shmg_atomic_load((uint64_t *)l->word, relaxed);
-	return shmg_atomic_load((uint32_t *)l->word, relaxed);
-}
-
-/* Every CAS on the word is acquire: the one that takes the lock must see
- * the previous owner's critical section (its unlock is a release). */
-static bool cas_word(const struct shmg_xlock *l, uint64_t *expect,
-		     uint64_t desired)
-{
-	if (l->width == 8)
-		return shmg_atomic_cmpxchgv((uint64_t *)l->word, *expect,
-					    desired, expect, acquire);
-	uint32_t seen;
-	bool ok = shmg_atomic_cmpxchgv((uint32_t *)l->word, (uint32_t)*expect,
-				       (uint32_t)desired, &seen, acquire);
-	*expect = seen;
-	return ok;
-}
-
-/* The 32-bit futex word: the half of the word holding id and flags. */
-static uint32_t *futex_word(const struct shmg_xlock *l)
-{
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	if (l->width == 8)
-		return (uint32_t *)l->word + 1;
-#endif
-	return (uint32_t *)l->word;
-}
-
-static inline int self_word(const struct shmg_xlock *l, uint64_t *out)
-{
-	return shmg__xlock_self_word(l->width, out);
-}
-
-enum wait_mode { TRY, WAIT };
-
-static int lock_slow(const struct shmg_xlock *l, uint64_t me,
-		     enum wait_mode mode, const struct timespec *deadline)
-{
-	const struct xlock_format *f = xlock_format(l->width);
-	struct xlock_watch watch;
-	uint64_t probe_ns = shmg__xlock_probe_ns;
-	unsigned spins = 0, probes = 0;
-	bool slept = false;
-	int result;
-
-	shmg__xlock_watch_init(&watch);
-	uint64_t v = load_word(l);
-	for (;;) {
-		switch (xw_kind(f, v)) {
-		case XW_UNLOCKED:
-			/* After sleeping, others may sleep too: keep WAITERS
-			 * so our unlock wakes the next one (Drepper's
-			 * "mutex3"). */
-			if (cas_word(l, &v, me | (slept ? f->waiters : 0))) {
-				TEST_POINT(XP_LOCKED);
-				result = 0;
-				goto out;
-			}
-			continue;
-		case XW_NOTRECOVERABLE:
-			result = SHMG_ENOTRECOVERABLE;
-			goto out;
-		case XW_GARBAGE:
-			result = SHMG_EGARBAGE;
-			goto out;
-		case XW_HELD:
-			break;
-		}
-		if (xw_owner(f, v) == me) {
-			result = SHMG_EDEADLK;
-			goto out;
-		}
-		bool probe_now = mode == TRY;
-		if (mode == WAIT && spins < XLOCK_SPIN) {
-			/* Exponential backoff: fewer looks at the owner's
-			 * cache line, so its next lock stays cheap. */
-			for (unsigned k = 0; k < 1u << (spins < 6 ? spins : 6); k++)
-				shmg_cpu_relax();
-			spins++;
-			v = load_word(l);
-			continue;
-		}
-		if (mode == WAIT) {
-			if (!(v & f->waiters)) {
-				if (!cas_word(l, &v, v | f->waiters))
-					continue;
-				v |= f->waiters;
-			}
-			TEST_POINT(XP_WAITERS_SET);
-			struct timespec until;
-			int err = shmg__wake_by(&until, deadline, probe_ns);
-			if (!err)
-				err = shmg_futex_wait(futex_word(l), (uint32_t)v, &until);
-			slept = true;
-			if (err == -ETIMEDOUT) {
-				if (shmg_deadline_passed(deadline)) {
-					result = -ETIMEDOUT;
-					goto out;
-				}
-				probe_now = true;
-				if (++probes > PROBE_FAST && probe_ns < PROBE_MAX_NS)
-					probe_ns = probe_ns * 2 < PROBE_MAX_NS
-							   ? probe_ns * 2 : PROBE_MAX_NS;
-			}
-			uint64_t now = load_word(l);
-			if (now != v) { /* woken, or it changed: look again */
-				v = now;
-				continue;
-			}
-		}
-		if (probe_now) {
-			pid_t tid = (pid_t)xw_id(f, v);
-			bool dead = mode == TRY
-				? shmg__xlock_owner_gone(tid, xw_start(f, v), f->start_bits)
-				: shmg__xlock_owner_dead(&watch, tid, xw_start(f, v),
-							 f->start_bits);
-			if (dead) {
-				/* DESIGN rule 6: CAS from the exact dead value,
-				 * one winner; WAITERS kept for the sleepers. */
-				if (cas_word(l, &v, me | f->inconsistent | f->waiters)) {
-					TEST_POINT(XP_STOLEN);
-					result = SHMG_EOWNERDEAD;
-					goto out;
-				}
-				continue;
-			}
-			if (mode == TRY) {
-				result = -EBUSY;
-				goto out;
-			}
-		}
-		v = load_word(l);
-	}
-out:
-	shmg__xlock_watch_close(&watch);
-	return result;
-}
-
-static int lock_common(const struct shmg_xlock *l, enum wait_mode mode,
-		       const struct timespec *deadline)
-{
-	uint64_t me, expect = 0;
-	int err = self_word(l, &me);
-	if (err)
-		return err;
-	/* The uncontended path: one CAS (acquire on success). */
-	if (SHMG__LIKELY(cas_word(l, &expect, me)))
+	uint64_t word = my_word(l);
+	bool taken = l->shmg__width == 8
+		? shmg_atomic_cmpxchg((uint64_t *)l->shmg__word, 0, word, acquire)
+		: shmg_atomic_cmpxchg((uint32_t *)l->shmg__word, 0, (uint32_t)word, acquire);
+	if (SHMG__LIKELY(taken))
 		return 0;
-	return lock_slow(l, me, mode, deadline);
+	return shmg__xlock_lock_slow(l, word, mode, deadline);
+}
+
+/* A thread's first lock (or a forked child's): who are we, then lock. */
+static __attribute__((noinline)) int lock_first(const struct shmg_xlock *l,
+						 enum xlock_wait_mode mode,
+						 const struct timespec *deadline)
+{
+	int err = refresh_me();
+	return err ? err : lock_now(l, mode, deadline);
+}
+
+static inline int lock_common(const struct shmg_xlock *l, enum xlock_wait_mode mode,
+			      const struct timespec *deadline)
+{
+	if (SHMG__UNLIKELY(!me.valid))
+		return lock_first(l, mode, deadline);
+	return lock_now(l, mode, deadline);
 }
 
 SHMG_EXPORT int shmg_xlock_lock(const struct shmg_xlock *l)
 {
-	return lock_common(l, WAIT, NULL);
+	return lock_common(l, XLOCK_WAIT, NULL);
 }
 
 SHMG_EXPORT int shmg_xlock_trylock(const struct shmg_xlock *l)
 {
-	return lock_common(l, TRY, NULL);
+	return lock_common(l, XLOCK_TRY, NULL);
 }
 
 SHMG_EXPORT int shmg_xlock_timedlock(const struct shmg_xlock *l,
 				     const struct timespec *deadline)
 {
-	return lock_common(l, WAIT, deadline);
-}
-
-static void wake(const struct shmg_xlock *l, int n)
-{
-	shmg_futex_wake(futex_word(l), n);
+	return lock_common(l, XLOCK_WAIT, deadline);
 }
 
 static uint64_t exchange(const struct shmg_xlock *l, uint64_t v)
 {
 	/* release: the critical section happens-before the next locker's
 	 * acquire CAS that reads this value. */
-	if (l->width == 8)
-		return shmg_atomic_xchg((uint64_t *)l->word, v, release);
-	return shmg_atomic_xchg((uint32_t *)l->word, (uint32_t)v, release);
+	if (l->shmg__width == 8)
+		return shmg_atomic_xchg((uint64_t *)l->shmg__word, v, release);
+	return shmg_atomic_xchg((uint32_t *)l->shmg__word, (uint32_t)v, release);
 }
 
 /* The unlock's fast path: from exactly our own word (no waiters, not
  * inconsistent) to 0, release. One RMW, no syscall. */
-static bool unlock_fast(const struct shmg_xlock *l, uint64_t me, uint64_t *seen)
+static inline bool unlock_fast(const struct shmg_xlock *l, uint64_t mine)
 {
-	if (l->width == 8)
-		return shmg_atomic_cmpxchgv((uint64_t *)l->word, me, 0, seen, release);
-	uint32_t v;
-	bool ok = shmg_atomic_cmpxchgv((uint32_t *)l->word, (uint32_t)me, 0, &v, release);
-	*seen = v;
-	return ok;
+	if (l->shmg__width == 8)
+		return shmg_atomic_cmpxchg((uint64_t *)l->shmg__word, mine, 0, release);
+	return shmg_atomic_cmpxchg((uint32_t *)l->shmg__word, (uint32_t)mine, 0, release);
 }
 
-SHMG_EXPORT int shmg_xlock_unlock(const struct shmg_xlock *l)
+/* Everything but the uncontended unlock, out of line. */
+static __attribute__((noinline)) int unlock_slow(const struct shmg_xlock *l, uint64_t mine)
 {
-	const struct xlock_format *f = xlock_format(l->width);
-	uint64_t me, v;
-	int err = self_word(l, &me);
-	if (err)
-		return err;
-	if (SHMG__LIKELY(shmg__xlock_test_point == NULL && unlock_fast(l, me, &v)))
-		return 0;
-	v = load_word(l);
+	const struct xlock_format *f = xlock_format(l->shmg__width);
+	uint64_t v = xlock_load(l);
 	if (xw_kind(f, v) == XW_GARBAGE)
 		return SHMG_EGARBAGE;
 	/* Only the owner changes the identity part: if it is ours now, it
 	 * stays ours until we release it (others only add WAITERS). */
-	if (xw_kind(f, v) != XW_HELD || xw_owner(f, v) != me)
+	if (xw_kind(f, v) != XW_HELD || xw_owner(f, v) != mine)
 		return SHMG_ENOTOWNER;
-	TEST_POINT(XP_UNLOCK_BEFORE);
+	SHMG__TEST_POINT(SHMG__XLOCK_UNLOCK_BEFORE);
 	if (v & f->inconsistent) {
 		/* Released without consistent(): poisoned for everyone, and
 		 * every sleeper must hear it. */
 		exchange(l, f->inconsistent);
-		wake(l, INT_MAX);
+		xlock_wake(l, INT_MAX);
 		return 0;
 	}
-	/* A waiter announced itself: the exchange tells us so atomically
-	 * (DESIGN rule 5: only then a syscall). */
+	/* A waiter announced itself: the exchange tells us so atomically,
+	 * and only then is there a syscall (doc/xlock.md, "Unlock"). */
 	uint64_t old = exchange(l, 0);
-	TEST_POINT(XP_UNLOCK_AFTER);
+	SHMG__TEST_POINT(SHMG__XLOCK_UNLOCK_AFTER);
 	if (old & f->waiters)
-		wake(l, 1);
+		xlock_wake(l, 1);
 	return 0;
+}
+
+/* A thread's first unlock (a lock it cannot own: it never locked). */
+static __attribute__((noinline)) int unlock_first(const struct shmg_xlock *l)
+{
+	int err = refresh_me();
+	return err ? err : unlock_slow(l, my_word(l));
+}
+
+SHMG_EXPORT int shmg_xlock_unlock(const struct shmg_xlock *l)
+{
+	if (SHMG__UNLIKELY(!me.valid))
+		return unlock_first(l);
+	uint64_t word = my_word(l);
+	if (SHMG__LIKELY(!SHMG__TESTING_SLOW_UNLOCK() && unlock_fast(l, word)))
+		return 0;
+	return unlock_slow(l, word);
 }
 
 SHMG_EXPORT int shmg_xlock_consistent(const struct shmg_xlock *l)
 {
-	const struct xlock_format *f = xlock_format(l->width);
-	uint64_t me, v;
-	int err = self_word(l, &me);
+	const struct xlock_format *f = xlock_format(l->shmg__width);
+	int err = know_me();
 	if (err)
 		return err;
-	v = load_word(l);
+	uint64_t mine = my_word(l), v = xlock_load(l);
 	for (;;) {
-		if (xw_kind(f, v) != XW_HELD || xw_owner(f, v) != me)
+		if (xw_kind(f, v) != XW_HELD || xw_owner(f, v) != mine)
 			return SHMG_ENOTOWNER;
 		if (!(v & f->inconsistent))
-			return -EINVAL;
+			return shmg__fail(-EINVAL, "the lock was not taken from a dead owner");
 		/* A CAS loop: sleepers may add WAITERS meanwhile. */
-		if (cas_word(l, &v, v & ~f->inconsistent))
+		if (xlock_cas(l, &v, v & ~f->inconsistent))
 			return 0;
 	}
-}
-
-SHMG_EXPORT int shmg_xlock_reset(const struct shmg_xlock *l)
-{
-	const struct xlock_format *f = xlock_format(l->width);
-	struct xlock_watch watch;
-	int result;
-
-	shmg__xlock_watch_init(&watch);
-	uint64_t v = load_word(l);
-	for (;;) {
-		enum xlock_kind k = xw_kind(f, v);
-		if (k == XW_UNLOCKED) {
-			result = 0;
-			break;
-		}
-		if (k == XW_GARBAGE) {
-			result = SHMG_EGARBAGE;
-			break;
-		}
-		if (k == XW_HELD &&
-		    !shmg__xlock_owner_dead(&watch, (pid_t)xw_id(f, v),
-					    xw_start(f, v), f->start_bits)) {
-			result = -EBUSY;
-			break;
-		}
-		/* Not recoverable, or its owner is dead: from that exact
-		 * value to unlocked; every sleeper looks again. */
-		if (cas_word(l, &v, 0)) {
-			wake(l, INT_MAX);
-			result = 0;
-			break;
-		}
-	}
-	shmg__xlock_watch_close(&watch);
-	return result;
-}
-
-SHMG_EXPORT int shmg_xlock_inspect(const struct shmg_xlock *l,
-				   struct shmg_xlock_info *info)
-{
-	const struct xlock_format *f = xlock_format(l->width);
-	uint64_t v = load_word(l);
-
-	memset(info, 0, sizeof(*info));
-	info->raw = v;
-	info->waiters = (v & f->waiters) != 0;
-	switch (xw_kind(f, v)) {
-	case XW_UNLOCKED:
-		info->state = SHMG_XLOCK_UNLOCKED;
-		break;
-	case XW_NOTRECOVERABLE:
-		info->state = SHMG_XLOCK_NOTRECOVERABLE;
-		break;
-	case XW_GARBAGE:
-		info->state = SHMG_XLOCK_GARBAGE;
-		break;
-	case XW_HELD:
-		info->state = (v & f->inconsistent) ? SHMG_XLOCK_INCONSISTENT
-						    : SHMG_XLOCK_HELD;
-		info->owner_tid = (pid_t)xw_id(f, v);
-		info->owner_alive = shmg_proc_alive(info->owner_tid, xw_start(f, v),
-						    f->start_bits);
-		break;
-	}
-	return 0;
 }

@@ -4,7 +4,7 @@
 # are refused with a clear message.
 set -u
 # SHMG_EXEC_WRAPPER runs target programs (qemu-<arch> in check-cross).
-bench="${SHMG_EXEC_WRAPPER-} ./tests/bench/shmg-bench"
+bench="${SHMG_EXEC_WRAPPER-} ./tools/bench/shmg-bench"
 # The xlock and wflag suites fork and use seccomp: not under qemu-user
 # (check-cross sets SHMG_EXEC_WRAPPER), where only one guest task runs.
 suites="atomic copy xlock wflag"

@@ -39,20 +39,42 @@ static void teardown(void)
 }
 
 static const struct shmg_isio_params cam = {
-	.name = "cam", .naxis = 2, .size = {64, 32}, .datatype = SHMG_ISIO_UINT16,
+	.size = sizeof(struct shmg_isio_params),
+	.name = "cam", .naxis = 2, .dims = {64, 32}, .datatype = SHMG_ISIO_UINT16,
 	.nkw = 4,
 };
 
-#define FIELD(s, off, type) (*(type *)(void *)((s)->region.base + (off)))
+static unsigned char *base_of(const struct shmg_isio *s)
+{
+	return shmg_region_base(shmg_isio_region(s));
+}
+
+/* A field of the file, at its offset (doc/imagestreamio.md). */
+#define FIELD(s, off, type) (*(type *)(void *)(base_of(s) + (off)))
+
+static struct shmg_isio_layout layout_of(const struct shmg_isio *s)
+{
+	struct shmg_isio_layout l = {.size = sizeof(l)};
+	ck_assert_int_eq(shmg_isio_get_layout(s, &l), 0);
+	return l;
+}
+
+/* Write a frame; its number. */
+static uint64_t wrote(struct shmg_isio *s, const void *f, size_t len)
+{
+	uint64_t n = 0;
+	ck_assert_int_eq(shmg_isio_write(s, f, len, &n), 0);
+	return n;
+}
 
 START_TEST(layout_matches_measured_example)
 {
 	/* The facts: 512x512 float, 10 keywords, 10 semaphores, CBsize 1. */
 	struct shmg_isio_params p = {
-		.name = "x", .naxis = 2, .size = {512, 512},
+		.size = sizeof(p), .name = "x", .naxis = 2, .dims = {512, 512},
 		.datatype = SHMG_ISIO_FLOAT, .nkw = 10, .cbsize = 1,
 	};
-	struct shmg_isio_layout l;
+	struct shmg_isio_layout l = {.size = sizeof(l)};
 	ck_assert_int_eq(shmg_isio_layout_of(&l, &p), 0);
 	ck_assert_uint_eq(l.file_size, 2100016);
 	ck_assert_uint_eq(l.off_data, 384);
@@ -69,15 +91,15 @@ START_TEST(layout_matches_measured_example)
 	ck_assert_int_eq(shmg_isio_layout_of(&l, &p), -EINVAL);
 	p.datatype = SHMG_ISIO_COMPLEX_DOUBLE;
 	p.naxis = 3;
-	p.size[0] = p.size[1] = p.size[2] = UINT32_MAX;
+	p.dims[0] = p.dims[1] = p.dims[2] = UINT32_MAX;
 	ck_assert_int_eq(shmg_isio_layout_of(&l, &p), -EOVERFLOW);
 	/* A temporal circular buffer needs a z axis. */
-	p = (struct shmg_isio_params){.name = "x", .naxis = 2, .size = {4, 4},
+	p = (struct shmg_isio_params){.size = sizeof(p), .name = "x", .naxis = 2, .dims = {4, 4},
 		.datatype = 1, .imagetype = SHMG_ISIO_CIRCULAR_BUFFER | SHMG_ISIO_ZAXIS_TEMPORAL};
 	ck_assert_int_eq(shmg_isio_layout_of(&l, &p), -EINVAL);
 	/* With one: 3 arrays of size[2] entries before the fast buffer. */
 	p.naxis = 3;
-	p.size[2] = 5;
+	p.dims[2] = 5;
 	ck_assert_int_eq(shmg_isio_layout_of(&l, &p), 0);
 	ck_assert_uint_eq(l.off_cbmd - l.off_slicetimes, 5 * (16 + 16 + 8));
 }
@@ -85,46 +107,46 @@ END_TEST
 
 START_TEST(create_writes_every_field)
 {
-	struct shmg_isio s;
+	struct shmg_isio *s;
 	struct stat st;
 	int v;
 
 	ck_assert_int_eq(shmg_isio_create(&s, path, &cam, 0, 0), 0);
 	ck_assert_int_eq(stat(path, &st), 0);
 	ck_assert_uint_eq(st.st_mode & 0777, 0600);
-	ck_assert_uint_eq((size_t)st.st_size, s.layout.file_size);
-	ck_assert_str_eq((char *)s.region.base, "2.00");
-	ck_assert_str_eq((char *)s.region.base + 32, "cam");
-	ck_assert_uint_eq(FIELD(&s, 112, uint8_t), 2);
-	ck_assert_uint_eq(FIELD(&s, 116, uint32_t), 64);
-	ck_assert_uint_eq(FIELD(&s, 120, uint32_t), 32);
-	ck_assert_uint_eq(FIELD(&s, 128, uint64_t), 64 * 32);
-	ck_assert_uint_eq(FIELD(&s, 136, uint8_t), SHMG_ISIO_UINT16);
-	ck_assert_int_eq(FIELD(&s, 216, int32_t), getpid());
-	ck_assert_int_eq(FIELD(&s, 220, int32_t), 0);
-	ck_assert_uint_eq(FIELD(&s, 224, uint8_t), 1);
-	ck_assert_uint_eq(FIELD(&s, 232, uint64_t), st.st_ino);
-	ck_assert_int_eq(FIELD(&s, 240, int8_t), -1);
-	ck_assert_uint_eq(FIELD(&s, 258, uint16_t), 10);
-	ck_assert_uint_eq(FIELD(&s, 260, uint16_t), 10);
-	ck_assert_uint_eq(FIELD(&s, 264, uint64_t), 0);
-	ck_assert_uint_eq(FIELD(&s, 288, uint8_t), 0);
-	ck_assert_uint_eq(FIELD(&s, 290, uint16_t), 4);
-	ck_assert_uint_eq(FIELD(&s, 312, uint64_t), 64 * 32 * 2);
-	ck_assert_int_gt(FIELD(&s, 152, int64_t), 0); /* creation time */
+	ck_assert_uint_eq((size_t)st.st_size, layout_of(s).file_size);
+	ck_assert_str_eq((char *)base_of(s), "2.00");
+	ck_assert_str_eq((char *)base_of(s) + 32, "cam");
+	ck_assert_uint_eq(FIELD(s, 112, uint8_t), 2);
+	ck_assert_uint_eq(FIELD(s, 116, uint32_t), 64);
+	ck_assert_uint_eq(FIELD(s, 120, uint32_t), 32);
+	ck_assert_uint_eq(FIELD(s, 128, uint64_t), 64 * 32);
+	ck_assert_uint_eq(FIELD(s, 136, uint8_t), SHMG_ISIO_UINT16);
+	ck_assert_int_eq(FIELD(s, 216, int32_t), getpid());
+	ck_assert_int_eq(FIELD(s, 220, int32_t), 0);
+	ck_assert_uint_eq(FIELD(s, 224, uint8_t), 1);
+	ck_assert_uint_eq(FIELD(s, 232, uint64_t), st.st_ino);
+	ck_assert_int_eq(FIELD(s, 240, int8_t), -1);
+	ck_assert_uint_eq(FIELD(s, 258, uint16_t), 10);
+	ck_assert_uint_eq(FIELD(s, 260, uint16_t), 10);
+	ck_assert_uint_eq(FIELD(s, 264, uint64_t), 0);
+	ck_assert_uint_eq(FIELD(s, 288, uint8_t), 0);
+	ck_assert_uint_eq(FIELD(s, 290, uint16_t), 4);
+	ck_assert_uint_eq(FIELD(s, 312, uint64_t), 64 * 32 * 2);
+	ck_assert_int_gt(FIELD(s, 152, int64_t), 0); /* creation time */
 	for (unsigned i = 0; i < 10; i++) {
-		ck_assert_int_eq(FIELD(&s, s.layout.off_semreadpid + 4 * i, int32_t), -1);
-		ck_assert_int_eq(FIELD(&s, s.layout.off_semwritepid + 4 * i, int32_t), -1);
-		ck_assert_int_eq(sem_getvalue((sem_t *)(void *)(s.region.base + s.layout.off_sem + 32 * i), &v), 0);
+		ck_assert_int_eq(FIELD(s, layout_of(s).off_semreadpid + 4 * i, int32_t), -1);
+		ck_assert_int_eq(FIELD(s, layout_of(s).off_semwritepid + 4 * i, int32_t), -1);
+		ck_assert_int_eq(sem_getvalue((sem_t *)(void *)(base_of(s) + layout_of(s).off_sem + 32 * i), &v), 0);
 		ck_assert_int_eq(v, 0);
 	}
-	shmg_isio_close(&s);
+	shmg_isio_close(s);
 	/* Never clobbered by accident; replaced atomically when asked. */
 	ck_assert_int_eq(shmg_isio_create(&s, path, &cam, 0, 0), -EEXIST);
 	ck_assert_int_eq(shmg_isio_create(&s, path, &cam, 0644, SHMG_REGION_REPLACE), 0);
 	ck_assert_int_eq(stat(path, &st), 0);
 	ck_assert_uint_eq(st.st_mode & 0777, 0644);
-	shmg_isio_close(&s);
+	shmg_isio_close(s);
 	struct shmg_isio_params bad = cam;
 	bad.name = "a/b";
 	ck_assert_int_eq(shmg_isio_create(&s, path, &bad, 0, SHMG_REGION_REPLACE), -EINVAL);
@@ -157,7 +179,7 @@ END_TEST
 static void refused(void (*edit)(int fd, off_t size), int expect)
 {
 	char bad[160], cmd[400];
-	struct shmg_isio s;
+	struct shmg_isio *s;
 	struct stat st;
 
 	snprintf(bad, sizeof(bad), "%s/bad.im.shm", dir);
@@ -193,15 +215,15 @@ static void bad_memsize(int fd, off_t n) { uint64_t v = 1; (void)n; put(fd, 312,
 
 START_TEST(open_validates)
 {
-	struct shmg_isio s;
+	struct shmg_isio *s;
 	char link[160];
 
 	ck_assert_int_eq(shmg_isio_create(&s, path, &cam, 0, 0), 0);
-	shmg_isio_close(&s);
+	shmg_isio_close(s);
 	ck_assert_int_eq(shmg_isio_open(&s, path, 0), 0);
-	ck_assert_uint_eq(s.layout.data_size, 64 * 32 * 2);
-	ck_assert_uint_eq(s.layout.nkw, 4);
-	shmg_isio_close(&s);
+	ck_assert_uint_eq(layout_of(s).data_size, 64 * 32 * 2);
+	ck_assert_uint_eq(layout_of(s).nkw, 4);
+	shmg_isio_close(s);
 	refused(old_version, SHMG_ELAYOUT);
 	refused(shorter, SHMG_ELAYOUT);
 	refused(longer, SHMG_ELAYOUT);
@@ -216,7 +238,7 @@ START_TEST(open_validates)
 	ck_assert_int_eq(symlink(path, link), 0);
 	ck_assert_int_eq(shmg_isio_open(&s, link, 0), -ELOOP);
 	ck_assert_int_eq(shmg_isio_open(&s, link, SHMG_REGION_FOLLOW), 0);
-	shmg_isio_close(&s);
+	shmg_isio_close(s);
 	snprintf(link, sizeof(link), "%s/none.im.shm", dir);
 	ck_assert_int_eq(shmg_isio_open(&s, link, 0), -ENOENT);
 }
@@ -226,11 +248,11 @@ END_TEST
 START_TEST(open_over_2gib)
 {
 	struct shmg_isio_params p = {
-		.name = "big", .naxis = 2, .size = {32768, 16400},
+		.size = sizeof(p), .name = "big", .naxis = 2, .dims = {32768, 16400},
 		.datatype = SHMG_ISIO_FLOAT,
 	};
-	struct shmg_isio_layout l;
-	struct shmg_isio s;
+	struct shmg_isio_layout l = {.size = sizeof(l)};
+	struct shmg_isio *s;
 	unsigned char md[384] = {0};
 
 	ck_assert_int_eq(shmg_isio_layout_of(&l, &p), 0);
@@ -238,7 +260,7 @@ START_TEST(open_over_2gib)
 	memcpy(md, "2.00", 5);
 	memcpy(md + 32, "big", 4);
 	md[112] = 2;
-	memcpy(md + 116, p.size, 8);
+	memcpy(md + 116, p.dims, 8);
 	memcpy(md + 128, &l.nelement, 8);
 	md[136] = SHMG_ISIO_FLOAT;
 	md[240] = 0xff; /* location -1 */
@@ -253,9 +275,9 @@ START_TEST(open_over_2gib)
 	ck_assert_int_eq(ftruncate(fd, (off_t)l.file_size), 0);
 	close(fd);
 	ck_assert_int_eq(shmg_isio_open(&s, path, 0), 0);
-	ck_assert_uint_eq(s.layout.file_size, l.file_size);
-	ck_assert_uint_eq(s.layout.off_kw, 384 + (size_t)32768 * 16400 * 4);
-	shmg_isio_close(&s);
+	ck_assert_uint_eq(layout_of(s).file_size, l.file_size);
+	ck_assert_uint_eq(layout_of(s).off_kw, 384 + (size_t)32768 * 16400 * 4);
+	shmg_isio_close(s);
 }
 END_TEST
 
@@ -275,118 +297,134 @@ static void check_frame(const uint16_t *f, size_t n, uint64_t k)
 static int semval(const struct shmg_isio *s, unsigned i)
 {
 	int v = -1;
-	sem_getvalue((sem_t *)(void *)(s->region.base + s->layout.off_sem + 32 * i), &v);
+	sem_getvalue((sem_t *)(void *)(base_of(s) + layout_of(s).off_sem + 32 * i), &v);
 	return v;
 }
 
 START_TEST(frames_single_buffer)
 {
-	struct shmg_isio s, r;
-	struct shmg_wflag_snap snap;
+	struct shmg_isio *s, *r;
+	struct shmg_wflag_snap snap = {.size = sizeof(snap)};
 	uint16_t f[64 * 32], g[64 * 32];
 
 	ck_assert_int_eq(shmg_isio_create(&s, path, &cam, 0, 0), 0);
 	ck_assert_int_eq(shmg_isio_open(&r, path, 0), 0);
 	fill_frame(f, 64 * 32, 1);
-	ck_assert_int_eq(shmg_isio_write(&s, f, sizeof(f)), SHMG_ENOTOWNER);
-	ck_assert_int_eq(shmg_isio_claim(&s), 0);
-	ck_assert_int_eq(FIELD(&s, 220, int32_t), getpid());
-	ck_assert_int_eq(shmg_isio_write(&s, f, sizeof(f) - 2), -EINVAL);
+	ck_assert_int_eq(shmg_isio_write(s, f, sizeof(f), NULL), SHMG_ENOTOWNER);
+	ck_assert_int_eq(shmg_isio_claim(s), 0);
+	ck_assert_int_eq(FIELD(s, 220, int32_t), getpid());
+	ck_assert_int_eq(shmg_isio_write(s, f, sizeof(f) - 2, NULL), -EINVAL);
 	for (uint64_t k = 1; k <= 12; k++) {
 		fill_frame(f, 64 * 32, k);
-		ck_assert_int_eq(shmg_isio_write(&s, f, sizeof(f)), (int64_t)k);
-		ck_assert_int_eq(shmg_isio_read(&r, g, sizeof(g), &snap, NULL), 0);
+		ck_assert_uint_eq(wrote(s, f, sizeof(f)), k);
+		ck_assert_int_eq(shmg_isio_read(r, g, sizeof(g), &snap, NULL), 0);
 		ck_assert_uint_eq(snap.frame, k);
 		ck_assert_int_eq(snap.copy, -1);
 		check_frame(g, 64 * 32, k);
-		ck_assert_uint_eq(FIELD(&r, 264, uint64_t), k);
-		ck_assert_uint_eq(FIELD(&r, 288, uint8_t), 0);
-		ck_assert_int_gt(FIELD(&r, 200, int64_t), 0); /* writetime */
+		ck_assert_uint_eq(FIELD(r, 264, uint64_t), k);
+		ck_assert_uint_eq(FIELD(r, 288, uint8_t), 0);
+		ck_assert_int_gt(FIELD(r, 200, int64_t), 0); /* writetime */
 	}
 	/* Every semaphore posted once per frame, capped at 10; the semlog too. */
 	for (unsigned i = 0; i < 10; i++)
-		ck_assert_int_eq(semval(&r, i), 10);
-	ck_assert_int_eq(shmg_isio_read(&r, g, sizeof(g) + 2, &snap, NULL), -ERANGE);
-	ck_assert_int_eq(shmg_isio_release(&s), 0);
-	ck_assert_int_eq(FIELD(&s, 220, int32_t), 0);
-	shmg_isio_close(&r);
-	shmg_isio_close(&s);
+		ck_assert_int_eq(semval(r, i), 10);
+	ck_assert_int_eq(shmg_isio_read(r, g, sizeof(g) + 2, &snap, NULL), -ERANGE);
+	ck_assert_int_eq(shmg_isio_release(s), 0);
+	ck_assert_int_eq(FIELD(s, 220, int32_t), 0);
+	shmg_isio_close(r);
+	shmg_isio_close(s);
 }
 END_TEST
 
 START_TEST(frames_through_the_latch)
 {
 	struct shmg_isio_params p = cam;
-	struct shmg_isio s, r;
-	struct shmg_wflag_snap snap;
+	struct shmg_isio *s, *r;
+	struct shmg_wflag_snap snap = {.size = sizeof(snap)};
 	uint16_t f[64 * 32], g[64 * 32];
 
 	p.cbsize = 3;
 	ck_assert_int_eq(shmg_isio_create(&s, path, &p, 0, 0), 0);
-	ck_assert(s.has_latch);
+	ck_assert_uint_eq(layout_of(s).cbsize, 3);
 	ck_assert_int_eq(shmg_isio_open(&r, path, 0), 0);
-	ck_assert_int_eq(shmg_isio_claim(&s), 0);
+	ck_assert_int_eq(shmg_isio_claim(s), 0);
 	for (uint64_t k = 1; k <= 7; k++) {
 		fill_frame(f, 64 * 32, k);
-		ck_assert_int_eq(shmg_isio_write(&s, f, sizeof(f)), (int64_t)k);
-		ck_assert_int_eq(shmg_isio_read(&r, g, sizeof(g), &snap, NULL), 0);
+		ck_assert_uint_eq(wrote(s, f, sizeof(f)), k);
+		ck_assert_int_eq(shmg_isio_read(r, g, sizeof(g), &snap, NULL), 0);
 		ck_assert_uint_eq(snap.frame, k);
 		ck_assert_int_eq(snap.copy, (int)(k % 3));
 		check_frame(g, 64 * 32, k);
 		/* Legacy view: CBindex names the newest copy, whose metadata
 		 * carries its cnt0, and the pixel array holds it too. */
-		ck_assert_uint_eq(FIELD(&r, 296, uint32_t), k % 3);
-		ck_assert_uint_eq(FIELD(&r, r.layout.off_cbmd + 48 * (k % 3), uint64_t), k);
-		check_frame(shmg_isio_data(&r), 64 * 32, k);
+		ck_assert_uint_eq(FIELD(r, 296, uint32_t), k % 3);
+		ck_assert_uint_eq(FIELD(r, layout_of(r).off_cbmd + 48 * (k % 3), uint64_t), k);
+		check_frame(shmg_isio_data(r), 64 * 32, k);
 	}
-	ck_assert_uint_eq(FIELD(&r, 304, uint64_t), 2); /* wrapped at 3 and 6 */
-	/* The writer mid-frame: the latch still serves frame 7 at once. */
-	shmg_wflag_begin(&s.latch);
-	ck_assert_int_eq(shmg_isio_read(&r, g, sizeof(g), &snap, NULL), 0);
-	ck_assert_uint_eq(snap.frame, 7);
-	shmg_wflag_abort(&s.latch);
-	/* Without a guarded writer the reader falls back to the pixel array. */
-	ck_assert_int_eq(shmg_isio_release(&s), 0);
-	ck_assert_int_eq(shmg_isio_read(&r, g, sizeof(g), &snap, NULL), 0);
-	ck_assert_int_eq(snap.copy, -1);
+	ck_assert_uint_eq(FIELD(r, 304, uint64_t), 2); /* wrapped at 3 and 6 */
+	/* The writer mid-frame (in place): the latch still serves frame 7 at
+	 * once; the frame filled in place is then frame 8, its latch copy
+	 * taken from the buffer. */
+	uint16_t *in_place = shmg_isio_begin(s);
+	ck_assert_ptr_eq(in_place, shmg_isio_data(s));
+	fill_frame(f, 64 * 32, 8);
+	shmg_atomic_store_memcpy(in_place, f, sizeof(f) / 2, relaxed);
+	ck_assert_int_eq(shmg_isio_read(r, g, sizeof(g), &snap, NULL), 0);
 	ck_assert_uint_eq(snap.frame, 7);
 	check_frame(g, 64 * 32, 7);
-	shmg_isio_close(&r);
-	shmg_isio_close(&s);
+	shmg_atomic_store_memcpy(in_place + 64 * 16, f + 64 * 16, sizeof(f) / 2, relaxed);
+	uint64_t cnt = 0;
+	ck_assert_int_eq(shmg_isio_publish(s, &cnt), 0);
+	ck_assert_uint_eq(cnt, 8);
+	ck_assert_int_eq(shmg_isio_publish(s, &cnt), -EINVAL); /* nothing begun */
+	ck_assert_int_eq(shmg_isio_read(r, g, sizeof(g), &snap, NULL), 0);
+	ck_assert_uint_eq(snap.frame, 8);
+	ck_assert_int_eq(snap.copy, 8 % 3);
+	check_frame(g, 64 * 32, 8);
+	/* Without a guarded writer the reader falls back to the pixel array. */
+	ck_assert_int_eq(shmg_isio_release(s), 0);
+	ck_assert_int_eq(shmg_isio_read(r, g, sizeof(g), &snap, NULL), 0);
+	ck_assert_int_eq(snap.copy, -1);
+	ck_assert_uint_eq(snap.frame, 8);
+	check_frame(g, 64 * 32, 8);
+	shmg_isio_close(r);
+	shmg_isio_close(s);
 }
 END_TEST
 
 START_TEST(cube_slices)
 {
 	struct shmg_isio_params p = {
-		.name = "cube", .naxis = 3, .size = {4, 4, 5},
+		.size = sizeof(p), .name = "cube", .naxis = 3, .dims = {4, 4, 5},
 		.datatype = SHMG_ISIO_UINT16,
 		.imagetype = SHMG_ISIO_CIRCULAR_BUFFER | SHMG_ISIO_ZAXIS_TEMPORAL,
 	};
-	struct shmg_isio s;
-	struct shmg_wflag_snap snap;
+	struct shmg_isio *s;
+	struct shmg_wflag_snap snap = {.size = sizeof(snap)};
 	uint16_t slice[16], got[16];
 	uint32_t k;
 
 	ck_assert_int_eq(shmg_isio_create(&s, path, &p, 0, 0), 0);
-	ck_assert_int_eq(shmg_isio_claim(&s), 0);
+	ck_assert_int_eq(shmg_isio_claim(s), 0);
 	for (unsigned n = 1; n <= 7; n++) {
 		for (unsigned i = 0; i < 16; i++)
 			slice[i] = (uint16_t)(n * 100 + i);
-		ck_assert_int_eq(shmg_isio_write_slice(&s, slice, sizeof(slice), &k), (int64_t)n);
+		uint64_t cnt = 0;
+		ck_assert_int_eq(shmg_isio_write_slice(s, slice, sizeof(slice), &k, &cnt), 0);
+		ck_assert_uint_eq(cnt, n);
 		ck_assert_uint_eq(k, n % 5);
-		ck_assert_uint_eq(FIELD(&s, 272, uint64_t), k); /* cnt1 */
-		ck_assert_uint_eq(FIELD(&s, s.layout.off_slicetimes + 32 * 5 + 8 * k, uint64_t), n);
+		ck_assert_uint_eq(FIELD(s, 272, uint64_t), k); /* cnt1 */
+		ck_assert_uint_eq(FIELD(s, layout_of(s).off_slicetimes + 32 * 5 + 8 * k, uint64_t), n);
 	}
 	/* Slice 1 was written by frame 6, slice 4 by frame 4. */
-	ck_assert_int_eq(shmg_isio_read_slice(&s, 1, got, sizeof(got), &snap, NULL), 0);
+	ck_assert_int_eq(shmg_isio_read_slice(s, 1, got, sizeof(got), &snap, NULL), 0);
 	ck_assert_uint_eq(got[0], 600);
 	ck_assert_uint_eq(got[15], 615);
-	ck_assert_int_eq(shmg_isio_read_slice(&s, 4, got, sizeof(got), &snap, NULL), 0);
+	ck_assert_int_eq(shmg_isio_read_slice(s, 4, got, sizeof(got), &snap, NULL), 0);
 	ck_assert_uint_eq(got[3], 403);
-	ck_assert_int_eq(shmg_isio_read_slice(&s, 5, got, sizeof(got), &snap, NULL), -ERANGE);
-	ck_assert_int_eq(shmg_isio_write_slice(&s, slice, sizeof(slice) - 2, NULL), -EINVAL);
-	shmg_isio_close(&s);
+	ck_assert_int_eq(shmg_isio_read_slice(s, 5, got, sizeof(got), &snap, NULL), -ERANGE);
+	ck_assert_int_eq(shmg_isio_write_slice(s, slice, sizeof(slice) - 2, NULL, NULL), -EINVAL);
+	shmg_isio_close(s);
 }
 END_TEST
 
@@ -394,7 +432,7 @@ END_TEST
  * gets its own (CAS, not check-then-set). */
 START_TEST(sem_slots_claimed_by_cas)
 {
-	struct shmg_isio s;
+	struct shmg_isio *s;
 	uint32_t *line = tu_shared_alloc(4096);
 	int32_t *slots = (int32_t *)(line + 1);
 	pid_t kids[8];
@@ -402,26 +440,25 @@ START_TEST(sem_slots_claimed_by_cas)
 	ck_assert_int_eq(shmg_isio_create(&s, path, &cam, 0, 0), 0);
 	for (int i = 0; i < 8; i++) {
 		if ((kids[i] = tu_fork()) == 0) {
-			struct shmg_isio r;
+			struct shmg_isio *r;
 			if (shmg_isio_open(&r, path, 0) != 0)
 				_exit(1);
 			tu_start_line(line, 8);
-			slots[i] = shmg_isio_sem_claim(&r);
+			if (shmg_isio_sem_claim(r, &slots[i]) != 0)
+				slots[i] = -1;
+			shmg_atomic_inc(&line[900], release); /* claimed (or not) */
 			/* Hold it until the parent has looked. */
 			while (shmg_atomic_load(&line[1000], acquire) == 0)
 				usleep(1000);
 			_exit(slots[i] >= 0 ? 0 : 2);
 		}
 	}
-	while (shmg_atomic_load(line, acquire) < 8)
+	/* Every child has claimed and says so: a handshake, not a delay. */
+	while (shmg_atomic_load(&line[900], acquire) < 8)
 		usleep(1000);
-	for (int i = 0; i < 8; i++)
-		while (FIELD(&s, s.layout.off_semreadpid + 4 * (size_t)i, int32_t) == -1)
-			usleep(1000);
-	usleep(10000);
 	unsigned seen = 0;
 	for (int i = 0; i < 10; i++) {
-		int32_t who = FIELD(&s, s.layout.off_semreadpid + 4 * (size_t)i, int32_t);
+		int32_t who = FIELD(s, layout_of(s).off_semreadpid + 4 * (size_t)i, int32_t);
 		for (int j = 0; j < 8; j++)
 			if (who == kids[j])
 				seen |= 1u << j;
@@ -431,15 +468,17 @@ START_TEST(sem_slots_claimed_by_cas)
 	for (int i = 0; i < 8; i++)
 		tu_wait_ok(kids[i]);
 	/* The 8 holders are gone: their slots are free again. */
-	ck_assert_int_eq(shmg_isio_sem_claim(&s), 0);
-	ck_assert_int_eq(FIELD(&s, s.layout.off_semreadpid, int32_t), getpid());
-	shmg_isio_sem_release(&s);
-	ck_assert_int_eq(FIELD(&s, s.layout.off_semreadpid, int32_t), -1);
+	int slot = -1;
+	ck_assert_int_eq(shmg_isio_sem_claim(s, &slot), 0);
+	ck_assert_int_eq(slot, 0);
+	ck_assert_int_eq(FIELD(s, layout_of(s).off_semreadpid, int32_t), getpid());
+	shmg_isio_sem_release(s);
+	ck_assert_int_eq(FIELD(s, layout_of(s).off_semreadpid, int32_t), -1);
 	/* All held by live processes: no slot. */
 	for (int i = 0; i < 10; i++)
-		FIELD(&s, s.layout.off_semreadpid + 4 * (size_t)i, int32_t) = getppid();
-	ck_assert_int_eq(shmg_isio_sem_claim(&s), -EAGAIN);
-	shmg_isio_close(&s);
+		FIELD(s, layout_of(s).off_semreadpid + 4 * (size_t)i, int32_t) = getppid();
+	ck_assert_int_eq(shmg_isio_sem_claim(s, NULL), -EAGAIN);
+	shmg_isio_close(s);
 	tu_shared_free(line, 4096);
 }
 END_TEST
@@ -448,28 +487,28 @@ static void on_alarm(int sig) { (void)sig; }
 
 START_TEST(sem_wait_deadline_and_posts)
 {
-	struct shmg_isio s, r;
+	struct shmg_isio *s, *r;
 	uint16_t f[64 * 32] = {0};
 	struct timespec dl, t0, t1;
 	uint64_t now = 0;
 
 	ck_assert_int_eq(shmg_isio_create(&s, path, &cam, 0, 0), 0);
 	ck_assert_int_eq(shmg_isio_open(&r, path, 0), 0);
-	ck_assert_int_eq(shmg_isio_sem_wait(&r, &now, NULL), -EINVAL); /* no slot */
-	ck_assert_int_eq(shmg_isio_sem_claim(&r), 0);
+	ck_assert_int_eq(shmg_isio_sem_wait(r, &now, NULL), -EINVAL); /* no slot */
+	ck_assert_int_eq(shmg_isio_sem_claim(r, NULL), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ck_assert_int_eq(shmg_deadline_in(&dl, 30 * 1000000), 0);
-	ck_assert_int_eq(shmg_isio_sem_wait(&r, &now, &dl), -ETIMEDOUT);
+	ck_assert_int_eq(shmg_isio_sem_wait(r, &now, &dl), -ETIMEDOUT);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ck_assert(shmg_deadline_passed(&dl));
 	ck_assert_int_lt(t1.tv_sec - t0.tv_sec, 2); /* not stretched */
-	ck_assert_int_eq(shmg_isio_claim(&s), 0);
+	ck_assert_int_eq(shmg_isio_claim(s), 0);
 	for (int i = 0; i < 3; i++)
-		ck_assert_int_gt(shmg_isio_write(&s, f, sizeof(f)), 0);
+		ck_assert_uint_eq(wrote(s, f, sizeof(f)), (uint64_t)i + 1);
 	ck_assert_int_eq(shmg_deadline_in(&dl, 1000000000), 0);
-	ck_assert_int_eq(shmg_isio_sem_wait(&r, &now, &dl), 0);
+	ck_assert_int_eq(shmg_isio_sem_wait(r, &now, &dl), 0);
 	ck_assert_uint_eq(now, 3); /* missed frames from cnt0: 3 - 0 - 1 */
-	ck_assert_int_eq(semval(&r, 0), 0); /* drained */
+	ck_assert_int_eq(semval(r, 0), 0); /* drained */
 	struct sigaction sa = {.sa_handler = on_alarm};
 	/* repeating: a signal that lands outside the sleeping syscall
 	 * (while spinning) cannot interrupt anything; a later one will */
@@ -478,18 +517,18 @@ START_TEST(sem_wait_deadline_and_posts)
 	ck_assert_int_eq(sigaction(SIGALRM, &sa, NULL), 0);
 	ck_assert_int_eq(shmg_deadline_in(&dl, 5000000000ull), 0);
 	ck_assert_int_eq(setitimer(ITIMER_REAL, &it, NULL), 0);
-	int err = shmg_isio_sem_wait(&r, &now, &dl);
+	int err = shmg_isio_sem_wait(r, &now, &dl);
 	setitimer(ITIMER_REAL, &off, NULL);
 	ck_assert_int_eq(err, -EINTR);
-	shmg_isio_close(&r);
-	shmg_isio_close(&s);
+	shmg_isio_close(r);
+	shmg_isio_close(s);
 }
 END_TEST
 
 START_TEST(dead_writer_then_takeover)
 {
-	struct shmg_isio s, r;
-	struct shmg_wflag_snap snap;
+	struct shmg_isio *s, *r;
+	struct shmg_wflag_snap snap = {.size = sizeof(snap)};
 	uint16_t f[64 * 32], g[64 * 32];
 	struct timespec dl;
 
@@ -498,24 +537,156 @@ START_TEST(dead_writer_then_takeover)
 	pid_t pid = tu_fork();
 	if (pid == 0) {
 		fill_frame(f, 64 * 32, 1);
-		if (shmg_isio_claim(&s) != 0 || shmg_isio_write(&s, f, sizeof(f)) != 1)
+		if (shmg_isio_claim(s) != 0 || wrote(s, f, sizeof(f)) != 1)
 			_exit(1);
-		shmg_wflag_begin(&s.guard); /* dies mid-frame */
-		memset(shmg_isio_data(&s), 0xAB, 100);
+		memset(shmg_isio_begin(s), 0xAB, 100); /* dies mid-frame */
 		_exit(0);
 	}
 	tu_wait_ok(pid);
 	ck_assert_int_eq(shmg_deadline_in(&dl, 5000000000ull), 0);
-	ck_assert_int_eq(shmg_isio_read(&r, g, sizeof(g), &snap, &dl), SHMG_EWRITERDEAD);
-	ck_assert_int_eq(shmg_isio_wait(&r, 1, NULL, &dl), SHMG_EWRITERDEAD);
-	ck_assert_int_eq(shmg_isio_claim(&s), 1);
+	ck_assert_int_eq(shmg_isio_read(r, g, sizeof(g), &snap, &dl), SHMG_EWRITERDEAD);
+	ck_assert_int_eq(shmg_isio_wait(r, 1, NULL, &dl), SHMG_EWRITERDEAD);
+	ck_assert_int_eq(shmg_isio_claim(s), SHMG_OWNERDEAD);
 	fill_frame(f, 64 * 32, 2);
-	ck_assert_int_eq(shmg_isio_write(&s, f, sizeof(f)), 2);
-	ck_assert_int_eq(shmg_isio_read(&r, g, sizeof(g), &snap, &dl), 0);
+	ck_assert_uint_eq(wrote(s, f, sizeof(f)), 2);
+	ck_assert_int_eq(shmg_isio_read(r, g, sizeof(g), &snap, &dl), 0);
 	ck_assert_uint_eq(snap.frame, 2);
 	check_frame(g, 64 * 32, 2);
-	shmg_isio_close(&r);
-	shmg_isio_close(&s);
+	shmg_isio_close(r);
+	shmg_isio_close(s);
+}
+END_TEST
+
+/* Each recovery step, as the report says it. */
+static void collect(void *arg, int result, const char *text)
+{
+	char *log = arg;
+	size_t n = strlen(log);
+	snprintf(log + n, 2048 - n, "%d %s\n", result, text);
+}
+
+/* A writer that publishes `frames` frames, begins the next, writes half of
+ * it and dies (no release); a reader that claims a slot and dies. */
+static void leave_dead_writer_and_reader(const char *p, int frames)
+{
+	pid_t pid = tu_fork();
+	if (pid == 0) {
+		struct shmg_isio *w;
+		uint16_t f[64 * 32];
+		if (shmg_isio_open(&w, p, 0) != 0 || shmg_isio_claim(w) != 0)
+			_exit(1);
+		for (int k = 1; k <= frames; k++) {
+			fill_frame(f, 64 * 32, (uint64_t)k);
+			if (shmg_isio_write(w, f, sizeof(f), NULL) != 0)
+				_exit(2);
+		}
+		memset(shmg_isio_begin(w), 0xEE, sizeof(f) / 2);
+		_exit(0);
+	}
+	tu_wait_ok(pid);
+	if ((pid = tu_fork()) == 0) {
+		struct shmg_isio *r;
+		_exit(shmg_isio_open(&r, p, 0) == 0 && shmg_isio_sem_claim(r, NULL) == 0 ? 0 : 1);
+	}
+	tu_wait_ok(pid);
+}
+
+static bool same_file(const char *a, const char *b)
+{
+	char cmd[400];
+	snprintf(cmd, sizeof(cmd), "cmp -s '%s' '%s'", a, b);
+	return system(cmd) == 0;
+}
+
+START_TEST(inspect_and_recover)
+{
+	struct shmg_isio_params p = cam;
+	struct shmg_isio *s;
+	struct shmg_isio_info info = {.size = sizeof(info)};
+	struct shmg_isio_slot_info slot = {.size = sizeof(slot)};
+	struct shmg_wflag_snap snap = {.size = sizeof(snap)};
+	char log[2048] = "", copy[200];
+	struct shmg_recover_opts o = {.size = sizeof(o), .report = collect, .report_arg = log};
+	uint16_t g[64 * 32];
+
+	p.cbsize = 3;
+	ck_assert_int_eq(shmg_isio_create(&s, path, &p, 0, 0), 0);
+	ck_assert_int_eq(shmg_isio_recover(s, &o), 0); /* healthy: nothing */
+	leave_dead_writer_and_reader(path, 2);
+	ck_assert_int_eq(shmg_isio_inspect(s, &info), 0);
+	ck_assert_str_eq(info.name, "cam");
+	ck_assert_uint_eq(info.write, 1);
+	ck_assert_uint_eq(info.cnt0, 2);
+	ck_assert_int_gt(info.owner_pid, 0);
+	ck_assert_int_eq(info.owner_alive, SHMG_PROC_DEAD);
+	ck_assert_int_eq(shmg_isio_inspect_slot(s, 0, &slot), 0);
+	ck_assert_int_gt(slot.reader, 0);
+	ck_assert_int_eq(slot.reader_alive, SHMG_PROC_DEAD);
+	ck_assert_int_eq(shmg_isio_inspect_slot(s, 10, &slot), -ERANGE);
+	/* A dry run says what it would do and changes nothing. */
+	snprintf(copy, sizeof(copy), "%s.before", path);
+	snprintf(log, sizeof(log), "cp '%s' '%s'", path, copy);
+	ck_assert_int_eq(system(log), 0);
+	log[0] = 0;
+	struct shmg_recover_opts dry = o;
+	dry.flags = SHMG_RECOVER_DRY_RUN;
+	ck_assert_int_eq(shmg_isio_recover(s, &dry), SHMG_RECOVERED);
+	ck_assert_ptr_nonnull(strstr(log, "2 would publish the newest complete circular-buffer copy as frame 3"));
+	ck_assert_ptr_nonnull(strstr(log, "2 would free semaphore slot 0 of dead reader PID"));
+	ck_assert(same_file(path, copy));
+	/* The partial frame is replaced by a copy of the last complete one. */
+	log[0] = 0;
+	ck_assert_int_eq(shmg_isio_recover(s, &o), SHMG_RECOVERED);
+	ck_assert_ptr_nonnull(strstr(log, "publish frame 3 (a copy of complete frame 2) over dead writer PID"));
+	ck_assert_ptr_nonnull(strstr(log, "free semaphore slot 0 of dead reader PID"));
+	ck_assert_int_eq(shmg_isio_inspect(s, &info), 0);
+	ck_assert_uint_eq(info.write, 0);
+	ck_assert_uint_eq(info.cnt0, 3);
+	ck_assert_int_eq(info.owner_pid, 0);
+	ck_assert_int_eq(FIELD(s, layout_of(s).off_semreadpid, int32_t), -1);
+	ck_assert_int_eq(shmg_isio_read(s, g, sizeof(g), &snap, NULL), 0);
+	ck_assert_uint_eq(snap.frame, 3);
+	check_frame(g, 64 * 32, 2);
+	check_frame(shmg_isio_data(s), 64 * 32, 2);
+	ck_assert_int_eq(shmg_isio_recover(s, &o), 0); /* nothing left */
+	shmg_isio_close(s);
+	/* Read-only: only a dry run. */
+	ck_assert_int_eq(shmg_isio_open(&s, path, SHMG_REGION_RDONLY), 0);
+	ck_assert_int_eq(shmg_isio_recover(s, NULL), -EROFS);
+	ck_assert_int_eq(shmg_isio_recover(s, &dry), 0);
+	shmg_isio_close(s);
+}
+END_TEST
+
+/* Without a circular buffer the last complete frame is gone: the partial
+ * one is left (nothing changed) unless an all-zero frame is asked for. */
+START_TEST(recover_without_circular_buffer)
+{
+	struct shmg_isio *s;
+	struct shmg_isio_info info = {.size = sizeof(info)};
+	char log[2048] = "";
+	struct shmg_recover_opts o = {.size = sizeof(o), .report = collect, .report_arg = log};
+
+	ck_assert_int_eq(shmg_isio_create(&s, path, &cam, 0, 0), 0);
+	leave_dead_writer_and_reader(path, 2);
+	ck_assert_int_eq(shmg_isio_recover(s, &o), SHMG_EWRITERDEAD);
+	ck_assert_ptr_nonnull(strstr(log, "left a partial frame, and there is no circular buffer"));
+	/* (the dead reader's slot was freed: an independent step) */
+	ck_assert_int_eq(FIELD(s, layout_of(s).off_semreadpid, int32_t), -1);
+	ck_assert_int_eq(shmg_isio_inspect(s, &info), 0);
+	ck_assert_uint_eq(info.write, 1);
+	ck_assert_uint_eq(info.cnt0, 2);
+	o.flags = SHMG_RECOVER_BLANK;
+	log[0] = 0;
+	ck_assert_int_eq(shmg_isio_recover(s, &o), SHMG_RECOVERED);
+	ck_assert_ptr_nonnull(strstr(log, "publish frame 3, all zeros, over dead writer PID"));
+	ck_assert_int_eq(shmg_isio_inspect(s, &info), 0);
+	ck_assert_uint_eq(info.write, 0);
+	ck_assert_uint_eq(info.cnt0, 3);
+	const unsigned char *d = shmg_isio_data(s);
+	for (size_t i = 0; i < 64 * 32 * 2; i++)
+		ck_assert_uint_eq(d[i], 0);
+	shmg_isio_close(s);
 }
 END_TEST
 
@@ -540,6 +711,8 @@ int main(void)
 	tcase_set_timeout(pc, 30);
 	tcase_add_test(pc, sem_slots_claimed_by_cas);
 	tcase_add_test(pc, dead_writer_then_takeover);
+	tcase_add_test(pc, inspect_and_recover);
+	tcase_add_test(pc, recover_without_circular_buffer);
 	suite_add_tcase(su, pc);
 	return tu_run_suite(su);
 }

@@ -16,11 +16,12 @@
 
 #include "testutil.h"
 
-#include "../lib/proc_stat.h"
+#include "testing.h" /* the parser, exported by the test build only */
 
 static int parse(const char *s, char *st, uint64_t *start)
 {
-	return shmg__proc_parse_stat(s, strlen(s), st, start);
+	uint64_t flags;
+	return shmg__test_parse_stat(s, strlen(s), st, &flags, start);
 }
 
 START_TEST(parser_synthetic)
@@ -33,6 +34,10 @@ START_TEST(parser_synthetic)
 	ck_assert_int_eq(parse(tricky, &st, &t), 0);
 	ck_assert_int_eq(st, 'S');
 	ck_assert_uint_eq(t, 987654321u);
+	/* Field 9, the task flags (PF_EXITING tells a dying lock owner). */
+	uint64_t flags;
+	ck_assert_int_eq(shmg__test_parse_stat(tricky, strlen(tricky), &st, &flags, &t), 0);
+	ck_assert_uint_eq(flags, 6);
 	ck_assert_int_eq(parse("7 (x) Z 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 "
 			       "18 42 0", &st, &t), 0);
 	ck_assert_int_eq(st, 'Z');

@@ -21,6 +21,9 @@
 
 #include "testutil.h"
 
+/* The mapping's bytes. */
+#define B(r) ((unsigned char *)shmg_region_base(r))
+
 static char dir[64];
 static char pbuf[256];
 
@@ -67,25 +70,21 @@ static int failing(void *base, size_t size, int fd, void *arg)
 
 START_TEST(create_open_close)
 {
-	struct shmg_region r, o;
+	struct shmg_region *r, *o;
 	int v = 0xab;
 	ck_assert_int_eq(shmg_region_create(&r, at("a"), 4096, 0, 0, fill, &v), 0);
-	ck_assert_uint_eq(r.size, 4096);
-	ck_assert_uint_eq(r.base[4095], 0xab);
+	ck_assert_uint_eq(shmg_region_size(r), 4096);
+	ck_assert_uint_eq(B(r)[4095], 0xab);
 	struct stat st;
 	ck_assert_int_eq(stat(at("a"), &st), 0);
 	ck_assert_uint_eq(st.st_mode & 07777, 0600);
 	ck_assert_int_eq(shmg_region_open(&o, at("a"), 0), 0);
-	ck_assert_uint_eq(o.size, 4096);
-	o.base[7] = 3; /* shared: visible through the other mapping */
-	ck_assert_uint_eq(r.base[7], 3);
-	shmg_region_close(&o);
-	shmg_region_close(&o); /* idempotent */
-	shmg_region_close(&r);
-	struct shmg_region z;
-	memset(&z, 0, sizeof(z));
-	shmg_region_close(&z); /* zeroed struct: nothing to do */
-	shmg_region_close(NULL);
+	ck_assert_uint_eq(shmg_region_size(o), 4096);
+	B(o)[7] = 3; /* shared: visible through the other mapping */
+	ck_assert_uint_eq(B(r)[7], 3);
+	shmg_region_close(o);
+	shmg_region_close(r);
+	shmg_region_close(NULL); /* a no-op */
 	/* Only the final file is left: no temporary. */
 	ck_assert_int_eq(unlink(at("a")), 0);
 	ck_assert_int_eq(dir_entries(), 0);
@@ -94,26 +93,26 @@ END_TEST
 
 START_TEST(create_modes_and_umask)
 {
-	struct shmg_region r;
+	struct shmg_region *r;
 	mode_t old = umask(0077);
 	ck_assert_int_eq(shmg_region_create(&r, at("m"), 64, 0640, 0, NULL, NULL), 0);
 	umask(old);
 	struct stat st;
 	ck_assert_int_eq(stat(at("m"), &st), 0);
 	ck_assert_uint_eq(st.st_mode & 07777, 0640); /* exactly as asked */
-	shmg_region_close(&r);
+	shmg_region_close(r);
 	old = umask(0);
 	ck_assert_int_eq(shmg_region_create(&r, at("d"), 64, 0, 0, NULL, NULL), 0);
 	umask(old);
 	ck_assert_int_eq(stat(at("d"), &st), 0);
 	ck_assert_uint_eq(st.st_mode & 07777, 0600); /* default even under umask 0 */
-	shmg_region_close(&r);
+	shmg_region_close(r);
 }
 END_TEST
 
 START_TEST(create_errors_leave_nothing)
 {
-	struct shmg_region r;
+	struct shmg_region *r;
 	int v = 1;
 	ck_assert_int_eq(shmg_region_create(&r, at("x"), 0, 0, 0, NULL, NULL), -EINVAL);
 	ck_assert_int_eq(shmg_region_create(&r, at("x"), 64, 0, 0x100, NULL, NULL), -EINVAL);
@@ -124,30 +123,30 @@ START_TEST(create_errors_leave_nothing)
 	ck_assert_int_eq(shmg_region_create(&r, at("x"), 64, 0, SHMG_REGION_REPLACE, failing, NULL), -EPROTO);
 	ck_assert_int_eq(shmg_region_create(&r, at("nodir/x"), 64, 0, 0, fill, &v), -ENOENT);
 	ck_assert_int_eq(dir_entries(), 0);
-	ck_assert_ptr_null(r.base);
+	ck_assert_ptr_null(r); /* no handle after a failure */
 }
 END_TEST
 
 START_TEST(create_eexist_and_replace)
 {
-	struct shmg_region r, o;
+	struct shmg_region *r, *o;
 	int v1 = 1, v2 = 2;
 	ck_assert_int_eq(shmg_region_create(&r, at("e"), 100, 0, 0, fill, &v1), 0);
-	shmg_region_close(&r);
+	shmg_region_close(r);
 	ck_assert_int_eq(shmg_region_create(&r, at("e"), 200, 0, 0, fill, &v2), -EEXIST);
 	ck_assert_int_eq(shmg_region_open(&o, at("e"), 0), 0);
-	ck_assert_uint_eq(o.size, 100); /* old file untouched */
-	ck_assert_uint_eq(o.base[99], 1);
+	ck_assert_uint_eq(shmg_region_size(o), 100); /* old file untouched */
+	ck_assert_uint_eq(B(o)[99], 1);
 	/* Replace: the old mapping keeps the old inode, the name the new one. */
 	ck_assert_int_eq(shmg_region_create(&r, at("e"), 200, 0, SHMG_REGION_REPLACE, fill, &v2), 0);
-	ck_assert_uint_eq(o.base[99], 1);
-	struct shmg_region n;
+	ck_assert_uint_eq(B(o)[99], 1);
+	struct shmg_region *n;
 	ck_assert_int_eq(shmg_region_open(&n, at("e"), 0), 0);
-	ck_assert_uint_eq(n.size, 200);
-	ck_assert_uint_eq(n.base[199], 2);
-	shmg_region_close(&n);
-	shmg_region_close(&o);
-	shmg_region_close(&r);
+	ck_assert_uint_eq(shmg_region_size(n), 200);
+	ck_assert_uint_eq(B(n)[199], 2);
+	shmg_region_close(n);
+	shmg_region_close(o);
+	shmg_region_close(r);
 	ck_assert_int_eq(unlink(at("e")), 0);
 	ck_assert_int_eq(dir_entries(), 0);
 	/* A symlink at the final name is not followed by create: link fails. */
@@ -159,18 +158,18 @@ END_TEST
 
 START_TEST(open_errors)
 {
-	struct shmg_region r;
-	struct shmg_region c;
+	struct shmg_region *r;
+	struct shmg_region *c;
 	ck_assert_int_eq(shmg_region_create(&c, at("f"), 64, 0, 0, NULL, NULL), 0);
-	shmg_region_close(&c);
+	shmg_region_close(c);
 	ck_assert_int_eq(shmg_region_open(&r, at("missing"), 0), -ENOENT);
 	ck_assert_int_eq(shmg_region_open(&r, at("f"), 0x80), -EINVAL);
 	ck_assert_int_eq(shmg_region_open(&r, "", 0), -EINVAL);
 	ck_assert_int_eq(symlink("f", at("link")), 0);
 	ck_assert_int_eq(shmg_region_open(&r, at("link"), 0), -ELOOP);
 	ck_assert_int_eq(shmg_region_open(&r, at("link"), SHMG_REGION_FOLLOW), 0);
-	ck_assert_uint_eq(r.size, 64);
-	shmg_region_close(&r);
+	ck_assert_uint_eq(shmg_region_size(r), 64);
+	shmg_region_close(r);
 	ck_assert_int_eq(mkfifo(at("fifo"), 0600), 0);
 	ck_assert_int_eq(shmg_region_open(&r, at("fifo"), 0), -EINVAL);
 	ck_assert_int_eq(shmg_region_open(&r, at("fifo"), SHMG_REGION_RDONLY), -EINVAL);
@@ -181,20 +180,21 @@ START_TEST(open_errors)
 	ck_assert_int_ge(fd, 0);
 	close(fd);
 	ck_assert_int_eq(shmg_region_open(&r, at("empty"), 0), SHMG_ELAYOUT);
-	ck_assert_ptr_null(r.base);
-	ck_assert_int_eq(r.fd, -1);
+	ck_assert_ptr_null(r);
+	ck_assert_str_eq(shmg_error_detail(SHMG_ELAYOUT), "the file is empty");
 }
 END_TEST
 
 START_TEST(readonly_and_permissions)
 {
-	struct shmg_region c, r;
+	struct shmg_region *c, *r;
 	ck_assert_int_eq(shmg_region_create(&c, at("ro"), 4096, 0400, 0, NULL, NULL), 0);
-	c.base[0] = 9;
-	shmg_region_close(&c);
+	B(c)[0] = 9;
+	shmg_region_close(c);
 	ck_assert_int_eq(shmg_region_open(&r, at("ro"), SHMG_REGION_RDONLY), 0);
-	ck_assert_uint_eq(r.base[0], 9);
-	shmg_region_close(&r);
+	ck_assert_uint_eq(B(r)[0], 9);
+	ck_assert(!shmg_region_writable(r));
+	shmg_region_close(r);
 	if (geteuid() != 0)
 		ck_assert_int_eq(shmg_region_open(&r, at("ro"), 0), -EACCES);
 	/* Root bypasses modes; a read-only fd cannot be mapped writable. */
@@ -203,10 +203,10 @@ START_TEST(readonly_and_permissions)
 	ck_assert_int_eq(shmg_region_from_fd(&r, fd, 0), -EACCES);
 	ck_assert_int_eq(shmg_region_from_fd(&r, fd, SHMG_REGION_RDONLY), 0);
 	close(fd); /* the region holds its own duplicate */
-	ck_assert_uint_eq(r.base[0], 9);
-	ck_assert_int_ne(r.fd, fd);
-	ck_assert_int_ge(fcntl(r.fd, F_GETFD), FD_CLOEXEC);
-	shmg_region_close(&r);
+	ck_assert_uint_eq(B(r)[0], 9);
+	ck_assert_int_ne(shmg_region_fd(r), fd);
+	ck_assert_int_ge(fcntl(shmg_region_fd(r), F_GETFD), FD_CLOEXEC);
+	shmg_region_close(r);
 	ck_assert_int_eq(shmg_region_from_fd(&r, -1, 0), -EINVAL);
 	ck_assert_int_eq(shmg_region_from_fd(&r, 999999, 0), -EBADF);
 }
@@ -214,12 +214,12 @@ END_TEST
 
 START_TEST(open_in_names)
 {
-	struct shmg_region c, r;
+	struct shmg_region *c, *r;
 	ck_assert_int_eq(shmg_region_create(&c, at("seg"), 128, 0, 0, NULL, NULL), 0);
-	shmg_region_close(&c);
+	shmg_region_close(c);
 	ck_assert_int_eq(shmg_region_open_in(&r, dir, "seg", 0), 0);
-	ck_assert_uint_eq(r.size, 128);
-	shmg_region_close(&r);
+	ck_assert_uint_eq(shmg_region_size(r), 128);
+	shmg_region_close(r);
 	char longname[300];
 	memset(longname, 'a', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = 0;
@@ -231,49 +231,56 @@ START_TEST(open_in_names)
 	ck_assert_int_eq(symlink("seg", at("ln")), 0);
 	ck_assert_int_eq(shmg_region_open_in(&r, dir, "ln", 0), -ELOOP);
 	ck_assert_int_eq(shmg_region_open_in(&r, dir, "ln", SHMG_REGION_FOLLOW), 0);
-	shmg_region_close(&r);
+	shmg_region_close(r);
 }
 END_TEST
 
 START_TEST(placement)
 {
 	static uint64_t mem[8];
-	struct shmg_region r;
+	struct shmg_region *r;
 	void *p = (void *)1;
 	ck_assert_int_eq(shmg_region_from_memory(&r, NULL, 8), -EINVAL);
 	ck_assert_int_eq(shmg_region_from_memory(&r, mem, 0), -EINVAL);
 	ck_assert_int_eq(shmg_region_from_memory(&r, mem, sizeof(mem)), 0);
-	ck_assert_int_eq(r.fd, -1);
-	ck_assert_int_eq(shmg_region_at(&r, 0, 8, &p), 0);
+	ck_assert_int_eq(shmg_region_fd(r), -1);
+	ck_assert_int_eq(shmg_region_at(r, 0, 8, &p), 0);
 	ck_assert_ptr_eq(p, mem);
-	ck_assert_int_eq(shmg_region_at(&r, 56, 8, &p), 0);
+	ck_assert_int_eq(shmg_region_at(r, 56, 8, &p), 0);
 	ck_assert_ptr_eq(p, &mem[7]);
 	void *keep = p;
-	ck_assert_int_eq(shmg_region_at(&r, 57, 8, &p), -ERANGE);
-	ck_assert_int_eq(shmg_region_at(&r, 64, 1, &p), -ERANGE);
-	ck_assert_int_eq(shmg_region_at(&r, 4, 8, &p), -EFAULT);
-	ck_assert_int_eq(shmg_region_at(&r, 2, 4, &p), -EFAULT);
-	ck_assert_int_eq(shmg_region_at(&r, 1, 2, &p), -EFAULT);
-	ck_assert_int_eq(shmg_region_at(&r, 63, 1, &p), 0);
+	ck_assert_int_eq(shmg_region_at(r, 57, 8, &p), -ERANGE);
+	ck_assert_int_eq(shmg_region_at(r, 64, 1, &p), -ERANGE);
+	ck_assert_int_eq(shmg_region_at(r, 4, 8, &p), -EINVAL);
+	ck_assert_int_eq(shmg_region_at(r, 2, 4, &p), -EINVAL);
+	ck_assert_int_eq(shmg_region_at(r, 1, 2, &p), -EINVAL);
+	ck_assert_int_eq(shmg_region_at(r, 63, 1, &p), 0);
 	p = keep;
-	ck_assert_int_eq(shmg_region_at(&r, 0, 3, &p), -EINVAL);
-	ck_assert_int_eq(shmg_region_at(&r, 0, 16, &p), -EINVAL);
-	ck_assert_int_eq(shmg_region_at(&r, 0, 0, &p), -EINVAL);
-	ck_assert_int_eq(shmg_region_at(&r, SIZE_MAX, 1, &p), -ERANGE);
-	ck_assert_int_eq(shmg_region_at(&r, SIZE_MAX - 3, 8, &p), -ERANGE);
+	ck_assert_int_eq(shmg_region_at(r, 0, 3, &p), -EINVAL);
+	ck_assert_int_eq(shmg_region_at(r, 0, 16, &p), -EINVAL);
+	ck_assert_int_eq(shmg_region_at(r, 0, 0, &p), -EINVAL);
+	ck_assert_int_eq(shmg_region_at(r, SIZE_MAX, 1, &p), -ERANGE);
+	ck_assert_int_eq(shmg_region_at(r, SIZE_MAX - 3, 8, &p), -ERANGE);
 	ck_assert_ptr_eq(p, keep); /* untouched on every failure */
-	ck_assert(shmg_region_contains(&r, 0, 64));
-	ck_assert(shmg_region_contains(&r, 64, 0));
-	ck_assert(!shmg_region_contains(&r, 65, 0));
-	ck_assert(!shmg_region_contains(&r, 1, 64));
-	ck_assert(!shmg_region_contains(&r, 8, SIZE_MAX));
-	ck_assert(!shmg_region_contains(&r, SIZE_MAX, 2));
+	ck_assert(shmg_region_contains(r, 0, 64));
+	ck_assert(shmg_region_contains(r, 64, 0));
+	ck_assert(!shmg_region_contains(r, 65, 0));
+	ck_assert(!shmg_region_contains(r, 1, 64));
+	ck_assert(!shmg_region_contains(r, 8, SIZE_MAX));
+	ck_assert(!shmg_region_contains(r, SIZE_MAX, 2));
+	/* Each refusal says what was wrong. */
+	ck_assert_int_eq(shmg_region_at(r, 4, 8, &p), -EINVAL);
+	ck_assert_str_eq(shmg_error_detail(-EINVAL), "offset 4 is not 8-byte aligned");
+	ck_assert_int_eq(shmg_region_at(r, 57, 8, &p), -ERANGE);
+	ck_assert_str_eq(shmg_error_detail(-ERANGE), "8 bytes at offset 57: outside the 64-byte region");
+	ck_assert(shmg_region_writable(r));
+	shmg_region_close(r);
 	/* Alignment is of the ADDRESS: a base at +4 makes offset 4 8-aligned. */
 	ck_assert_int_eq(shmg_region_from_memory(&r, (char *)mem + 4, 32), 0);
-	ck_assert_int_eq(shmg_region_at(&r, 0, 8, &p), -EFAULT);
-	ck_assert_int_eq(shmg_region_at(&r, 4, 8, &p), 0);
+	ck_assert_int_eq(shmg_region_at(r, 0, 8, &p), -EINVAL);
+	ck_assert_int_eq(shmg_region_at(r, 4, 8, &p), 0);
 	ck_assert_ptr_eq(p, &mem[1]);
-	shmg_region_close(&r);
+	shmg_region_close(r);
 	ck_assert_uint_eq(mem[0], 0); /* caller memory not touched/unmapped */
 }
 END_TEST
@@ -292,16 +299,16 @@ START_TEST(big_sparse_file)
 		return;
 	}
 	close(fd);
-	struct shmg_region r;
+	struct shmg_region *r;
 	ck_assert_int_eq(shmg_region_open(&r, at("big"), 0), 0);
-	ck_assert_uint_eq(r.size, big);
+	ck_assert_uint_eq(shmg_region_size(r), big);
 	void *p;
-	ck_assert_int_eq(shmg_region_at(&r, (size_t)big - 8, 8, &p), 0);
+	ck_assert_int_eq(shmg_region_at(r, (size_t)big - 8, 8, &p), 0);
 	*(volatile uint64_t *)p = 42;
-	ck_assert_int_eq(shmg_region_at(&r, (size_t)big - 4, 8, &p), -ERANGE);
-	ck_assert(shmg_region_contains(&r, (size_t)(2ull << 30), 1u << 30));
-	ck_assert(!shmg_region_contains(&r, (size_t)(2ull << 30), (1u << 30) + 1));
-	shmg_region_close(&r);
+	ck_assert_int_eq(shmg_region_at(r, (size_t)big - 4, 8, &p), -ERANGE);
+	ck_assert(shmg_region_contains(r, (size_t)(2ull << 30), 1u << 30));
+	ck_assert(!shmg_region_contains(r, (size_t)(2ull << 30), (1u << 30) + 1));
+	shmg_region_close(r);
 }
 END_TEST
 
@@ -337,28 +344,28 @@ START_TEST(no_half_initialised_open)
 		(void)!read(go[0], &b, 1);
 		/* Poll open until the file appears; it must be complete. */
 		for (int i = 0; i < 200000; i++) {
-			struct shmg_region r;
+			struct shmg_region *r;
 			int rc = shmg_region_open(&r, at("slow"), SHMG_REGION_RDONLY);
 			if (rc == -ENOENT)
 				continue;
 			if (rc)
 				_exit(2);
-			for (size_t k = 0; k < r.size; k++)
-				if (r.base[k] != 0x5a)
+			for (size_t k = 0; k < shmg_region_size(r); k++)
+				if (B(r)[k] != 0x5a)
 					_exit(3);
-			_exit(r.size == size ? 0 : 4);
+			_exit(shmg_region_size(r) == size ? 0 : 4);
 		}
 		_exit(5);
 	}
 	close(go[0]);
-	struct shmg_region r;
+	struct shmg_region *r;
 	struct slow_arg a = { go[1] };
 	ck_assert_int_eq(shmg_region_create(&r, at("slow"), size, 0, 0, slow_init, &a), 0);
 	int st;
 	ck_assert_int_eq(waitpid(c, &st, 0), c);
 	ck_assert(WIFEXITED(st));
 	ck_assert_int_eq(WEXITSTATUS(st), 0);
-	shmg_region_close(&r);
+	shmg_region_close(r);
 	close(go[1]);
 }
 END_TEST

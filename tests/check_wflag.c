@@ -17,10 +17,10 @@
 #include <shmguard/wflag.h>
 
 #include "testutil.h"
-#include "futex_ban.h"
-#include "../lib/wflag_internal.h"
+#include "testing.h" /* the probe period, stretched (test build) */
+#include "../tools/bench/futex_ban.h"
 
-#include "wflag_words.h"
+#include "../tools/bench/wflag_words.h"
 
 #define OFF_MAIN 4096
 #define FRAME 1024
@@ -29,7 +29,10 @@
 #define SEG (OFF_COPIES + COPIES * FRAME)
 
 static unsigned char *seg;
-static struct shmg_region region;
+static struct shmg_region *region;
+/* Guards placed by a test, freed at its end. */
+static struct shmg_wflag *placed[8];
+static unsigned nplaced;
 
 static void setup(void)
 {
@@ -39,16 +42,31 @@ static void setup(void)
 
 static void teardown(void)
 {
-	shmg_region_close(&region);
+	while (nplaced)
+		shmg_wflag_free(placed[--nplaced]);
+	shmg_region_close(region);
 	tu_shared_free(seg, SEG);
+}
+
+/* shmg_wflag_new, the guard kept for the teardown. */
+static int new_guard(struct shmg_wflag **g, const struct shmg_wflag_place *p)
+{
+	int err = shmg_wflag_new(g, region, p);
+	if (!err) {
+		ck_assert_uint_lt(nplaced, 8);
+		placed[nplaced++] = *g;
+	}
+	return err;
 }
 
 static struct shmg_wflag_place place(bool waiters, bool owner, bool latch)
 {
 	struct shmg_wflag_place p = {
+		.size = sizeof(p),
+		.parts = (waiters ? SHMG_WFLAG_WAITERS : 0) | (owner ? SHMG_WFLAG_OWNER : 0),
 		.mark = OFF_MARK, .counter = OFF_COUNTER,
-		.waiters = waiters ? OFF_WAITERS : SHMG_WFLAG_NONE,
-		.owner = owner ? OFF_OWNER : SHMG_WFLAG_NONE,
+		.waiters = waiters ? OFF_WAITERS : 0,
+		.owner = owner ? OFF_OWNER : 0,
 	};
 	if (latch) {
 		p.copies = COPIES;
@@ -87,120 +105,120 @@ static void assert_frame(const unsigned char *buf, uint64_t n)
 
 START_TEST(placement_checked)
 {
-	struct shmg_wflag g;
+	struct shmg_wflag *g;
 	struct shmg_wflag_place p = place(true, true, true);
 	unsigned char before[SEG];
 
 	memcpy(before, seg, SEG);
-	ck_assert_int_eq(shmg_wflag_init(&g, &region, &p), 0);
+	ck_assert_int_eq(new_guard(&g, &p), 0);
 
 	p = place(true, true, false);
 	p.counter = OFF_COUNTER + 4; /* misaligned */
-	ck_assert_int_eq(shmg_wflag_init(&g, &region, &p), -EFAULT);
+	ck_assert_int_eq(new_guard(&g, &p), -EINVAL);
 	p = place(true, true, false);
 	p.counter = SEG - 4; /* runs off the end */
-	ck_assert_int_eq(shmg_wflag_init(&g, &region, &p), -ERANGE);
+	ck_assert_int_eq(new_guard(&g, &p), -ERANGE);
 	p = place(true, true, false);
 	p.mark = SEG; /* outside */
-	ck_assert_int_eq(shmg_wflag_init(&g, &region, &p), -ERANGE);
+	ck_assert_int_eq(new_guard(&g, &p), -ERANGE);
 	p = place(true, true, false);
 	p.waiters = OFF_MARK + 4; /* not in the mark's word */
-	ck_assert_int_eq(shmg_wflag_init(&g, &region, &p), -EINVAL);
+	ck_assert_int_eq(new_guard(&g, &p), -EINVAL);
 	p.waiters = OFF_MARK; /* the mark itself */
-	ck_assert_int_eq(shmg_wflag_init(&g, &region, &p), -EINVAL);
+	ck_assert_int_eq(new_guard(&g, &p), -EINVAL);
 	p = place(true, true, false);
 	p.counter = OFF_MARK & ~(size_t)7; /* overlaps the mark's word */
-	ck_assert_int_eq(shmg_wflag_init(&g, &region, &p), -EINVAL);
+	ck_assert_int_eq(new_guard(&g, &p), -EINVAL);
 	p = place(true, true, false);
 	p.owner = OFF_MARK; /* overlaps the mark's word */
-	ck_assert_int_eq(shmg_wflag_init(&g, &region, &p), -EINVAL);
+	ck_assert_int_eq(new_guard(&g, &p), -EINVAL);
 	p = place(true, true, true);
 	p.copies = 1;
-	ck_assert_int_eq(shmg_wflag_init(&g, &region, &p), -EINVAL);
+	ck_assert_int_eq(new_guard(&g, &p), -EINVAL);
 	p = place(true, true, true);
 	p.seq_stride = 44; /* breaks the alignment of later words */
-	ck_assert_int_eq(shmg_wflag_init(&g, &region, &p), -EINVAL);
+	ck_assert_int_eq(new_guard(&g, &p), -EINVAL);
 	p = place(true, true, true);
 	p.data = SEG - 2 * FRAME; /* the third copy would end outside */
-	ck_assert_int_eq(shmg_wflag_init(&g, &region, &p), -ERANGE);
+	ck_assert_int_eq(new_guard(&g, &p), -ERANGE);
 	p = place(true, true, true);
 	p.data = OFF_SEQ; /* copies over the sequence words */
-	ck_assert_int_eq(shmg_wflag_init(&g, &region, &p), -EINVAL);
+	ck_assert_int_eq(new_guard(&g, &p), -EINVAL);
 	p = place(true, true, true);
 	p.data_len = (size_t)-1 / 2; /* overflows */
-	ck_assert_int_eq(shmg_wflag_init(&g, &region, &p), -ERANGE);
+	ck_assert_int_eq(new_guard(&g, &p), -ERANGE);
 	ck_assert_int_eq(memcmp(before, seg, SEG), 0); /* nothing written */
 }
 END_TEST
 
 START_TEST(write_then_read)
 {
-	struct shmg_wflag g;
+	struct shmg_wflag *g;
 	struct shmg_wflag_place p = place(true, false, false);
-	struct shmg_wflag_snap snap;
+	struct shmg_wflag_snap snap = {.size = sizeof(snap)};
 	unsigned char buf[FRAME];
 
-	ck_assert_int_eq(shmg_wflag_init(&g, &region, &p), 0);
-	ck_assert_ptr_null(shmg_wflag_begin(&g));
+	ck_assert_int_eq(new_guard(&g, &p), 0);
+	ck_assert_ptr_null(shmg_wflag_begin(g));
 	ck_assert_uint_eq(seg[OFF_MARK], 1);
 	ck_assert_uint_eq(*counter(), 0);
-	shmg_wflag_abort(&g);
+	shmg_wflag_abort(g);
 	ck_assert_uint_eq(seg[OFF_MARK], 0);
 	ck_assert_uint_eq(*counter(), 0);
 	for (uint64_t n = 1; n <= 3; n++) {
-		ck_assert_uint_eq(write_frame(&g), n);
+		ck_assert_uint_eq(write_frame(g), n);
 		ck_assert_uint_eq(seg[OFF_MARK], 0);
 		ck_assert_uint_eq(*counter(), n);
-		ck_assert_int_eq(shmg_wflag_read(&g, buf, seg + OFF_MAIN, FRAME, &snap, NULL), 0);
+		ck_assert_int_eq(shmg_wflag_read(g, buf, seg + OFF_MAIN, FRAME, &snap, NULL), 0);
 		ck_assert_uint_eq(snap.frame, n);
 		ck_assert_uint_eq(snap.retries, 0);
 		ck_assert_int_eq(snap.copy, -1);
 		assert_frame(buf, n);
 	}
 	/* Sources outside the region are refused, not read. */
-	ck_assert_int_eq(shmg_wflag_read(&g, buf, seg + SEG - 10, FRAME, &snap, NULL), -ERANGE);
-	ck_assert_int_eq(shmg_wflag_read(&g, buf, buf, FRAME, &snap, NULL), -ERANGE);
+	ck_assert_int_eq(shmg_wflag_read(g, buf, seg + SEG - 10, FRAME, &snap, NULL), -ERANGE);
+	ck_assert_int_eq(shmg_wflag_read(g, buf, buf, FRAME, &snap, NULL), -ERANGE);
 }
 END_TEST
 
 START_TEST(read_while_writing_times_out)
 {
-	struct shmg_wflag g;
+	struct shmg_wflag *g;
 	struct shmg_wflag_place p = place(true, false, false);
-	struct shmg_wflag_snap snap;
+	struct shmg_wflag_snap snap = {.size = sizeof(snap)};
 	unsigned char buf[FRAME];
 	struct timespec dl;
 
-	ck_assert_int_eq(shmg_wflag_init(&g, &region, &p), 0);
-	write_frame(&g);
-	shmg_wflag_begin(&g);
+	ck_assert_int_eq(new_guard(&g, &p), 0);
+	write_frame(g);
+	shmg_wflag_begin(g);
 	ck_assert_int_eq(shmg_deadline_in(&dl, 20 * 1000000), 0);
 	/* No writer recorded: it cannot be judged dead, so the deadline
 	 * ends the wait. */
-	ck_assert_int_eq(shmg_wflag_read(&g, buf, seg + OFF_MAIN, FRAME, &snap, &dl), -ETIMEDOUT);
-	ck_assert_int_eq(shmg_wflag_wait_idle(&g, &dl), -ETIMEDOUT);
-	shmg_wflag_publish(&g);
-	ck_assert_int_eq(shmg_wflag_wait_idle(&g, &dl), 0);
+	ck_assert_int_eq(shmg_wflag_read(g, buf, seg + OFF_MAIN, FRAME, &snap, &dl), -ETIMEDOUT);
+	ck_assert_int_eq(shmg_wflag_wait_idle(g, &dl), -ETIMEDOUT);
+	shmg_wflag_publish(g);
+	ck_assert_int_eq(shmg_wflag_wait_idle(g, &dl), 0);
 }
 END_TEST
 
 START_TEST(wait_update_results)
 {
-	struct shmg_wflag g;
+	struct shmg_wflag *g;
 	struct shmg_wflag_place p = place(true, false, false);
 	struct timespec dl;
 	uint64_t now = 0;
 
-	ck_assert_int_eq(shmg_wflag_init(&g, &region, &p), 0);
-	write_frame(&g);
-	write_frame(&g);
-	ck_assert_int_eq(shmg_wflag_wait_update(&g, 0, &now, NULL), 0);
+	ck_assert_int_eq(new_guard(&g, &p), 0);
+	write_frame(g);
+	write_frame(g);
+	ck_assert_int_eq(shmg_wflag_wait_update(g, 0, &now, NULL), 0);
 	ck_assert_uint_eq(now, 2); /* one frame missed: 2 - 0 - 1 */
 	ck_assert_int_eq(shmg_deadline_in(&dl, 20 * 1000000), 0);
-	ck_assert_int_eq(shmg_wflag_wait_update(&g, 2, &now, &dl), -ETIMEDOUT);
+	ck_assert_int_eq(shmg_wflag_wait_update(g, 2, &now, &dl), -ETIMEDOUT);
 	ck_assert_uint_eq(now, 2);
 	/* A counter below what the reader saw: the stream was recreated. */
-	ck_assert_int_eq(shmg_wflag_wait_update(&g, 7, &now, NULL), SHMG_ECOUNTER);
+	ck_assert_int_eq(shmg_wflag_wait_update(g, 7, &now, NULL), SHMG_ECOUNTER);
 }
 END_TEST
 
@@ -208,7 +226,7 @@ static void on_alarm(int sig) { (void)sig; }
 
 START_TEST(wait_reports_eintr)
 {
-	struct shmg_wflag g;
+	struct shmg_wflag *g;
 	struct shmg_wflag_place p = place(true, false, false);
 	struct sigaction sa = {.sa_handler = on_alarm}; /* no SA_RESTART */
 	/* repeating: a signal that lands outside the sleeping syscall
@@ -217,11 +235,11 @@ START_TEST(wait_reports_eintr)
 	struct itimerval off = {{0, 0}, {0, 0}};
 	struct timespec dl;
 
-	ck_assert_int_eq(shmg_wflag_init(&g, &region, &p), 0);
+	ck_assert_int_eq(new_guard(&g, &p), 0);
 	ck_assert_int_eq(sigaction(SIGALRM, &sa, NULL), 0);
 	ck_assert_int_eq(shmg_deadline_in(&dl, 5ull * 1000000000u), 0);
 	ck_assert_int_eq(setitimer(ITIMER_REAL, &it, NULL), 0);
-	int err = shmg_wflag_wait_update(&g, 0, NULL, &dl);
+	int err = shmg_wflag_wait_update(g, 0, NULL, &dl);
 	setitimer(ITIMER_REAL, &off, NULL);
 	ck_assert_int_eq(err, -EINTR);
 	ck_assert(!shmg_deadline_passed(&dl));
@@ -244,35 +262,35 @@ static pid_t short_lived_child(bool reap)
 
 START_TEST(claim_and_release)
 {
-	struct shmg_wflag g;
+	struct shmg_wflag *g;
 	struct shmg_wflag_place p = place(true, true, false);
 	int32_t pid;
 
-	ck_assert_int_eq(shmg_wflag_init(&g, &region, &p), 0);
-	ck_assert_int_eq(shmg_wflag_writer_alive(&g, &pid), -ENOENT);
-	ck_assert_int_eq(shmg_wflag_claim(&g), 0);
+	ck_assert_int_eq(new_guard(&g, &p), 0);
+	ck_assert_int_eq(shmg_wflag_writer_alive(g, &pid), -ENOENT);
+	ck_assert_int_eq(shmg_wflag_claim(g), 0);
 	ck_assert_int_eq(*owner(), getpid());
-	ck_assert_int_eq(shmg_wflag_claim(&g), 0); /* idempotent */
-	ck_assert_int_eq(shmg_wflag_writer_alive(&g, &pid), SHMG_PROC_ALIVE);
+	ck_assert_int_eq(shmg_wflag_claim(g), 0); /* idempotent */
+	ck_assert_int_eq(shmg_wflag_writer_alive(g, &pid), SHMG_PROC_ALIVE);
 	ck_assert_int_eq(pid, getpid());
-	ck_assert_int_eq(shmg_wflag_release(&g), 0);
+	ck_assert_int_eq(shmg_wflag_release(g), 0);
 	ck_assert_int_eq(*owner(), 0);
-	ck_assert_int_eq(shmg_wflag_release(&g), SHMG_ENOTOWNER);
+	ck_assert_int_eq(shmg_wflag_release(g), SHMG_ENOTOWNER);
 
 	*owner() = getppid(); /* a live writer: never taken over */
-	ck_assert_int_eq(shmg_wflag_claim(&g), -EBUSY);
+	ck_assert_int_eq(shmg_wflag_claim(g), -EBUSY);
 	ck_assert_int_eq(*owner(), getppid());
-	ck_assert_int_eq(shmg_wflag_release(&g), SHMG_ENOTOWNER);
+	ck_assert_int_eq(shmg_wflag_release(g), SHMG_ENOTOWNER);
 	*owner() = -5;
-	ck_assert_int_eq(shmg_wflag_claim(&g), SHMG_EGARBAGE);
+	ck_assert_int_eq(shmg_wflag_claim(g), SHMG_EGARBAGE);
 	ck_assert_int_eq(*owner(), -5);
 	*owner() = short_lived_child(true);
-	ck_assert_int_eq(shmg_wflag_claim(&g), 1);
+	ck_assert_int_eq(shmg_wflag_claim(g), SHMG_OWNERDEAD);
 	ck_assert_int_eq(*owner(), getpid());
 
 	struct shmg_wflag_place none = place(true, false, false);
-	ck_assert_int_eq(shmg_wflag_init(&g, &region, &none), 0);
-	ck_assert_int_eq(shmg_wflag_claim(&g), -ENOTSUP);
+	ck_assert_int_eq(new_guard(&g, &none), 0);
+	ck_assert_int_eq(shmg_wflag_claim(g), -ENOTSUP);
 }
 END_TEST
 
@@ -281,19 +299,19 @@ END_TEST
  * and its first publish ends the stall. */
 static void dead_writer_case(bool reap)
 {
-	struct shmg_wflag g;
+	struct shmg_wflag *g;
 	struct shmg_wflag_place p = place(true, true, false);
-	struct shmg_wflag_snap snap;
+	struct shmg_wflag_snap snap = {.size = sizeof(snap)};
 	unsigned char buf[FRAME];
 	struct timespec dl;
 
-	ck_assert_int_eq(shmg_wflag_init(&g, &region, &p), 0);
-	write_frame(&g);
+	ck_assert_int_eq(new_guard(&g, &p), 0);
+	write_frame(g);
 	pid_t pid = tu_fork();
 	if (pid == 0) {
-		if (shmg_wflag_claim(&g) != 0)
+		if (shmg_wflag_claim(g) != 0)
 			_exit(1);
-		shmg_wflag_begin(&g);
+		shmg_wflag_begin(g);
 		memset(seg + OFF_MAIN, 0xEE, FRAME / 2); /* half a frame */
 		_exit(0);
 	}
@@ -304,17 +322,17 @@ static void dead_writer_case(bool reap)
 			usleep(1000);
 	ck_assert_uint_eq(seg[OFF_MARK], 1);
 	ck_assert_int_eq(shmg_deadline_in(&dl, 5ull * 1000000000u), 0);
-	ck_assert_int_eq(shmg_wflag_read(&g, buf, seg + OFF_MAIN, FRAME, &snap, &dl),
+	ck_assert_int_eq(shmg_wflag_read(g, buf, seg + OFF_MAIN, FRAME, &snap, &dl),
 			 SHMG_EWRITERDEAD);
-	ck_assert_int_eq(shmg_wflag_wait_idle(&g, &dl), SHMG_EWRITERDEAD);
-	ck_assert_int_eq(shmg_wflag_wait_update(&g, 1, NULL, &dl), SHMG_EWRITERDEAD);
+	ck_assert_int_eq(shmg_wflag_wait_idle(g, &dl), SHMG_EWRITERDEAD);
+	ck_assert_int_eq(shmg_wflag_wait_update(g, 1, NULL, &dl), SHMG_EWRITERDEAD);
 	ck_assert(!shmg_deadline_passed(&dl));
-	ck_assert_int_eq(shmg_wflag_writer_alive(&g, NULL), SHMG_PROC_DEAD);
+	ck_assert_int_eq(shmg_wflag_writer_alive(g, NULL), SHMG_PROC_DEAD);
 	/* The successor: the partial frame stays marked until it publishes. */
-	ck_assert_int_eq(shmg_wflag_claim(&g), 1);
+	ck_assert_int_eq(shmg_wflag_claim(g), SHMG_OWNERDEAD);
 	ck_assert_uint_eq(seg[OFF_MARK], 1);
-	ck_assert_uint_eq(write_frame(&g), 2);
-	ck_assert_int_eq(shmg_wflag_read(&g, buf, seg + OFF_MAIN, FRAME, &snap, &dl), 0);
+	ck_assert_uint_eq(write_frame(g), 2);
+	ck_assert_int_eq(shmg_wflag_read(g, buf, seg + OFF_MAIN, FRAME, &snap, &dl), 0);
 	ck_assert_uint_eq(snap.frame, 2);
 	assert_frame(buf, 2);
 	if (!reap)
@@ -332,31 +350,33 @@ END_TEST
  * only the wake-up can end their wait in time: a lost wake-up fails. */
 START_TEST(wake_across_processes)
 {
-	struct shmg_wflag g;
+	struct shmg_wflag *g;
 	struct shmg_wflag_place p = place(true, false, false);
 	pid_t kids[2];
 
-	ck_assert_int_eq(shmg_wflag_init(&g, &region, &p), 0);
+	ck_assert_int_eq(new_guard(&g, &p), 0);
 	for (int k = 0; k < 2; k++) {
 		if ((kids[k] = tu_fork()) == 0) {
 			struct timespec dl, half;
 			uint64_t now = 0;
-			shmg__wflag_probe_ns = 60ull * 1000000000u;
+			shmg__test_wflag_probe_ns = 60ull * 1000000000u;
 			shmg_deadline_in(&dl, 10ull * 1000000000u);
 			shmg_deadline_in(&half, 5ull * 1000000000u);
-			int err = shmg_wflag_wait_update(&g, 0, &now, &dl);
+			int err = shmg_wflag_wait_update(g, 0, &now, &dl);
 			/* Past 5 s only the deadline ended the sleep (which then
 			 * finds the frame): the wake-up was lost. */
 			_exit(err == 0 && now == 1 && !shmg_deadline_passed(&half) ? 0 : 1);
 		}
 	}
-	/* Wait until a child announced itself (bit 0), then let both sleep. */
-	/* (through the 4-byte futex word: riscv64 has no lock-free bytes) */
-	while (!((shmg_atomic_load(g.futex, acquire) & g.waiters_bits) >> g.waiters_shift & 1))
-		usleep(1000);
-	usleep(20000);
-	write_frame(&g); /* advances the generation and wakes the children */
-	ck_assert_uint_eq(seg[OFF_WAITERS] & 0xfe, 2); /* generation 1 */
+	/* Both children asleep in the futex (announced first), then publish. */
+	for (int k = 0; k < 2; k++)
+		tu_wait_in_futex(kids[k]);
+	struct shmg_wflag_info info = {.size = sizeof(info)};
+	ck_assert_int_eq(shmg_wflag_inspect(g, &info), 0);
+	ck_assert_uint_eq(info.waiters & 1, 1); /* announced */
+	write_frame(g); /* advances the generation and wakes the children */
+	ck_assert_int_eq(shmg_wflag_inspect(g, &info), 0);
+	ck_assert_uint_eq(info.waiters, 2); /* generation 1, nobody announced */
 	for (int k = 0; k < 2; k++)
 		tu_wait_ok(kids[k]);
 }
@@ -383,19 +403,19 @@ static int publish_under_futex_ban(struct shmg_wflag *g)
 
 START_TEST(publish_without_sleepers_makes_no_syscall)
 {
-	struct shmg_wflag g;
+	struct shmg_wflag *g;
 	struct shmg_wflag_place p = place(true, false, false);
 
-	ck_assert_int_eq(shmg_wflag_init(&g, &region, &p), 0);
-	int status = publish_under_futex_ban(&g);
+	ck_assert_int_eq(new_guard(&g, &p), 0);
+	int status = publish_under_futex_ban(g);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		      "a publish without sleepers made a futex call (status 0x%x)", status);
 	ck_assert_uint_eq(*counter(), 1000);
 	/* Control: without a waiters byte every publish must wake, so the
 	 * same run is killed: the ban does catch futex calls. */
 	p = place(false, false, false);
-	ck_assert_int_eq(shmg_wflag_init(&g, &region, &p), 0);
-	status = publish_under_futex_ban(&g);
+	ck_assert_int_eq(new_guard(&g, &p), 0);
+	status = publish_under_futex_ban(g);
 	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS,
 		      "control run was not stopped (status 0x%x)", status);
 }
@@ -403,36 +423,77 @@ END_TEST
 
 START_TEST(latch_reads_newest_complete_copy)
 {
-	struct shmg_wflag g;
+	struct shmg_wflag *g;
 	struct shmg_wflag_place p = place(true, false, true);
-	struct shmg_wflag_snap snap;
+	struct shmg_wflag_snap snap = {.size = sizeof(snap)};
 	unsigned char buf[FRAME];
 	struct timespec dl;
 
-	ck_assert_int_eq(shmg_wflag_init(&g, &region, &p), 0);
+	ck_assert_int_eq(new_guard(&g, &p), 0);
 	/* Nothing written yet: a read waits for the first frame. */
 	ck_assert_int_eq(shmg_deadline_in(&dl, 20 * 1000000), 0);
-	ck_assert_int_eq(shmg_wflag_read(&g, buf, NULL, FRAME, &snap, &dl), -ETIMEDOUT);
+	ck_assert_int_eq(shmg_wflag_read(g, buf, NULL, FRAME, &snap, &dl), -ETIMEDOUT);
 	for (uint64_t n = 1; n <= 5; n++) {
-		ck_assert_uint_eq(write_frame(&g), n);
-		ck_assert_int_eq(shmg_wflag_read(&g, buf, NULL, FRAME, &snap, NULL), 0);
+		ck_assert_uint_eq(write_frame(g), n);
+		ck_assert_int_eq(shmg_wflag_read(g, buf, NULL, FRAME, &snap, NULL), 0);
 		ck_assert_uint_eq(snap.frame, n);
 		ck_assert_int_eq(snap.copy, (int)(n % COPIES));
 		assert_frame(buf, n);
 	}
 	/* The writer is in the middle of frame 6: the latch still hands out
 	 * frame 5 at once, where a single-buffer reader would wait. */
-	unsigned char *copy = shmg_wflag_begin(&g);
+	unsigned char *copy = shmg_wflag_begin(g);
 	memset(copy, 6, FRAME / 2);
 	memset(seg + OFF_MAIN, 6, FRAME / 2);
-	ck_assert_int_eq(shmg_wflag_read(&g, buf, NULL, FRAME, &snap, NULL), 0);
+	ck_assert_int_eq(shmg_wflag_read(g, buf, NULL, FRAME, &snap, NULL), 0);
 	ck_assert_uint_eq(snap.frame, 5);
 	assert_frame(buf, 5);
-	ck_assert_int_eq(shmg_wflag_read(&g, buf, NULL, FRAME + 1, &snap, NULL), -ERANGE);
-	shmg_wflag_abort(&g);
+	ck_assert_int_eq(shmg_wflag_read(g, buf, NULL, FRAME + 1, &snap, NULL), -ERANGE);
+	shmg_wflag_abort(g);
 	/* An index out of range (a corrupt segment) is reported, not used. */
 	*(uint32_t *)(void *)(seg + OFF_INDEX) = COPIES;
-	ck_assert_int_eq(shmg_wflag_read(&g, buf, NULL, FRAME, &snap, NULL), SHMG_EGARBAGE);
+	ck_assert_int_eq(shmg_wflag_read(g, buf, NULL, FRAME, &snap, NULL), SHMG_EGARBAGE);
+}
+END_TEST
+
+/* What monitors see, and the recovery of a dead writer's record. */
+START_TEST(inspect_and_recover)
+{
+	struct shmg_wflag *g;
+	struct shmg_wflag_place p = place(true, true, true);
+	struct shmg_wflag_info info = {.size = sizeof(info)};
+
+	ck_assert_int_eq(new_guard(&g, &p), 0);
+	ck_assert_int_eq(shmg_wflag_claim(g), 0);
+	write_frame(g);
+	ck_assert_int_eq(shmg_wflag_inspect(g, &info), 0);
+	ck_assert_uint_eq(info.parts, SHMG_WFLAG_WAITERS | SHMG_WFLAG_OWNER);
+	ck_assert_uint_eq(info.mark_offset, OFF_MARK);
+	ck_assert_uint_eq(info.mark, 0);
+	ck_assert_uint_eq(info.counter, 1);
+	ck_assert_int_eq(info.owner, getpid());
+	ck_assert_int_eq(info.owner_alive, SHMG_PROC_ALIVE);
+	ck_assert_uint_eq(info.copies, COPIES);
+	ck_assert_uint_eq(info.index, 1);
+	ck_assert_int_eq(shmg_wflag_recover(g, NULL), 0); /* a live writer */
+	*owner() = short_lived_child(true); /* dead, its last frame complete */
+	struct shmg_recover_opts dry = {.size = sizeof(dry), .flags = SHMG_RECOVER_DRY_RUN};
+	ck_assert_int_eq(shmg_wflag_recover(g, &dry), SHMG_RECOVERED);
+	ck_assert_int_ne(*owner(), 0); /* a dry run changes nothing */
+	ck_assert_int_eq(shmg_wflag_recover(g, NULL), SHMG_RECOVERED);
+	ck_assert_int_eq(*owner(), 0);
+	ck_assert_int_eq(shmg_wflag_recover(g, NULL), 0);
+	*owner() = short_lived_child(true); /* dead mid-frame: left to a client */
+	seg[OFF_MARK] = 1;
+	ck_assert_int_eq(shmg_wflag_recover(g, NULL), SHMG_EWRITERDEAD);
+	ck_assert_int_ne(*owner(), 0);
+	*owner() = -3;
+	ck_assert_int_eq(shmg_wflag_recover(g, NULL), SHMG_EGARBAGE);
+	struct shmg_wflag_place none = place(true, false, false);
+	ck_assert_int_eq(new_guard(&g, &none), 0);
+	ck_assert_int_eq(shmg_wflag_recover(g, NULL), -ENOTSUP);
+	ck_assert_int_eq(shmg_wflag_inspect(g, &info), 0);
+	ck_assert_int_eq(info.owner_alive, -ENOENT);
 }
 END_TEST
 
@@ -453,6 +514,7 @@ int main(void)
 	tcase_add_checked_fixture(pc, setup, teardown);
 	tcase_set_timeout(pc, 30);
 	tcase_add_test(pc, claim_and_release);
+	tcase_add_test(pc, inspect_and_recover);
 	tcase_add_test(pc, dead_writer_reported);
 	tcase_add_test(pc, zombie_writer_reported);
 	tcase_add_test(pc, wake_across_processes);

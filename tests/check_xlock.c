@@ -23,15 +23,15 @@
 #include <shmguard/xlock.h>
 
 #include "testutil.h"
-#include "futex_ban.h"
-#include "../lib/xlock_owner.h"
+#include "../tools/bench/futex_ban.h"
+#include "testing.h" /* the hooks (test build) */
 
 #define SEG 4096
 #define OFF8 64  /* an 8-byte lock word */
 #define OFF4 132 /* a 4-byte lock word */
 
 static unsigned char *seg;
-static struct shmg_region region;
+static struct shmg_region *region;
 
 static void setup(void)
 {
@@ -41,35 +41,53 @@ static void setup(void)
 
 static void teardown(void)
 {
-	shmg_region_close(&region);
+	shmg_region_close(region);
 	tu_shared_free(seg, SEG);
 }
 
-/* Loop tests run once per width: _i 0 = 8 bytes, 1 = 4 bytes. */
+/* Loop tests run once per width: _i 0 = 8 bytes, 1 = 4 bytes (the words
+ * at OFF8 and OFF4). */
 static struct shmg_xlock lock_for(int i)
 {
 	struct shmg_xlock l;
-	ck_assert_int_eq(shmg_xlock_init(&l, &region, i ? OFF4 : OFF8, i ? 4 : 8), 0);
+	ck_assert_int_eq(shmg_xlock_init(&l, region, i ? OFF4 : OFF8, i ? 4 : 8), 0);
 	return l;
 }
 
-static uint64_t word(const struct shmg_xlock *l)
+static unsigned width(const struct shmg_xlock *l)
 {
-	return l->width == 8 ? *(uint64_t *)l->word : *(uint32_t *)l->word;
+	struct shmg_xlock_info info = {.size = sizeof(info)};
+	ck_assert_int_eq(shmg_xlock_inspect(l, &info), 0);
+	return info.width;
 }
 
+/* The lock word as read by a monitor. */
+static uint64_t word(const struct shmg_xlock *l)
+{
+	struct shmg_xlock_info info = {.size = sizeof(info)};
+	ck_assert_int_eq(shmg_xlock_inspect(l, &info), 0);
+	return info.raw;
+}
+
+/* Write a lock_for() lock's word as another program would. */
 static void set_word(const struct shmg_xlock *l, uint64_t v)
 {
-	if (l->width == 8)
-		*(uint64_t *)l->word = v;
+	if (width(l) == 8)
+		shmg_atomic_store((uint64_t *)(void *)(seg + OFF8), v, relaxed);
 	else
-		*(uint32_t *)l->word = (uint32_t)v;
+		shmg_atomic_store((uint32_t *)(void *)(seg + OFF4), (uint32_t)v, relaxed);
+}
+
+/* The WAITERS bit (doc/xlock.md). */
+static uint64_t waiters_bit(const struct shmg_xlock *l)
+{
+	return width(l) == 8 ? UINT64_C(1) << 31 : UINT64_C(1) << 23;
 }
 
 /* The word a thread (tid, start time) writes. */
 static uint64_t word_of(const struct shmg_xlock *l, pid_t tid, uint64_t start)
 {
-	if (l->width == 8)
+	if (width(l) == 8)
 		return (uint64_t)tid | (start & 0xffffffffu) << 32;
 	return (uint64_t)tid | (start & 0xffu) << 24;
 }
@@ -84,19 +102,20 @@ static uint64_t start_of(pid_t pid)
 START_TEST(placement_checked)
 {
 	struct shmg_xlock l;
-	ck_assert_int_eq(shmg_xlock_init(&l, &region, 64, 2), -EINVAL);
-	ck_assert_int_eq(shmg_xlock_init(&l, &region, 60, 8), -EFAULT);
-	ck_assert_int_eq(shmg_xlock_init(&l, &region, 62, 4), -EFAULT);
-	ck_assert_int_eq(shmg_xlock_init(&l, &region, SEG - 4, 8), -ERANGE);
-	ck_assert_int_eq(shmg_xlock_init(&l, &region, SEG, 4), -ERANGE);
-	ck_assert_int_eq(shmg_xlock_init(&l, &region, SEG - 4, 4), 0);
+	ck_assert_int_eq(shmg_xlock_init(&l, region, 64, 2), -EINVAL);
+	ck_assert_int_eq(shmg_xlock_init(&l, region, 60, 8), -EINVAL);
+	ck_assert_str_eq(shmg_error_detail(-EINVAL), "offset 60 is not 8-byte aligned");
+	ck_assert_int_eq(shmg_xlock_init(&l, region, 62, 4), -EINVAL);
+	ck_assert_int_eq(shmg_xlock_init(&l, region, SEG - 4, 8), -ERANGE);
+	ck_assert_int_eq(shmg_xlock_init(&l, region, SEG, 4), -ERANGE);
+	ck_assert_int_eq(shmg_xlock_init(&l, region, SEG - 4, 4), 0);
 }
 END_TEST
 
 START_TEST(lock_unlock_basics)
 {
 	struct shmg_xlock l = lock_for(_i);
-	struct shmg_xlock_info info;
+	struct shmg_xlock_info info = {.size = sizeof(info)};
 	pid_t me = (pid_t)syscall(SYS_gettid);
 
 	ck_assert_int_eq(shmg_xlock_lock(&l), 0);
@@ -109,7 +128,7 @@ START_TEST(lock_unlock_basics)
 	ck_assert_int_eq(shmg_xlock_trylock(&l), SHMG_EDEADLK);
 	ck_assert_int_eq(shmg_xlock_timedlock(&l, NULL), SHMG_EDEADLK);
 	ck_assert_int_eq(shmg_xlock_consistent(&l), -EINVAL);
-	ck_assert_int_eq(shmg_xlock_reset(&l), -EBUSY); /* a live owner */
+	ck_assert_int_eq(shmg_xlock_recover(&l, NULL), -EBUSY); /* a live owner */
 	ck_assert_int_eq(shmg_xlock_unlock(&l), 0);
 	ck_assert_uint_eq(word(&l), 0);
 	ck_assert_int_eq(shmg_xlock_unlock(&l), SHMG_ENOTOWNER);
@@ -128,12 +147,12 @@ END_TEST
 START_TEST(garbage_refused_unchanged)
 {
 	struct shmg_xlock l = lock_for(_i);
-	struct shmg_xlock_info info;
+	struct shmg_xlock_info info = {.size = sizeof(info)};
 	/* id 0 with start bits; WAITERS alone; an id beyond PID_MAX_LIMIT */
 	uint64_t bad[3] = {
-		l.width == 8 ? UINT64_C(5) << 32 : UINT64_C(5) << 24,
-		l.width == 8 ? UINT64_C(1) << 31 : UINT64_C(1) << 23,
-		l.width == 8 ? UINT64_C(1) << 29 : 0,
+		width(&l) == 8 ? UINT64_C(5) << 32 : UINT64_C(5) << 24,
+		waiters_bit(&l),
+		width(&l) == 8 ? UINT64_C(1) << 29 : 0,
 	};
 	for (int k = 0; k < 3; k++) {
 		if (!bad[k])
@@ -142,7 +161,7 @@ START_TEST(garbage_refused_unchanged)
 		ck_assert_int_eq(shmg_xlock_lock(&l), SHMG_EGARBAGE);
 		ck_assert_int_eq(shmg_xlock_trylock(&l), SHMG_EGARBAGE);
 		ck_assert_int_eq(shmg_xlock_unlock(&l), SHMG_EGARBAGE);
-		ck_assert_int_eq(shmg_xlock_reset(&l), SHMG_EGARBAGE);
+		ck_assert_int_eq(shmg_xlock_recover(&l, NULL), SHMG_EGARBAGE);
 		ck_assert_int_eq(shmg_xlock_inspect(&l, &info), 0);
 		ck_assert_int_eq(info.state, SHMG_XLOCK_GARBAGE);
 		ck_assert_uint_eq(word(&l), bad[k]);
@@ -163,8 +182,8 @@ START_TEST(live_owner_is_respected)
 	ck_assert_int_eq(shmg_deadline_in(&dl, 30 * 1000000), 0);
 	ck_assert_int_eq(shmg_xlock_timedlock(&l, &dl), -ETIMEDOUT);
 	ck_assert_int_eq(shmg_xlock_unlock(&l), SHMG_ENOTOWNER);
-	ck_assert_int_eq(shmg_xlock_reset(&l), -EBUSY);
-	ck_assert_uint_eq(word(&l) & ~(l.width == 8 ? UINT64_C(1) << 31 : UINT64_C(1) << 23), w);
+	ck_assert_int_eq(shmg_xlock_recover(&l, NULL), -EBUSY);
+	ck_assert_uint_eq(word(&l) & ~(waiters_bit(&l)), w);
 	set_word(&l, 0);
 }
 END_TEST
@@ -186,10 +205,10 @@ static pid_t child_dies_holding(const struct shmg_xlock *l, bool reap)
 START_TEST(owner_death_consistent)
 {
 	struct shmg_xlock l = lock_for(_i);
-	struct shmg_xlock_info info;
+	struct shmg_xlock_info info = {.size = sizeof(info)};
 
 	child_dies_holding(&l, true);
-	ck_assert_int_eq(shmg_xlock_lock(&l), SHMG_EOWNERDEAD);
+	ck_assert_int_eq(shmg_xlock_lock(&l), SHMG_OWNERDEAD);
 	ck_assert_int_eq(shmg_xlock_inspect(&l, &info), 0);
 	ck_assert_int_eq(info.state, SHMG_XLOCK_INCONSISTENT);
 	ck_assert_int_eq(shmg_xlock_consistent(&l), 0);
@@ -204,10 +223,10 @@ END_TEST
 START_TEST(owner_death_not_recoverable)
 {
 	struct shmg_xlock l = lock_for(_i);
-	struct shmg_xlock_info info;
+	struct shmg_xlock_info info = {.size = sizeof(info)};
 
 	child_dies_holding(&l, true);
-	ck_assert_int_eq(shmg_xlock_trylock(&l), SHMG_EOWNERDEAD);
+	ck_assert_int_eq(shmg_xlock_trylock(&l), SHMG_OWNERDEAD);
 	ck_assert_int_eq(shmg_xlock_unlock(&l), 0); /* without consistent() */
 	ck_assert_int_eq(shmg_xlock_lock(&l), SHMG_ENOTRECOVERABLE);
 	ck_assert_int_eq(shmg_xlock_trylock(&l), SHMG_ENOTRECOVERABLE);
@@ -215,7 +234,12 @@ START_TEST(owner_death_not_recoverable)
 	ck_assert_int_eq(shmg_xlock_unlock(&l), SHMG_ENOTOWNER);
 	ck_assert_int_eq(shmg_xlock_inspect(&l, &info), 0);
 	ck_assert_int_eq(info.state, SHMG_XLOCK_NOTRECOVERABLE);
-	ck_assert_int_eq(shmg_xlock_reset(&l), 0);
+	/* A dry run says so and changes nothing; then it is cleared. */
+	struct shmg_recover_opts dry = {.size = sizeof(dry), .flags = SHMG_RECOVER_DRY_RUN};
+	ck_assert_int_eq(shmg_xlock_recover(&l, &dry), SHMG_RECOVERED);
+	ck_assert_int_eq(shmg_xlock_lock(&l), SHMG_ENOTRECOVERABLE);
+	ck_assert_int_eq(shmg_xlock_recover(&l, NULL), SHMG_RECOVERED);
+	ck_assert_int_eq(shmg_xlock_recover(&l, NULL), 0); /* nothing left */
 	ck_assert_int_eq(shmg_xlock_lock(&l), 0);
 	ck_assert_int_eq(shmg_xlock_unlock(&l), 0);
 }
@@ -225,13 +249,13 @@ START_TEST(zombie_owner_is_dead)
 {
 	struct shmg_xlock l = lock_for(_i);
 	pid_t pid = child_dies_holding(&l, false);
-	ck_assert_int_eq(shmg_xlock_lock(&l), SHMG_EOWNERDEAD);
+	ck_assert_int_eq(shmg_xlock_lock(&l), SHMG_OWNERDEAD);
 	ck_assert_int_eq(shmg_xlock_consistent(&l), 0);
 	ck_assert_int_eq(shmg_xlock_unlock(&l), 0);
 	tu_wait_ok(pid);
 	/* And an administrator may clear a dead owner's lock. */
 	child_dies_holding(&l, true);
-	ck_assert_int_eq(shmg_xlock_reset(&l), 0);
+	ck_assert_int_eq(shmg_xlock_recover(&l, NULL), SHMG_RECOVERED);
 	ck_assert_uint_eq(word(&l), 0);
 }
 END_TEST
@@ -250,14 +274,14 @@ START_TEST(pid_reuse_not_fooled)
 	}
 	uint64_t start = start_of(live);
 	set_word(&l, word_of(&l, live, start + 1));
-	ck_assert_int_eq(shmg_xlock_lock(&l), SHMG_EOWNERDEAD);
+	ck_assert_int_eq(shmg_xlock_lock(&l), SHMG_OWNERDEAD);
 	ck_assert_int_eq(shmg_xlock_consistent(&l), 0);
 	ck_assert_int_eq(shmg_xlock_unlock(&l), 0);
 	set_word(&l, word_of(&l, live, start));
 	ck_assert_int_eq(shmg_xlock_trylock(&l), -EBUSY);
 	ck_assert_int_eq(shmg_deadline_in(&dl, 100 * 1000000), 0);
 	ck_assert_int_eq(shmg_xlock_timedlock(&l, &dl), -ETIMEDOUT);
-	ck_assert_uint_eq(word(&l) & (l.width == 8 ? 0x3fffffff : 0x3fffff), (uint64_t)live);
+	ck_assert_uint_eq(word(&l) & (width(&l) == 8 ? 0x3fffffff : 0x3fffff), (uint64_t)live);
 	kill(live, SIGKILL);
 	waitpid(live, NULL, 0);
 	set_word(&l, 0);
@@ -265,7 +289,7 @@ START_TEST(pid_reuse_not_fooled)
 END_TEST
 
 /* The liveness source faked (the test hook): an owner judged dead is taken
- * with SHMG_EOWNERDEAD; one judged alive, or one the probe cannot judge
+ * with SHMG_OWNERDEAD; one judged alive, or one the probe cannot judge
  * (-EIO), is never taken. */
 static int fake_verdict;
 static int fake_alive(pid_t tid, uint64_t start_bits, unsigned nbits)
@@ -282,7 +306,7 @@ START_TEST(doubt_means_alive)
 	struct timespec dl;
 	uint64_t w = word_of(&l, 4000, 7); /* any owner but us */
 
-	shmg__xlock_alive_hook = fake_alive;
+	shmg__test_alive = fake_alive;
 	int verdicts[2] = {SHMG_PROC_ALIVE, -EIO};
 	for (int k = 0; k < 2; k++) {
 		fake_verdict = verdicts[k];
@@ -290,14 +314,14 @@ START_TEST(doubt_means_alive)
 		ck_assert_int_eq(shmg_xlock_trylock(&l), -EBUSY);
 		ck_assert_int_eq(shmg_deadline_in(&dl, 20 * 1000000), 0);
 		ck_assert_int_eq(shmg_xlock_timedlock(&l, &dl), -ETIMEDOUT);
-		ck_assert_int_eq(shmg_xlock_reset(&l), -EBUSY);
+		ck_assert_int_eq(shmg_xlock_recover(&l, NULL), -EBUSY);
 	}
 	fake_verdict = SHMG_PROC_DEAD;
 	set_word(&l, w);
-	ck_assert_int_eq(shmg_xlock_timedlock(&l, NULL), SHMG_EOWNERDEAD);
+	ck_assert_int_eq(shmg_xlock_timedlock(&l, NULL), SHMG_OWNERDEAD);
 	ck_assert_int_eq(shmg_xlock_consistent(&l), 0);
 	ck_assert_int_eq(shmg_xlock_unlock(&l), 0);
-	shmg__xlock_alive_hook = NULL;
+	shmg__test_alive = NULL;
 }
 END_TEST
 
@@ -337,7 +361,7 @@ START_TEST(sleeper_woken_by_unlock)
 	pid_t pid = tu_fork();
 	if (pid == 0) {
 		struct timespec dl, half;
-		shmg__xlock_probe_ns = 60ull * 1000000000u;
+		shmg__test_xlock_probe_ns = 60ull * 1000000000u;
 		while (!shmg_atomic_load(flag, acquire))
 			usleep(100);
 		shmg_deadline_in(&dl, 10ull * 1000000000u);
@@ -348,7 +372,7 @@ START_TEST(sleeper_woken_by_unlock)
 	ck_assert_int_eq(shmg_xlock_lock(&l), 0);
 	shmg_atomic_store(flag, 1, release);
 	/* Wait until the child announced itself, then let it sleep. */
-	uint64_t wbit = l.width == 8 ? UINT64_C(1) << 31 : UINT64_C(1) << 23;
+	uint64_t wbit = waiters_bit(&l);
 	while (!(word(&l) & wbit))
 		usleep(1000);
 	usleep(20000);
@@ -372,7 +396,7 @@ static int under_futex_ban(const struct shmg_xlock *l, bool announce)
 			if (shmg_xlock_lock(l) != 0)
 				_exit(5);
 			if (announce) /* as a sleeper would */
-				set_word(l, word(l) | (l->width == 8 ? UINT64_C(1) << 31 : UINT64_C(1) << 23));
+				set_word(l, word(l) | waiters_bit(l));
 			if (shmg_xlock_unlock(l) != 0)
 				_exit(6);
 		}
@@ -405,7 +429,7 @@ struct guarded {
 	uint64_t a, b;      /* a == b outside the critical section */
 	int32_t holder;     /* who is inside */
 	uint32_t overlaps;  /* two inside at once: must stay 0 */
-	uint32_t recovered; /* SHMG_EOWNERDEAD handled */
+	uint32_t recovered; /* SHMG_OWNERDEAD handled */
 };
 
 static int take(const struct shmg_xlock *l, int how)
@@ -448,7 +472,7 @@ static void critical(struct guarded *g, int32_t me, unsigned bit)
 
 static bool locked_ok(const struct shmg_xlock *l, struct guarded *g, int err)
 {
-	if (err == SHMG_EOWNERDEAD) {
+	if (err == SHMG_OWNERDEAD) {
 		volatile struct guarded *v = g;
 		v->b = v->a; /* repair what the dead owner left */
 		v->holder = 0;
@@ -552,7 +576,7 @@ static void crash_worker(struct guarded *gs, uint64_t seed)
 	struct shmg_xlock locks[NLOCKS];
 	for (int k = 0; k < NLOCKS; k++) {
 		struct shmg_xlock l;
-		shmg_xlock_init(&l, &region, 256 + 64 * (size_t)k + (k & 1 ? 4 : 0), k & 1 ? 4 : 8);
+		shmg_xlock_init(&l, region, 256 + 64 * (size_t)k + (k & 1 ? 4 : 0), k & 1 ? 4 : 8);
 		locks[k] = l;
 	}
 	for (;;) {
@@ -568,7 +592,7 @@ static void crash_worker(struct guarded *gs, uint64_t seed)
 
 /* Children hammer NLOCKS locks; the parent SIGKILLs one at a random moment
  * and starts another, for many rounds; then it must get every lock with 0
- * or SHMG_EOWNERDEAD within a bound, and find no overlap ever happened. */
+ * or SHMG_OWNERDEAD within a bound, and find no overlap ever happened. */
 START_TEST(random_kills)
 {
 	struct guarded *gs = tu_shared_alloc(4096);
@@ -601,10 +625,10 @@ START_TEST(random_kills)
 	for (int k = 0; k < NLOCKS; k++) {
 		struct shmg_xlock l;
 		struct timespec dl;
-		ck_assert_int_eq(shmg_xlock_init(&l, &region, 256 + 64 * (size_t)k + (k & 1 ? 4 : 0), k & 1 ? 4 : 8), 0);
+		ck_assert_int_eq(shmg_xlock_init(&l, region, 256 + 64 * (size_t)k + (k & 1 ? 4 : 0), k & 1 ? 4 : 8), 0);
 		ck_assert_int_eq(shmg_deadline_in(&dl, 5ull * 1000000000u), 0);
 		int err = shmg_xlock_timedlock(&l, &dl);
-		ck_assert_msg(err == 0 || err == SHMG_EOWNERDEAD, "lock %d: %s", k, shmg_strerror(err));
+		ck_assert_msg(err == 0 || err == SHMG_OWNERDEAD, "lock %d: %s", k, shmg_strerror(err));
 		ck_assert(locked_ok(&l, &gs[k], err));
 		ck_assert_uint_eq(gs[k].a, gs[k].b);
 		ck_assert_uint_eq(gs[k].overlaps, 0);
@@ -621,28 +645,28 @@ START_TEST(random_kills)
 END_TEST
 
 /* A process killed at one protocol step: the others never hang, and the
- * lock is obtained with 0 or SHMG_EOWNERDEAD as the step implies. */
+ * lock is obtained with 0 or SHMG_OWNERDEAD as the step implies. */
 static void kill_at_step(int width_i, int step)
 {
 	struct shmg_xlock l = lock_for(width_i);
 	uint32_t *flag = tu_shared_alloc(4096);
 	struct timespec dl;
 	int err, status;
-	bool parent_holds = step == XP_LOCKED || step == XP_WAITERS_SET;
+	bool parent_holds = step == SHMG__XLOCK_LOCKED || step == SHMG__XLOCK_WAITERS_SET;
 
-	if (step == XP_STOLEN)
+	if (step == SHMG__XLOCK_STOLEN)
 		child_dies_holding(&l, true); /* so the victim steals */
 	if (parent_holds)
 		ck_assert_int_eq(shmg_xlock_lock(&l), 0);
 	pid_t victim = tu_fork();
 	if (victim == 0) {
 		die_at_step = step;
-		shmg__xlock_test_point = die_at;
+		shmg__test_point = die_at;
 		shmg_atomic_store(flag, 1, release);
 		err = shmg_xlock_lock(&l);
-		if (step == XP_UNLOCK_AFTER) /* hold until the parent sleeps */
+		if (step == SHMG__XLOCK_UNLOCK_AFTER) /* hold until the parent sleeps */
 			usleep(50000);
-		if (err == SHMG_EOWNERDEAD)
+		if (err == SHMG_OWNERDEAD)
 			shmg_xlock_consistent(&l);
 		shmg_xlock_unlock(&l);
 		_exit(9); /* the step was not reached */
@@ -650,14 +674,14 @@ static void kill_at_step(int width_i, int step)
 	while (!shmg_atomic_load(flag, acquire))
 		usleep(100);
 	if (parent_holds) {
-		uint64_t wbit = l.width == 8 ? UINT64_C(1) << 31 : UINT64_C(1) << 23;
+		uint64_t wbit = waiters_bit(&l);
 		while (!(word(&l) & wbit))
 			usleep(100); /* the victim announced itself */
 		usleep(5000);
 		ck_assert_int_eq(shmg_xlock_unlock(&l), 0);
 	}
 	ck_assert_int_eq(shmg_deadline_in(&dl, 5ull * 1000000000u), 0);
-	if (step == XP_UNLOCK_AFTER) {
+	if (step == SHMG__XLOCK_UNLOCK_AFTER) {
 		/* Asleep in lock while the victim unlocks and dies before its
 		 * wake: the sleeper must still get the lock. */
 		while (word(&l) == 0)
@@ -672,9 +696,9 @@ static void kill_at_step(int width_i, int step)
 		      "step %d: victim was not killed there (0x%x)", step, status);
 	/* Dead while holding: owner died. Dead while waiting, or after its
 	 * unlock's exchange: the lock is simply free. */
-	int expect = step == XP_WAITERS_SET || step == XP_UNLOCK_AFTER ? 0 : SHMG_EOWNERDEAD;
+	int expect = step == SHMG__XLOCK_WAITERS_SET || step == SHMG__XLOCK_UNLOCK_AFTER ? 0 : SHMG_OWNERDEAD;
 	ck_assert_msg(err == expect, "step %d: got %s", step, shmg_strerror(err));
-	if (err == SHMG_EOWNERDEAD)
+	if (err == SHMG_OWNERDEAD)
 		ck_assert_int_eq(shmg_xlock_consistent(&l), 0);
 	ck_assert_int_eq(shmg_xlock_unlock(&l), 0);
 	ck_assert_int_eq(shmg_xlock_lock(&l), 0); /* and it still works */
@@ -684,7 +708,7 @@ static void kill_at_step(int width_i, int step)
 
 START_TEST(kill_at_each_step)
 {
-	for (int step = XP_LOCKED; step <= XP_UNLOCK_AFTER; step++)
+	for (int step = SHMG__XLOCK_LOCKED; step <= SHMG__XLOCK_UNLOCK_AFTER; step++)
 		kill_at_step(_i, step);
 }
 END_TEST

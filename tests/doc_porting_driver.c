@@ -3,7 +3,6 @@
  * other: a stream is created, the writer runs in a child, the reader in
  * the parent, and every frame the reader gets must be whole and numbered.
  */
-#include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,16 +39,18 @@ void process(const void *frame, size_t bytes, uint64_t n)
 int main(void)
 {
 	char dir[] = "/tmp/shmg-porting.XXXXXX", path[64];
-	struct shmg_isio s;
-	struct shmg_isio_params p = {.name = "wfs", .naxis = 2, .size = {128, 128},
-				     .datatype = SHMG_ISIO_FLOAT, .cbsize = 4};
+	struct shmg_isio *s;
+	struct shmg_isio_params p = {.size = sizeof(p), .name = "wfs", .naxis = 2,
+				     .dims = {128, 128}, .datatype = SHMG_ISIO_FLOAT, .cbsize = 4};
+	struct shmg_isio_layout l = {.size = sizeof(l)};
 	if (!mkdtemp(dir))
 		return 1;
 	snprintf(path, sizeof(path), "%s/wfs.im.shm", dir);
 	if (shmg_isio_create(&s, path, &p, 0600, 0) != 0)
 		return 1;
-	size_t bytes = s.layout.data_size;
-	shmg_isio_close(&s);
+	shmg_isio_get_layout(s, &l);
+	size_t bytes = l.data_size;
+	shmg_isio_close(s);
 	void *frame = malloc(bytes);
 
 	/* The writer writes FRAMES; the reader, started at the same time,

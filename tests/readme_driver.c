@@ -18,7 +18,7 @@
 
 /* The README's layouts and functions. */
 struct camera { uint64_t count; uint8_t busy, spare[3]; int32_t writer; unsigned char pixels[4096]; };
-int guard_camera(struct shmg_wflag *g, const struct shmg_region *r);
+int guard_camera(struct shmg_wflag **g, const struct shmg_region *r);
 void write_frame(struct shmg_wflag *g, struct camera *cam, const void *image);
 int read_frame(const struct shmg_wflag *g, const struct camera *cam, void *image, uint64_t *n);
 struct params { uint64_t spare; double gain; int64_t updates; };
@@ -41,13 +41,13 @@ static int fail(const char *what)
 static int write_flag(void)
 {
 	char path[64];
-	struct shmg_region r;
-	struct shmg_wflag g;
+	struct shmg_region *r;
+	struct shmg_wflag *g;
 	snprintf(path, sizeof(path), "%s/camera", dir);
 	if (shmg_region_create(&r, path, sizeof(struct camera), 0600, 0, NULL, NULL) != 0 ||
-	    guard_camera(&g, &r) != 0)
+	    guard_camera(&g, r) != 0)
 		return fail("camera region");
-	struct camera *cam = (struct camera *)(void *)r.base;
+	struct camera *cam = shmg_region_base(r);
 	int ready[2];
 	if (pipe(ready) != 0)
 		return fail("pipe");
@@ -59,7 +59,7 @@ static int write_flag(void)
 		uint64_t n, last = 0;
 		int torn = 0, frames = 0;
 		while (last < FRAMES) {
-			int err = read_frame(&g, cam, img, &n);
+			int err = read_frame(g, cam, img, &n);
 			if (err == SHMG_ETOOFAST || err == -ETIMEDOUT || n == last)
 				continue;
 			if (err)
@@ -75,20 +75,21 @@ static int write_flag(void)
 	}
 	unsigned char img[4096];
 	char c;
-	if (shmg_wflag_claim(&g) != 0 || read(ready[0], &c, 1) != 1)
+	if (shmg_wflag_claim(g) != 0 || read(ready[0], &c, 1) != 1)
 		return fail("claim, or the reader did not start");
 	for (int f = 1; f <= FRAMES; f++) {
 		memset(img, f, sizeof(img));
-		write_frame(&g, cam, img);
+		write_frame(g, cam, img);
 		if (f % 4 == 0)
 			usleep(10); /* a fast camera, not a hot loop: the reader gets frames */
 	}
 	int status;
 	waitpid(pid, &status, 0);
 	uint64_t n;
-	if (read_frame(&g, cam, img, &n) != 0 || n != FRAMES || img[0] != (unsigned char)FRAMES)
+	if (read_frame(g, cam, img, &n) != 0 || n != FRAMES || img[0] != (unsigned char)FRAMES)
 		return fail("the last frame was not read back");
-	shmg_region_close(&r);
+	shmg_wflag_free(g);
+	shmg_region_close(r);
 	close(ready[0]);
 	close(ready[1]);
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : fail("torn frames accepted");
@@ -97,16 +98,16 @@ static int write_flag(void)
 static int lock(void)
 {
 	char path[64];
-	struct shmg_region r;
+	struct shmg_region *r;
 	snprintf(path, sizeof(path), "%s/params", dir);
 	if (shmg_region_create(&r, path, sizeof(struct params), 0600, 0, NULL, NULL) != 0)
 		return fail("params region");
-	struct params *p = (struct params *)(void *)r.base;
+	struct params *p = shmg_region_base(r);
 	pid_t pid[2];
 	for (int k = 0; k < 2; k++)
 		if ((pid[k] = fork()) == 0) {
 			for (int i = 0; i < UPDATES; i++)
-				if (set_gain(&r, p, k + 1.0) != 0)
+				if (set_gain(r, p, k + 1.0) != 0)
 					_exit(1);
 			_exit(0);
 		}
@@ -121,16 +122,16 @@ static int lock(void)
 	/* A holder that dies inside the lock: the next set_gain recovers it. */
 	if ((pid[0] = fork()) == 0) {
 		struct shmg_xlock l;
-		shmg_xlock_init(&l, &r, 0, 8);
+		shmg_xlock_init(&l, r, 0, 8);
 		shmg_xlock_lock(&l);
 		raise(SIGKILL);
 	}
 	waitpid(pid[0], NULL, 0);
-	if (set_gain(&r, p, 5.0) != 0 || p->updates != 2 * UPDATES + 1 || p->spare != 0)
+	if (set_gain(r, p, 5.0) != 0 || p->updates != 2 * UPDATES + 1 || p->spare != 0)
 		return fail("the lock of a dead holder was not recovered");
 	printf("README example: 2 processes x %d updates under the lock, exact; a dead holder recovered\n",
 	       UPDATES);
-	shmg_region_close(&r);
+	shmg_region_close(r);
 	return 0;
 }
 

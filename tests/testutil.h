@@ -7,9 +7,12 @@
 
 #include <check.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <shmguard/atomic.h>
@@ -55,6 +58,30 @@ static inline void tu_start_line(uint32_t *arrived, uint32_t n)
 	shmg_atomic_inc(arrived, acq_rel);
 	while (shmg_atomic_load(arrived, acquire) < n)
 		shmg_cpu_relax();
+}
+
+/*
+ * A handshake without sleeps: wait until process (or thread) `pid` is
+ * blocked in the futex system call, as /proc/PID/syscall shows (its first
+ * field is the number of the call the task is blocked in). Fails the test
+ * after 30 s, or at once if /proc cannot tell.
+ */
+static inline void tu_wait_in_futex(pid_t pid)
+{
+	char path[64], line[128];
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	for (int i = 0; i < 300000; i++) {
+		FILE *f = fopen(path, "r");
+		ck_assert_msg(f != NULL, "%s cannot be read", path);
+		long nr = -1;
+		if (fgets(line, sizeof(line), f))
+			nr = strtol(line, NULL, 10);
+		fclose(f);
+		if (nr == SYS_futex)
+			return;
+		nanosleep(&(struct timespec){0, 100000}, NULL); /* poll, 0.1 ms */
+	}
+	ck_abort_msg("process %d never blocked in futex", (int)pid);
 }
 
 /* Run a suite; the exit status of a test program. */

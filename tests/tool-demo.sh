@@ -28,14 +28,21 @@ left=$(ls -A "$work" | grep -v '^out$')
 mkdir "$work/int"
 ./tools/shmguard demo --dir "$work/int" >"$work/int.out" 2>&1 &
 demo=$!
-sleep 1
+# A handshake, not a delay: its first progress line means the stream and
+# its processes are up (and the SIGINT handler long in place).
+i=0
+while ! grep -q '^\[1/3\]' "$work/int.out" 2>/dev/null && [ $i -lt 3000 ]; do
+	sleep 0.01
+	i=$((i + 1))
+done
+grep -q '^\[1/3\]' "$work/int.out" || { echo "FAIL: the demo showed no progress"; fails=1; }
 kill -INT $demo
 wait $demo
 code=$?
 [ $code -eq 1 ] || { echo "FAIL: the interrupted demo exited $code"; fails=1; }
 grep -q "interrupted; files removed" "$work/int.out" || { echo "FAIL: no 'interrupted' message"; fails=1; }
 [ -z "$(ls -A "$work/int")" ] || { echo "FAIL: the interrupted demo left files"; fails=1; }
-sleep 0.2
+# The demo reaps its children before it exits: none may be left.
 for cmdline in /proc/[0-9]*/cmdline; do # (no procps on a minimal machine)
 	if tr '\0' ' ' <"$cmdline" 2>/dev/null | grep -q -- "--dir $work/int"; then
 		echo "FAIL: the interrupted demo left process ${cmdline%/cmdline}"; fails=1

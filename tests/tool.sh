@@ -34,6 +34,13 @@ one_error_line() {
 	grep -q '^shmguard' "$work/err" || fail "$1: the error does not start with 'shmguard'"
 }
 same() { cmp -s "$1" "$2" || fail "$3: the file changed"; }
+# A handshake, not a delay: wait (30 s at most) until a watch writing to
+# file $1 has printed its first view.
+shown() {
+	i=0
+	while ! grep -q '^----$' "$1" 2>/dev/null && [ $i -lt 3000 ]; do sleep 0.01; i=$((i + 1)); done
+	grep -q '^----$' "$1" || fail "watch printed no view into $1"
+}
 frame() { $fixtures --frame "$d/$1"; }
 
 # ---- usage
@@ -129,18 +136,18 @@ hostile() { # FILE EXPECTED-MESSAGE [OPTIONS]
 	t 1 "recover $f" $tool recover "$@" "$d/$f"
 	one_error_line "recover $f"
 }
-hostile truncated.im.shm "damaged ImageStreamIO 2.00 stream: its metadata does not match its size (1000 bytes)"
+hostile truncated.im.shm "damaged ImageStreamIO 2.00 stream: its metadata implies a file of 21920 bytes; the file has 1000"
 hostile oldversion.im.shm "version 1.04; only 2.00 is understood"
-hostile badnaxis.im.shm "damaged ImageStreamIO 2.00 stream"
-hostile empty.shm "empty, or too large"
+hostile badnaxis.im.shm "damaged ImageStreamIO 2.00 stream: naxis is 9, 1 to 3 expected"
+hostile empty.shm "the file is empty"
 hostile noise.shm "not recognised (100000 bytes)"
-hostile ambiguous.fps.shm "fit both milk FPS layouts"
+hostile ambiguous.fps.shm "fit both FPS layouts (443 records of 2024, 440 newer) and NBparamMAX does not tell them apart; name one with --fps-layout"
 hostile link.im.shm "symbolic link; not followed"
 hostile adir "not a regular file"
 hostile missing.shm "No such file"
-hostile generic.shm "--xlock 4093,8: outside the file" --xlock 4093
-hostile generic.shm "misaligned" --xlock 12
-hostile generic.shm "misaligned" --wflag 8,4
+hostile generic.shm "--xlock 4093,8: 8 bytes at offset 4093: outside the 4096-byte region" --xlock 4093
+hostile generic.shm "--xlock 12,8: offset 12 is not 8-byte aligned" --xlock 12
+hostile generic.shm "--wflag 8,4: counter: offset 4 is not 8-byte aligned" --wflag 8,4
 t 0 "a symlink with --follow" $tool inspect --interval 0 --follow "$d/link.im.shm"
 t 1 "one bad PATH among good ones" $tool inspect --interval 0 "$d/healthy.im.shm" "$d/empty.shm"
 has "healthy.im.shm: imagestreamio" "mixed paths"
@@ -162,9 +169,9 @@ has "followed    0 frames seen" "watch follower"
 has "write flag stuck" "watch alert"
 t 0 "watch --passive" $tool watch --passive --count 1 --interval 20ms "$d/deadholder.pinfo.shm"
 has "held by dead thread" "watch pinfo alert"
-$tool watch --interval 50ms "$d/healthy.im.shm" >/dev/null 2>&1 &
+$tool watch --interval 50ms "$d/healthy.im.shm" >"$work/view" 2>&1 &
 w=$!
-sleep 0.5
+shown "$work/view" # its first view: the handlers are in place
 kill -INT $w
 i=0
 while kill -0 $w 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
@@ -174,9 +181,9 @@ checks=$((checks + 1))
 
 # A file truncated under a running watch: one error line, exit 1, no crash.
 cp "$d/healthy.fps.shm" "$work/shrinking.fps.shm"
-$tool watch --passive --interval 20ms "$work/shrinking.fps.shm" >/dev/null 2>"$work/err" &
+$tool watch --passive --interval 20ms "$work/shrinking.fps.shm" >"$work/view" 2>"$work/err" &
 w=$!
-sleep 0.3
+shown "$work/view" # it has the file mapped and has read it once
 truncate -s 4096 "$work/shrinking.fps.shm"
 i=0
 while kill -0 $w 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
@@ -232,7 +239,7 @@ t 3 "recover generic without --reset" $tool recover --wflag 8,0,16 --xlock 64 "$
 has "clear the record of dead writer PID" "generic writer"
 has "left alone: lock @64: the owner is dead" "generic lock"
 t 0 "recover generic --reset" $tool recover --reset --wflag 8,0,16 --xlock 64 "$d/deadholder.generic.shm"
-has "reset lock @64" "generic reset"
+has "lock @64: clear the lock, which was held by a dead thread (the data it protects is not repaired)" "generic reset"
 t 0 "inspect generic after" $tool inspect --interval 0 --wflag 8,0,16 --xlock 64 "$d/deadholder.generic.shm"
 
 # ---- an unguarded writer that died mid-frame: write = 1, no writer recorded.
@@ -240,8 +247,13 @@ t 0 "inspect generic after" $tool inspect --interval 0 --wflag 8,0,16 --xlock 64
 # every process's maps can be read; outside one (PID 1 of a container may
 # be unreadable) recover must refuse.
 cp "$d/legacy-stuck.im.shm" "$work/legacy"
-t 3 "recover an unrecorded writer outside a namespace, while we map it" sh -c \
-	"$tool watch --passive --interval 20ms --count 100 $d/legacy-stuck.im.shm >/dev/null & sleep 0.3; $tool recover --blank $d/legacy-stuck.im.shm; s=\$?; wait; exit \$s"
+$tool watch --passive --interval 20ms --count 1000 "$d/legacy-stuck.im.shm" >"$work/view" 2>&1 &
+w=$!
+shown "$work/view" # the watch maps the file
+t 3 "recover an unrecorded writer outside a namespace, while we map it" \
+	$tool recover --blank "$d/legacy-stuck.im.shm"
+kill -INT $w
+wait $w
 has "left alone: the write flag is set and no writer is recorded; the file is mapped by" "legacy, mapped"
 same "$work/legacy" "$d/legacy-stuck.im.shm" "legacy, mapped"
 if unshare --pid --fork --mount-proc true 2>/dev/null; then
@@ -263,9 +275,14 @@ fi
 if [ -x examples/isio-writer ] && [ -z "${SHMG_EXEC_WRAPPER-}" ]; then
 	MILK_SHM_DIR=$d ./examples/isio-writer live 64 64 4000 1000 >/dev/null 2>&1 &
 	writer=$!
+	# Until frames flow (a handshake on the counter, not a delay).
 	i=0
-	while [ ! -e "$d/live.im.shm" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-	sleep 0.3
+	while [ "$(frame live.im.shm 2>/dev/null | cut -d' ' -f1)" -lt 50 ] 2>/dev/null ||
+	      [ ! -e "$d/live.im.shm" ]; do
+		[ $i -lt 3000 ] || break
+		sleep 0.01
+		i=$((i + 1))
+	done
 	t 0 "inspect a live stream" $tool inspect --interval 300ms "$d/live.im.shm"
 	rate=$(sed -n 's/.*cnt0 [0-9]* (\([0-9]*\)\.[0-9]\/s).*/\1/p' "$work/out")
 	[ "${rate:-0}" -gt 200 ] && [ "${rate:-0}" -lt 3000 ] || fail "live rate '$rate'/s, expected about 1000"

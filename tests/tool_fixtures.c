@@ -31,7 +31,7 @@ static const char *at(const char *name)
 static void check(int err, const char *what)
 {
 	if (err < 0) {
-		fprintf(stderr, "tool-fixtures: %s: %s\n", what, shmg_strerror(err));
+		fprintf(stderr, "tool-fixtures: %s: %s\n", what, shmg_error_detail(err));
 		exit(1);
 	}
 }
@@ -49,11 +49,12 @@ static void in_dead_process(void (*fn)(void *), void *arg)
 
 static void stream(const char *name, uint32_t cbsize)
 {
-	struct shmg_isio s;
-	struct shmg_isio_params p = {.name = "fixture", .naxis = 2, .size = {64, 32},
-				     .datatype = SHMG_ISIO_UINT16, .nsem = 4, .cbsize = cbsize};
+	struct shmg_isio *s;
+	struct shmg_isio_params p = {.size = sizeof(p), .name = "fixture", .naxis = 2,
+				     .dims = {64, 32}, .datatype = SHMG_ISIO_UINT16, .nsem = 4,
+				     .cbsize = cbsize};
 	check(shmg_isio_create(&s, at(name), &p, 0600, 0), name);
-	shmg_isio_close(&s);
+	shmg_isio_close(s);
 }
 
 /* A writer that claims, publishes 3 frames, and dies mid-frame 4 (or
@@ -61,58 +62,62 @@ static void stream(const char *name, uint32_t cbsize)
 static void writer_dies(void *arg)
 {
 	const char *path = arg;
-	struct shmg_isio s;
+	struct shmg_isio *s;
+	struct shmg_isio_layout l = {.size = sizeof(l)};
 	check(shmg_isio_open(&s, path, 0), path);
-	check(shmg_isio_claim(&s), "claim");
-	size_t len = s.layout.data_size;
+	check(shmg_isio_claim(s), "claim");
+	check(shmg_isio_get_layout(s, &l), "layout");
+	size_t len = l.data_size;
 	unsigned char *frame = malloc(len);
 	for (int n = 1; n <= 3; n++) {
 		memset(frame, n, len);
-		check((int)shmg_isio_write(&s, frame, len), "write");
+		check(shmg_isio_write(s, frame, len, NULL), "write");
 	}
 	if (strstr(path, "midframe")) {
 		memset(frame, 4, len);
-		shmg_wflag_begin(&s.guard);
-		memcpy(shmg_isio_data(&s), frame, len / 2);
+		memcpy(shmg_isio_begin(s), frame, len / 2);
 	}
 	_exit(0);
 }
 
 static void reader_dies(void *arg)
 {
-	struct shmg_isio s;
+	struct shmg_isio *s;
 	check(shmg_isio_open(&s, arg, 0), arg);
-	check(shmg_isio_sem_claim(&s), "sem_claim");
+	check(shmg_isio_sem_claim(s, NULL), "sem_claim");
 	_exit(0);
 }
 
 static void pinfo_holder_dies(void *arg)
 {
-	struct shmg_pinfo p;
+	struct shmg_pinfo *p;
+	struct shmg_xlock l;
 	check(shmg_pinfo_open(&p, arg, 0), arg);
-	check(shmg_xlock_lock(&p.lock), "pinfo lock");
+	check(shmg_pinfo_status_lock(p, &l), "status lock");
+	check(shmg_xlock_lock(&l), "pinfo lock");
 	_exit(0);
 }
 
 static void fps_holder_dies(void *arg)
 {
-	struct shmg_fps f;
+	struct shmg_fps *f;
 	struct shmg_xlock l;
 	check(shmg_fps_open(&f, arg, 0, NULL), arg);
-	check(shmg_fps_param_lock(&f, 2, &l), "param lock");
+	check(shmg_fps_param_lock(f, 2, &l), "param lock");
 	check(shmg_xlock_lock(&l), "fps lock");
 	_exit(0);
 }
 
 static void generic_holder_dies(void *arg)
 {
-	struct shmg_region r;
+	struct shmg_region *r;
 	struct shmg_xlock l;
 	check(shmg_region_open(&r, arg, 0), arg);
-	check(shmg_xlock_init(&l, &r, 64, 8), "xlock_init");
+	check(shmg_xlock_init(&l, r, 64, 8), "xlock_init");
 	check(shmg_xlock_lock(&l), "generic lock");
 	/* a dead writer's record, with the write flag clear */
-	shmg_atomic_store((int32_t *)(void *)(r.base + 16), (int32_t)getpid(), relaxed);
+	unsigned char *b = shmg_region_base(r);
+	shmg_atomic_store((int32_t *)(void *)(b + 16), (int32_t)getpid(), relaxed);
 	_exit(0);
 }
 
@@ -127,10 +132,10 @@ static void write_file(const char *name, const void *data, size_t len)
 
 static void copy_file(const char *from, const char *to, size_t len)
 {
-	struct shmg_region r;
+	struct shmg_region *r;
 	check(shmg_region_open(&r, at(from), SHMG_REGION_RDONLY), from);
-	write_file(to, r.base, len ? len : r.size);
-	shmg_region_close(&r);
+	write_file(to, shmg_region_base(r), len ? len : shmg_region_size(r));
+	shmg_region_close(r);
 }
 
 /* Overwrite len bytes at off of an existing file. */
@@ -225,16 +230,19 @@ static int check_json(const char *path)
 /* ---- tool-fixtures --frame FILE: "cnt0 write uniform-byte-or--1" */
 static int show_frame(const char *path)
 {
-	struct shmg_isio s;
+	struct shmg_isio *s;
+	struct shmg_isio_layout l = {.size = sizeof(l)};
+	struct shmg_isio_info info = {.size = sizeof(info)};
 	check(shmg_isio_open(&s, path, SHMG_REGION_RDONLY), path);
-	const unsigned char *d = shmg_isio_data(&s);
+	check(shmg_isio_get_layout(s, &l), "layout");
+	check(shmg_isio_inspect(s, &info), "inspect");
+	const unsigned char *d = shmg_isio_data(s);
 	int uniform = d[0];
-	for (size_t i = 1; i < s.layout.data_size; i++)
+	for (size_t i = 1; i < l.data_size; i++)
 		if (d[i] != d[0])
 			uniform = -1;
-	printf("%llu %u %d\n", (unsigned long long)shmg_wflag_counter(&s.guard),
-	       s.region.base[288], uniform);
-	shmg_isio_close(&s);
+	printf("%llu %u %d\n", (unsigned long long)info.cnt0, info.write, uniform);
+	shmg_isio_close(s);
 	return 0;
 }
 
@@ -252,18 +260,21 @@ int main(int argc, char **argv)
 
 	/* Healthy segments. */
 	stream("healthy.im.shm", 4);
-	struct shmg_pinfo p;
-	check(shmg_pinfo_create(&p, at("healthy.pinfo.shm"), SHMG_PINFO_SIZE_NEW, "loop",
-				getpid(), 0600), "pinfo");
-	check(shmg_pinfo_set_status(&p, 7, "converging"), "status");
-	shmg_pinfo_close(&p);
-	struct shmg_fps f;
-	check(shmg_fps_create(&f, at("healthy.fps.shm"), SHMG_FPS_2024, 8, NULL, 0600), "fps");
-	check(shmg_fps_set_int64(&f, 1, 42), "fps set");
-	shmg_fps_close(&f);
-	struct shmg_region r;
+	struct shmg_pinfo *p;
+	struct shmg_pinfo_params pp = {.size = sizeof(pp), .file_size = SHMG_PINFO_SIZE_NEW,
+				       .name = "loop", .pid = getpid()};
+	check(shmg_pinfo_create(&p, at("healthy.pinfo.shm"), &pp, 0600, 0), "pinfo");
+	check(shmg_pinfo_set_status(p, 7, "converging", NULL), "status");
+	shmg_pinfo_close(p);
+	struct shmg_fps *f;
+	struct shmg_fps_params fp = {.size = sizeof(fp), .layout = SHMG_FPS_2024, .nparam = 8,
+				     .name = "healthy"};
+	check(shmg_fps_create(&f, at("healthy.fps.shm"), &fp, 0600, 0), "fps");
+	check(shmg_fps_set_int64(f, 1, 42, NULL), "fps set");
+	shmg_fps_close(f);
+	struct shmg_region *r;
 	check(shmg_region_create(&r, at("generic.shm"), 4096, 0600, 0, NULL, NULL), "generic");
-	shmg_region_close(&r);
+	shmg_region_close(r);
 
 	/* What dead processes leave. */
 	stream("deadwriter-midframe.im.shm", 4);
@@ -304,7 +315,8 @@ int main(int argc, char **argv)
 	write_file("noise.shm", noise, 100000);
 	write_file("noise.pinfo.shm", noise, SHMG_PINFO_SIZE_2024);
 	free(noise);
-	/* 443 records of the 2024 layout = 440 of the newer one. */
+	/* 443 records of the 2024 layout = 440 of the newer one, and an
+	 * NBparamMAX that tells neither (zero). */
 	size_t both = SHMG_FPS_HEADER_2024 + 443u * SHMG_FPS_RECORD_2024;
 	unsigned char *zero = calloc(1, both);
 	write_file("ambiguous.fps.shm", zero, both);

@@ -32,9 +32,9 @@
 #include <shmguard.h>
 #include <shmguard/wflag.h>
 
-#include "../lib/wflag_internal.h"
+#include "testing.h" /* the writer's protocol points (test build) */
 
-#include "wflag_words.h"
+#include "../tools/bench/wflag_words.h"
 
 #define MAX_READERS 8
 
@@ -110,9 +110,10 @@ static bool intact(const uint64_t *w, size_t words, uint64_t frame)
 	return true;
 }
 
-static int open_guard(struct shmg_region *r, struct shmg_wflag *g)
+static int open_guard(struct shmg_region **r, struct shmg_wflag **g)
 {
 	struct shmg_wflag_place p = {
+		.size = sizeof(p), .parts = SHMG_WFLAG_WAITERS | SHMG_WFLAG_OWNER,
 		.mark = OFF_MARK, .counter = OFF_COUNTER,
 		.waiters = OFF_WAITERS, .owner = OFF_OWNER,
 	};
@@ -127,7 +128,7 @@ static int open_guard(struct shmg_region *r, struct shmg_wflag *g)
 		p.data = opt.off_copies;
 		p.data_len = opt.size;
 	}
-	return shmg_wflag_init(g, r, &p);
+	return shmg_wflag_new(g, *r, &p);
 }
 
 static int kill_step = -1;
@@ -148,15 +149,15 @@ static void maybe_die(enum step s, uint64_t frame)
 /* A writer process: claim, then write frames until told to stop. */
 static void writer(int step, bool expect_takeover)
 {
-	struct shmg_region r;
-	struct shmg_wflag g;
+	struct shmg_region *r;
+	struct shmg_wflag *g;
 	size_t words = opt.size / 8;
 	uint64_t *frame = malloc(opt.size);
 
 	if (!frame || open_guard(&r, &g) != 0)
 		_exit(10);
-	int claimed = shmg_wflag_claim(&g);
-	if (claimed != (expect_takeover ? 1 : 0)) {
+	int claimed = shmg_wflag_claim(g);
+	if (claimed != (expect_takeover ? SHMG_OWNERDEAD : 0)) {
 		fprintf(stderr, "writer: claim returned %d (%s)\n", claimed,
 			shmg_strerror(claimed));
 		_exit(11);
@@ -164,18 +165,18 @@ static void writer(int step, bool expect_takeover)
 	shmg_atomic_inc(&board->claims, release);
 	uint64_t seed = (uint64_t)getpid() * 7919;
 	kill_step = step;
-	kill_frame = shmg_wflag_counter(&g) + 1 + rand64(&seed) % 20;
+	kill_frame = shmg_wflag_counter(g) + 1 + rand64(&seed) % 20;
 	if (step >= STEP_AFTER_COPY)
-		shmg__wflag_test_point = die_here;
-	unsigned char *main_buf = r.base + opt.off_main;
+		shmg__test_point = die_here;
+	unsigned char *main_buf = (unsigned char *)shmg_region_base(r) + opt.off_main;
 	while (!shmg_atomic_load(&board->stop, relaxed)) {
-		uint64_t n = shmg_wflag_counter(&g) + 1;
+		uint64_t n = shmg_wflag_counter(g) + 1;
 		fill(frame, words, n);
 		if (step >= STEP_AFTER_COPY && n != kill_frame)
-			shmg__wflag_test_point = NULL;
+			shmg__test_point = NULL;
 		else if (step >= STEP_AFTER_COPY)
-			shmg__wflag_test_point = die_here;
-		void *copy = shmg_wflag_begin(&g);
+			shmg__test_point = die_here;
+		void *copy = shmg_wflag_begin(g);
 		maybe_die(STEP_AFTER_BEGIN, n);
 		unsigned char *dst = copy ? copy : main_buf;
 		shmg_atomic_store_memcpy(dst, frame, opt.size / 2, relaxed);
@@ -184,13 +185,13 @@ static void writer(int step, bool expect_takeover)
 					 (unsigned char *)frame + opt.size / 2,
 					 opt.size - opt.size / 2, relaxed);
 		maybe_die(STEP_BEFORE_PUBLISH, n);
-		if (shmg_wflag_publish(&g) != n)
+		if (shmg_wflag_publish(g) != n)
 			_exit(12);
 		shmg_atomic_inc(&board->written, relaxed);
 		if (opt.pause_us)
 			usleep(opt.pause_us);
 	}
-	shmg_wflag_release(&g);
+	shmg_wflag_release(g);
 	_exit(0);
 }
 
@@ -202,27 +203,27 @@ static void count_error(unsigned me, int err)
 
 static void reader(unsigned me)
 {
-	struct shmg_region r;
-	struct shmg_wflag g;
+	struct shmg_region *r;
+	struct shmg_wflag *g;
 	size_t words = opt.size / 8;
 	uint64_t *buf = malloc(opt.size);
 
 	if (!buf || open_guard(&r, &g) != 0)
 		_exit(20);
-	const void *main_buf = r.base + opt.off_main;
+	const void *main_buf = (const unsigned char *)shmg_region_base(r) + opt.off_main;
 	uint64_t last = 0;
 	struct timespec progress; /* a frame or a verdict came */
 	shmg_deadline_in(&progress, 0);
 	while (!shmg_atomic_load(&board->stop, relaxed)) {
 		struct timespec dl, hang;
-		struct shmg_wflag_snap snap;
+		struct shmg_wflag_snap snap = {.size = sizeof(snap)};
 		uint64_t now;
 		/* Short waits, so the end of the run is noticed; a hang is
 		 * 10 s with neither a frame nor a verdict. */
 		shmg_deadline_in(&dl, 100 * 1000000u);
-		int err = shmg_wflag_wait_update(&g, last, &now, &dl);
+		int err = shmg_wflag_wait_update(g, last, &now, &dl);
 		if (err == 0)
-			err = shmg_wflag_read(&g, buf, main_buf, opt.size, &snap, &dl);
+			err = shmg_wflag_read(g, buf, main_buf, opt.size, &snap, &dl);
 		if (err != -ETIMEDOUT)
 			shmg_deadline_in(&progress, 0);
 		hang = progress;
@@ -265,7 +266,7 @@ static void reader(unsigned me)
 
 static int create_stream(void)
 {
-	struct shmg_region r;
+	struct shmg_region *r;
 	size_t seqs = opt.copies ? (size_t)opt.copies * SEQ_STRIDE : 0;
 	opt.off_main = (OFF_SEQ + seqs + 63) & ~(size_t)63;
 	opt.off_copies = opt.off_main + opt.size;
@@ -274,7 +275,7 @@ static int create_stream(void)
 				     SHMG_REGION_REPLACE, NULL, NULL);
 	if (err)
 		return err;
-	shmg_region_close(&r);
+	shmg_region_close(r);
 	return 0;
 }
 

@@ -1,15 +1,15 @@
 /*
- * shmguard bench [SUITE...]: the benchmark suites of tests/bench, printed
+ * shmguard bench [SUITE...]: the benchmark suites of tools/bench, printed
  * as a table: each figure, its peer measured in the same run, and the
  * ratio. --raw prints the suites' own "KEY VALUE UNIT" lines instead.
  */
-#include "config.h"
+#define _GNU_SOURCE
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench.h"
+#include "bench/bench.h"
 #include "cli.h"
 
 static const char help[] =
@@ -18,7 +18,7 @@ static const char help[] =
 	"peer measured in the same run (memcpy, robust pthread mutex, POSIX semaphores,\n"
 	"plain builtins) and the ratio ours/peer. Figures are medians of repeated runs.\n\n"
 	"  --list        name the suites\n"
-	"  --raw         print KEY VALUE UNIT lines (as tests/bench/shmg-bench)\n"
+	"  --raw         print KEY VALUE UNIT lines (as tools/bench/shmg-bench)\n"
 	"  --quick       few repetitions, small sizes: checks it runs, figures mean nothing\n"
 	"  --repeats N   repetitions per median (default 11)\n"
 	"  -h, --help    this text\n";

@@ -1,5 +1,5 @@
 /* Error messages and argument parsing shared by the subcommands. */
-#include "config.h"
+#define _GNU_SOURCE
 
 #include <errno.h>
 #include <math.h>

@@ -5,7 +5,7 @@
  * a lock holder killed inside an FPS update and nothing lost. Ends with a
  * summary table; exits non-zero if the guarded side ever failed.
  */
-#include "config.h"
+#define _GNU_SOURCE
 
 #include <errno.h>
 #include <signal.h>
@@ -159,7 +159,7 @@ static void summary(const struct demo *d, const struct stream_result *s,
 		snprintf(c2, sizeof(c2), "NOT reported");
 	row("writer death", s->plain_flag_stuck ? "never: write = 1 for good" : "never", c2);
 	snprintf(c2, sizeof(c2), "%s, then %s frames, %s torn",
-		 s->claim == 1 ? "claimed from the dead" : "NOT claimed", count(a, s->resumed_frames),
+		 s->claim == SHMG_OWNERDEAD ? "claimed from the dead" : "NOT claimed", count(a, s->resumed_frames),
 		 count(b, s->resumed_torn));
 	row("a new writer takes over", "-", c2);
 	printf("3 FPS parameter, %u processes x %s increments plainly, x %s under the lock\n",
@@ -187,7 +187,7 @@ static int verdict(const struct stream_result *s, const struct fps_result *f)
 		bad = "the guarded reader read nothing";
 	else if (s->detect_ms < 0)
 		bad = "the writer's death was not reported";
-	else if (s->claim != 1 || s->resumed_frames == 0)
+	else if (s->claim != SHMG_OWNERDEAD || s->resumed_frames == 0)
 		bad = "the new writer did not take over";
 	else if (f->guarded_value != f->guarded_expected || f->guarded_cnt0 != f->guarded_expected)
 		bad = "updates under the lock were lost or doubled";

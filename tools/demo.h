@@ -12,6 +12,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* Where the simulated legacy programs (plain loads and stores, no guard)
+ * find their fields, as a program built with the real headers does: the
+ * layouts in doc/imagestreamio.md and doc/milk.md. The guarded side uses
+ * the library alone. */
+#define DEMO_ISIO_WRITE 288 /* the write flag */
+#define DEMO_FPS_VAL 3928   /* a parameter's value */
+#define DEMO_FPS_CNT0 4104  /* a parameter's set counter */
+
 struct demo {
 	bool quick;          /* short run, for make check */
 	char dir[256];       /* private directory holding the demo's files */

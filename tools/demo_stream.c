@@ -7,7 +7,7 @@
  * Then the writer is SIGKILLed half way through a frame, and a new writer
  * takes over.
  */
-#include "config.h"
+#define _GNU_SOURCE
 
 #include <errno.h>
 #include <signal.h>
@@ -17,8 +17,6 @@
 #include <unistd.h>
 
 #include <shmguard.h>
-
-#include "isio_layout.h"
 
 #include "cli.h"
 #include "demo.h"
@@ -64,100 +62,98 @@ static bool whole(const uint64_t *frame, size_t len, uint64_t expect, bool known
 	return true;
 }
 
-static void open_or_die(struct ctx *c, struct shmg_isio *s)
+static struct shmg_isio *open_or_die(struct ctx *c)
 {
-	int err = shmg_isio_open(s, c->path, 0);
+	struct shmg_isio *s;
+	int err = shmg_isio_open(&s, c->path, 0);
 	if (err) {
-		fprintf(stderr, "shmguard demo: %s: %s\n", c->path, shmg_strerror(err));
+		fprintf(stderr, "shmguard demo: %s: %s\n", c->path, shmg_error_detail(err));
 		_exit(1);
 	}
+	return s;
 }
 
 static void writer(void *arg)
 {
 	struct ctx *c = arg;
-	struct shmg_isio s;
-	open_or_die(c, &s);
-	int claim = shmg_isio_claim(&s);
+	struct shmg_isio *s = open_or_die(c);
+	int claim = shmg_isio_claim(s);
 	PUT(claim, claim + 100);
 	uint64_t *frame = malloc(c->len);
 	if (claim < 0 || !frame)
 		_exit(1);
-	uint64_t n = shmg_wflag_counter(&s.guard);
+	uint64_t n = shmg_isio_counter(s);
 	while (GET(phase) != DONE) {
 		if (GET(die)) {
 			/* Half a frame under the write flag, then wait for the kill. */
 			fill(frame, c->len, n + 1);
-			shmg_wflag_begin(&s.guard);
-			shmg_atomic_store_memcpy(shmg_isio_data(&s), frame, c->len / 2, relaxed);
+			void *data = shmg_isio_begin(s);
+			shmg_atomic_store_memcpy(data, frame, c->len / 2, relaxed);
 			PUT(killed_in_frame, n + 1);
 			shmg_atomic_store(&c->sh->in_frame, 1, release);
 			for (;;)
 				pause();
 		}
 		fill(frame, c->len, n + 1);
-		int64_t got = shmg_isio_write(&s, frame, c->len);
-		if (got < 0)
+		if (shmg_isio_write(s, frame, c->len, &n) != 0)
 			_exit(1);
-		n = (uint64_t)got;
 		ADD(written);
 	}
-	shmg_isio_release(&s);
+	shmg_isio_release(s);
 	_exit(0);
 }
 
 static void plain_reader(void *arg)
 {
 	struct ctx *c = arg;
-	struct shmg_isio s;
-	open_or_die(c, &s);
+	struct shmg_isio *s = open_or_die(c);
 	uint64_t *buf = malloc(c->len);
-	const unsigned char *md = s.region.base;
-	if (!buf || shmg_isio_sem_claim(&s) < 0)
+	const unsigned char *md = shmg_region_base(shmg_isio_region(s));
+	if (!buf || shmg_isio_sem_claim(s, NULL) < 0)
 		_exit(1);
 	for (int ph; (ph = GET(phase)) != DONE;) {
 		struct timespec dl;
 		uint64_t now;
 		if (ph == WRITER_DEAD) {
 			/* A viewer copying the current image, as display tools do. */
-			memcpy(buf, shmg_isio_data(&s), c->len);
+			memcpy(buf, shmg_isio_data(s), c->len);
 			ADD(plain_looks);
 			if (!whole(buf, c->len, 0, false))
 				ADD(plain_torn_after);
-			if (((const volatile unsigned char *)md)[ISIO_WRITE] == 1)
+			/* The write flag as a legacy reader sees it (doc/imagestreamio.md). */
+			if (((const volatile unsigned char *)md)[DEMO_ISIO_WRITE] == 1)
 				ADD(plain_flag_ones);
 			cli_sleep_ns(10000000, NULL);
 			continue;
 		}
 		shmg_deadline_in(&dl, 100000000);
-		if (shmg_isio_sem_wait(&s, &now, &dl) != 0 || ph != READING)
+		if (shmg_isio_sem_wait(s, &now, &dl) != 0 || ph != READING)
 			continue;
-		memcpy(buf, shmg_isio_data(&s), c->len);
+		memcpy(buf, shmg_isio_data(s), c->len);
 		ADD(plain_reads);
 		if (!whole(buf, c->len, 0, false))
 			ADD(plain_torn);
 	}
-	shmg_isio_close(&s);
+	shmg_isio_close(s);
 	_exit(0);
 }
 
 static void guarded_reader(void *arg)
 {
 	struct ctx *c = arg;
-	struct shmg_isio s;
-	open_or_die(c, &s);
+	struct shmg_isio *s = open_or_die(c);
 	uint64_t *buf = malloc(c->len);
-	if (!buf || shmg_isio_sem_claim(&s) < 0)
+	if (!buf || shmg_isio_sem_claim(s, NULL) < 0)
 		_exit(1);
-	uint64_t last = shmg_wflag_counter(&s.guard);
+	uint64_t last = shmg_isio_counter(s);
 	for (int ph; (ph = GET(phase)) != DONE;) {
 		struct timespec dl;
-		struct shmg_wflag_snap snap;
+		struct shmg_wflag_snap snap = {.size = sizeof(snap)};
 		uint64_t now;
 		if (ph == WRITER_DEAD) {
 			if (!GET(detect_ns)) {
 				shmg_deadline_in(&dl, 1000000000);
-				int err = shmg_isio_wait(&s, last, &now, &dl);
+				int err = shmg_isio_wait(s, last, &now, &dl);
 				if (err == SHMG_EWRITERDEAD)
 					PUT(detect_ns, cli_now_ns());
 				else if (err == 0)
@@ -165,7 +161,7 @@ static void guarded_reader(void *arg)
 				continue;
 			}
 			shmg_deadline_in(&dl, 10000000);
-			if (shmg_isio_read(&s, buf, c->len, &snap, &dl) == 0) {
+			if (shmg_isio_read(s, buf, c->len, &snap, &dl) == 0) {
 				ADD(guarded_looks);
 				if (!whole(buf, c->len, snap.frame, true))
 					ADD(guarded_torn_after);
@@ -174,12 +170,12 @@ static void guarded_reader(void *arg)
 			continue;
 		}
 		shmg_deadline_in(&dl, 100000000);
-		int err = ph == READING ? shmg_isio_sem_wait(&s, &now, &dl)
-					: shmg_isio_wait(&s, last, &now, &dl);
+		int err = ph == READING ? shmg_isio_sem_wait(s, &now, &dl)
+					: shmg_isio_wait(s, last, &now, &dl);
 		if (err)
 			continue;
 		shmg_deadline_in(&dl, 100000000);
-		if (shmg_isio_read(&s, buf, c->len, &snap, &dl) != 0)
+		if (shmg_isio_read(s, buf, c->len, &snap, &dl) != 0)
 			continue;
 		last = snap.frame;
 		bool ok = whole(buf, c->len, snap.frame, true);
@@ -193,7 +189,7 @@ static void guarded_reader(void *arg)
 				ADD(resumed_torn);
 		}
 	}
-	shmg_isio_close(&s);
+	shmg_isio_close(s);
 	_exit(0);
 }
 
@@ -257,17 +253,19 @@ static void show_takeover(const struct demo *d, struct ctx *c, double el)
 
 static int make_stream(struct ctx *c, bool quick)
 {
-	struct shmg_isio s;
+	struct shmg_isio *s;
 	struct shmg_isio_params p = {
-		.name = "shmguard-demo", .naxis = 2,
-		.size = {quick ? 256u : 512u, quick ? 128u : 256u, 1},
+		.size = sizeof(p), .name = "shmguard-demo", .naxis = 2,
+		.dims = {quick ? 256u : 512u, quick ? 128u : 256u, 1},
 		.datatype = SHMG_ISIO_UINT64, .nsem = 4, .cbsize = 4,
 	};
+	struct shmg_isio_layout l = {.size = sizeof(l)};
 	int err = shmg_isio_create(&s, c->path, &p, 0600, 0);
 	if (err)
-		return cli_error("demo: creating %s: %s", c->path, shmg_strerror(err)), -1;
-	c->len = s.layout.data_size;
-	shmg_isio_close(&s);
+		return cli_error("demo: creating %s: %s", c->path, shmg_error_detail(err)), -1;
+	shmg_isio_get_layout(s, &l);
+	c->len = l.data_size;
+	shmg_isio_close(s);
 	return 0;
 }
 

@@ -3,14 +3,15 @@
  * state once. Two readings `--interval` apart give the rates and tell a
  * stuck write flag from a busy one.
  */
-#include "config.h"
+#define _GNU_SOURCE
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
-#include "render.h"
+#include "kind.h"
+#include "options.h"
 
 static const char help[] =
 	"usage: shmguard inspect [OPTIONS] PATH...\n"
@@ -25,102 +26,104 @@ static const char help[] =
 	"Exit status: 0 all healthy, 1 a PATH could not be read, 2 bad usage,\n"
 	"3 a problem was found (a dead writer or lock owner, a garbage word, ...).\n";
 
+/* One PATH: its segment and two readings. */
+struct target {
+	const char *path;
+	struct segment seg;
+	struct snapshot *before, *now;
+	bool ok;
+};
+
+static void json_error(struct json *j, const char *path, const char *what)
+{
+	json_begin(j, '{');
+	json_kstr(j, "path", path);
+	json_kstr(j, "error", what);
+	json_end(j, '}');
+}
+
+/* Open and take the first reading (when there is an interval). */
+static bool first_look(struct target *t, const struct seg_options *o, uint64_t interval)
+{
+	if (seg_open(&t->seg, t->path, o) != 0)
+		return false;
+	t->before = snapshot_new(&t->seg);
+	t->now = snapshot_new(&t->seg);
+	if (!t->before || !t->now)
+		cli_error("out of memory");
+	else if (!interval || snapshot_take(&t->seg, t->before))
+		return true;
+	else
+		cli_error("%s: %s", t->path, SNAPSHOT_SHRANK);
+	seg_close(&t->seg);
+	return false;
+}
+
+/* The second reading, shown; the exit status it calls for. */
+static int show(struct target *t, uint64_t interval, struct json *j, bool as_json)
+{
+	const struct snapshot *prev = interval ? t->before : NULL;
+	if (!snapshot_take(&t->seg, t->now)) {
+		cli_error("%s: %s", t->path, SNAPSHOT_SHRANK);
+		if (as_json)
+			json_error(j, t->path, SNAPSHOT_SHRANK);
+		return CLI_ERROR;
+	}
+	snapshot_mappers(&t->seg, t->now);
+	snapshot_alerts(prev, t->now);
+	if (as_json)
+		render_json(j, t->path, prev, t->now);
+	else
+		render_text(stdout, t->path, prev, t->now);
+	return alerts_have_problem(&t->now->alerts) ? CLI_ATTENTION : CLI_OK;
+}
+
 int cmd_inspect(int argc, char **argv)
 {
 	struct seg_options o = {0};
 	bool as_json = false;
 	uint64_t interval = 200000000;
-	int i, first_path = 0, status = CLI_OK;
-
-	for (i = 1; i < argc; i++) {
-		int used;
-		if (cli_is_help(argv[i])) {
-			fputs(help, stdout);
-			return CLI_OK;
-		}
-		if (strcmp(argv[i], "--") == 0) {
-			i++;
-			break;
-		}
-		if ((used = seg_parse_option(&o, "inspect", &i, argc, argv)) < 0)
-			return CLI_USAGE;
-		if (used)
-			continue;
-		if (strcmp(argv[i], "--json") == 0)
-			as_json = true;
-		else if (strcmp(argv[i], "--interval") == 0) {
-			if (i + 1 >= argc || !cli_parse_duration_ns(argv[++i], &interval))
-				return cli_usage_error("inspect", "--interval takes a duration such as 200ms");
-		} else if (argv[i][0] == '-' && argv[i][1])
-			return cli_usage_error("inspect", "unknown option '%s'", argv[i]);
-		else
-			break;
-	}
-	first_path = i;
-	int n = argc - first_path;
+	const struct opt opts[] = {
+		{"--json", NULL, OPT_FLAG, &as_json, 0, 0, NULL},
+		{"--interval", NULL, OPT_DURATION, &interval, 0, UINT64_MAX, "a duration such as 200ms"},
+		{NULL, NULL, OPT_FLAG, NULL, 0, 0, NULL},
+	};
+	int first, status = CLI_OK;
+	int got = opt_parse("inspect", help, opts, &o, argc, argv, &first);
+	if (got != OPT_GO_ON)
+		return got;
+	int n = argc - first;
 	if (n <= 0)
 		return cli_usage_error("inspect", "no PATH given");
-
-	struct segment *seg = calloc((size_t)n, sizeof(*seg));
-	struct snapshot *before = calloc((size_t)n, sizeof(*before));
-	struct snapshot *now = calloc((size_t)n, sizeof(*now));
-	bool *ok = calloc((size_t)n, sizeof(*ok));
-	if (!seg || !before || !now || !ok) {
-		free(seg), free(before), free(now), free(ok);
+	struct target *t = calloc((size_t)n, sizeof(*t));
+	if (!t)
 		return cli_error("out of memory");
-	}
 	for (int k = 0; k < n; k++) {
-		ok[k] = seg_open(&seg[k], argv[first_path + k], &o) == 0;
-		if (ok[k] && interval && !snapshot_take(&seg[k], &before[k])) {
-			cli_error("%s: %s", argv[first_path + k], SNAPSHOT_SHRANK);
-			seg_close(&seg[k]);
-			ok[k] = false;
-		}
-		if (!ok[k])
+		t[k].path = argv[first + k];
+		if (!(t[k].ok = first_look(&t[k], &o, interval)))
 			status = CLI_ERROR;
 	}
 	if (interval)
 		cli_sleep_ns(interval, NULL);
-
 	struct json j;
 	json_init(&j, stdout);
 	if (as_json)
 		json_begin(&j, '[');
 	for (int k = 0; k < n; k++) {
-		const char *path = argv[first_path + k];
-		if (!ok[k]) {
-			if (as_json) {
-				json_begin(&j, '{');
-				json_kstr(&j, "path", path);
-				json_kstr(&j, "error", "could not be inspected (see stderr)");
-				json_end(&j, '}');
-			}
-			continue;
+		int s = CLI_ERROR;
+		if (t[k].ok) {
+			s = show(&t[k], interval, &j, as_json);
+			seg_close(&t[k].seg);
+		} else if (as_json) {
+			json_error(&j, t[k].path, "could not be inspected (see stderr)");
 		}
-		if (!snapshot_take(&seg[k], &now[k])) {
-			cli_error("%s: %s", path, SNAPSHOT_SHRANK);
-			seg_close(&seg[k]);
-			status = CLI_ERROR;
-			if (as_json) {
-				json_begin(&j, '{');
-				json_kstr(&j, "path", path);
-				json_kstr(&j, "error", SNAPSHOT_SHRANK);
-				json_end(&j, '}');
-			}
-			continue;
-		}
-		snapshot_mappers(&seg[k], &now[k]);
-		snapshot_alerts(interval ? &before[k] : NULL, &now[k]);
-		if (snapshot_has_problem(&now[k]) && status == CLI_OK)
-			status = CLI_ATTENTION;
-		if (as_json)
-			render_json(&j, path, interval ? &before[k] : NULL, &now[k]);
-		else
-			render_text(stdout, path, interval ? &before[k] : NULL, &now[k]);
-		seg_close(&seg[k]);
+		if (s == CLI_ERROR || (s == CLI_ATTENTION && status == CLI_OK))
+			status = s;
+		snapshot_free(t[k].before);
+		snapshot_free(t[k].now);
 	}
 	if (as_json)
 		json_end(&j, ']');
-	free(seg), free(before), free(now), free(ok);
+	free(t);
 	return status;
 }

@@ -1,5 +1,5 @@
 /* The JSON writer (json.h): commas and escapes, nothing else. */
-#include "config.h"
+#define _GNU_SOURCE
 
 #include <inttypes.h>
 #include <math.h>

@@ -4,7 +4,7 @@
  * regions). One subcommand per file: inspect.c, watch.c, recover.c,
  * demo.c, bench.c. The manual is doc/man/shmguard.1.
  */
-#include "config.h"
+#define _GNU_SOURCE
 
 #include <stdio.h>
 #include <string.h>
@@ -44,7 +44,7 @@ int main(int argc, char **argv)
 		return CLI_OK;
 	}
 	if (strcmp(argv[1], "--version") == 0) {
-		printf("shmguard %s\n", PACKAGE_VERSION);
+		printf("shmguard %s\n", SHMG_TOOL_VERSION);
 		return CLI_OK;
 	}
 	for (size_t i = 0; i < NCOMMANDS; i++)

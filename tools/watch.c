@@ -4,7 +4,7 @@
  * thread waits for every frame as a reader does (shmg_isio_wait), so the
  * frame rate and the frames missed are what a reader on this machine sees.
  */
-#include "config.h"
+#define _GNU_SOURCE
 
 #include <errno.h>
 #include <poll.h>
@@ -18,7 +18,8 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "render.h"
+#include "kind.h"
+#include "options.h"
 
 static const char help[] =
 	"usage: shmguard watch [OPTIONS] PATH\n"
@@ -50,7 +51,7 @@ static bool stopping(void)
 
 /* The follower: counts frames and missed frames between two views. */
 struct follower {
-	const struct shmg_isio *s;
+	const struct segment *s;
 	pthread_t thread;
 	bool running;
 	pthread_mutex_t mu;
@@ -61,12 +62,12 @@ struct follower {
 static void *follow(void *arg)
 {
 	struct follower *f = arg;
-	uint64_t after = shmg_wflag_counter(&f->s->guard);
+	uint64_t after = f->s->kind->counter(f->s);
 	while (!stopping()) {
 		struct timespec dl;
 		uint64_t now;
 		shmg_deadline_in(&dl, 200000000);
-		int err = shmg_isio_wait(f->s, after, &now, &dl);
+		int err = f->s->kind->wait(f->s, after, &now, &dl);
 		pthread_mutex_lock(&f->mu);
 		if (err == 0) {
 			f->seen += now - after;
@@ -147,93 +148,94 @@ static void show(const char *path, const struct snapshot *prev, const struct sna
 	fflush(stdout);
 }
 
+/* A write flag is stuck when it stays set while no frame is published:
+ * since when (0: not set), at which counter. */
+struct stuck {
+	uint64_t since, counter;
+};
+
+static void track_flag(struct stuck *k, const struct snapshot *cur)
+{
+	uint64_t counter = 0;
+	bool flag = cur->kind->write_flag && cur->kind->write_flag(cur, &counter);
+	if (!flag || !k->since || counter != k->counter) {
+		k->since = flag ? cur->t_ns : 0;
+		k->counter = counter;
+	}
+}
+
+/* Views until q, a signal, --count or an error: the exit status. */
+static int views(const struct segment *seg, struct snapshot *snap[2], struct follower *f,
+		 uint64_t interval, uint64_t count, bool keys)
+{
+	bool tty = isatty(STDOUT_FILENO);
+	struct stuck k = {0, 0};
+	if (!snapshot_take(seg, snap[0]))
+		return cli_error("%s: %s", seg->path, SNAPSHOT_SHRANK);
+	for (uint64_t n = 0; !stopping() && (!count || n < count); n++) {
+		if (wait_for_quit(interval, keys))
+			break;
+		struct snapshot *prev = snap[n % 2], *cur = snap[(n + 1) % 2];
+		if (!snapshot_take(seg, cur))
+			return cli_error("%s: %s", seg->path, SNAPSHOT_SHRANK);
+		snapshot_mappers(seg, cur);
+		snapshot_alerts(prev, cur);
+		track_flag(&k, cur);
+		show(seg->path, prev, cur, f, k.since, tty, interval);
+	}
+	return CLI_OK;
+}
+
 int cmd_watch(int argc, char **argv)
 {
-	struct seg_options o = {.writable = true};
+	struct seg_options o = {0};
 	uint64_t interval = 500000000, count = 0;
 	bool passive = false;
-	const char *path = NULL;
-
-	for (int i = 1; i < argc; i++) {
-		int used;
-		if (cli_is_help(argv[i])) {
-			fputs(help, stdout);
-			return CLI_OK;
-		}
-		if ((used = seg_parse_option(&o, "watch", &i, argc, argv)) < 0)
-			return CLI_USAGE;
-		if (used)
-			continue;
-		if (strcmp(argv[i], "--interval") == 0) {
-			if (i + 1 >= argc || !cli_parse_duration_ns(argv[++i], &interval) ||
-			    interval < 10000000)
-				return cli_usage_error("watch", "--interval takes a duration of at least 10ms");
-		} else if (strcmp(argv[i], "--count") == 0) {
-			if (i + 1 >= argc || !cli_parse_u64(argv[++i], 1000000000, &count) || !count)
-				return cli_usage_error("watch", "--count takes a positive number");
-		} else if (strcmp(argv[i], "--passive") == 0) {
-			passive = true;
-		} else if (argv[i][0] == '-' && argv[i][1]) {
-			return cli_usage_error("watch", "unknown option '%s'", argv[i]);
-		} else if (path) {
-			return cli_usage_error("watch", "one PATH only");
-		} else {
-			path = argv[i];
-		}
-	}
-	if (!path)
+	const struct opt opts[] = {
+		{"--interval", NULL, OPT_DURATION, &interval, 10000000, UINT64_MAX,
+		 "a duration of at least 10ms"},
+		{"--count", NULL, OPT_NUMBER, &count, 1, 1000000000, "a positive number"},
+		{"--passive", NULL, OPT_FLAG, &passive, 0, 0, NULL},
+		{NULL, NULL, OPT_FLAG, NULL, 0, 0, NULL},
+	};
+	int first;
+	int got = opt_parse("watch", help, opts, &o, argc, argv, &first);
+	if (got != OPT_GO_ON)
+		return got;
+	if (first >= argc)
 		return cli_usage_error("watch", "no PATH given");
+	if (first + 1 < argc)
+		return cli_usage_error("watch", "one PATH only");
 	o.writable = !passive;
 
 	struct segment seg;
-	if (seg_open(&seg, path, &o) != 0)
+	if (seg_open(&seg, argv[first], &o) != 0)
 		return CLI_ERROR;
-	struct snapshot *snap = calloc(2, sizeof(*snap));
-	if (!snap) {
+	struct snapshot *snap[2] = {snapshot_new(&seg), snapshot_new(&seg)};
+	if (!snap[0] || !snap[1]) {
+		snapshot_free(snap[0]);
+		snapshot_free(snap[1]);
 		seg_close(&seg);
 		return cli_error("out of memory");
 	}
-
+	/* Everything allocated: now take the terminal and start the follower. */
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	struct termios saved;
 	bool keys = raw_terminal(&saved);
-	bool tty = isatty(STDOUT_FILENO);
-
-	struct follower f = {.s = &seg.isio, .mu = PTHREAD_MUTEX_INITIALIZER};
-	if (seg.kind == SEG_ISIO && !passive)
+	struct follower f = {.s = &seg, .mu = PTHREAD_MUTEX_INITIALIZER};
+	if (seg.kind->wait && !passive)
 		f.running = pthread_create(&f.thread, NULL, follow, &f) == 0;
 
-	/* A write flag is stuck when it stays set while no frame is published:
-	 * since when, and at which counter. */
-	uint64_t flag_since = 0, flag_counter = 0;
-	int status = CLI_OK;
-	if (!snapshot_take(&seg, &snap[0]))
-		status = cli_error("%s: %s", path, SNAPSHOT_SHRANK);
-	for (uint64_t n = 0; status == CLI_OK && !stopping() && (!count || n < count); n++) {
-		if (wait_for_quit(interval, keys))
-			break;
-		struct snapshot *prev = &snap[n % 2], *cur = &snap[(n + 1) % 2];
-		if (!snapshot_take(&seg, cur)) {
-			status = cli_error("%s: %s", path, SNAPSHOT_SHRANK);
-			break;
-		}
-		snapshot_mappers(&seg, cur);
-		snapshot_alerts(prev, cur);
-		bool flag = seg.kind == SEG_ISIO && cur->wflag.mark;
-		if (!flag || !flag_since || cur->wflag.counter != flag_counter) {
-			flag_since = flag ? cur->t_ns : 0;
-			flag_counter = cur->wflag.counter;
-		}
-		show(path, prev, cur, &f, flag_since, tty, interval);
-	}
+	int status = views(&seg, snap, &f, interval, count, keys);
 	shmg_atomic_store(&stop, 1, relaxed);
 	if (f.running)
 		pthread_join(f.thread, NULL);
 	if (keys)
 		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
-	free(snap);
+	snapshot_free(snap[0]);
+	snapshot_free(snap[1]);
 	seg_close(&seg);
 	return status;
 }

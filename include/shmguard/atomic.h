@@ -42,6 +42,8 @@
 
 #include <shmguard/common.h>
 
+#include <stddef.h>
+#include <stdint.h>
 #ifndef __cplusplus
 #include <stdbool.h>
 #endif
@@ -96,13 +98,13 @@
 
 /* Loads and stores: one plain load or store instruction on every target. */
 #define shmg_atomic_load(p, o)                                                 \
-	({                                                                     \
+	__extension__({                                                        \
 		SHMG__CHECK_OBJECT(p);                                         \
 		__atomic_load_n(SHMG__VP(p), SHMG__LOAD_ORDER(o));             \
 	})
 
 #define shmg_atomic_store(p, v, o)                                             \
-	({                                                                     \
+	__extension__({                                                        \
 		SHMG__CHECK_OBJECT(p);                                         \
 		__atomic_store_n(SHMG__VP(p), (SHMG__T(p))(v),                 \
 				 SHMG__STORE_ORDER(o));                        \
@@ -110,14 +112,14 @@
 
 /* Read-modify-write: plain names return the new value, _orig the old one. */
 #define SHMG__RMW_NEW(op, p, v, o)                                             \
-	({                                                                     \
+	__extension__({                                                        \
 		SHMG__CHECK_OBJECT(p);                                         \
 		SHMG__CHECK_ARITH(p);                                          \
 		__atomic_##op##_fetch(SHMG__VP(p), (SHMG__T(p))(v),            \
 				      SHMG__RMW_ORDER(o));                     \
 	})
 #define SHMG__RMW_ORIG(op, p, v, o)                                            \
-	({                                                                     \
+	__extension__({                                                        \
 		SHMG__CHECK_OBJECT(p);                                         \
 		SHMG__CHECK_ARITH(p);                                          \
 		__atomic_fetch_##op(SHMG__VP(p), (SHMG__T(p))(v),              \
@@ -145,7 +147,7 @@
 	SHMG__RMW_ORIG(and, p, ~(SHMG__T(p))(v), o)
 
 #define shmg_atomic_xchg(p, v, o)                                              \
-	({                                                                     \
+	__extension__({                                                        \
 		SHMG__CHECK_OBJECT(p);                                         \
 		__atomic_exchange_n(SHMG__VP(p), (SHMG__T(p))(v),              \
 				    SHMG__RMW_ORDER(o));                       \
@@ -173,7 +175,7 @@
 
 /* Compare and exchange: strong, ordering o on success, relaxed on failure. */
 #define shmg_atomic_cmpxchg(p, e, v, o)                                        \
-	({                                                                     \
+	__extension__({                                                        \
 		SHMG__CHECK_OBJECT(p);                                         \
 		SHMG__T(p) shmg__cx_e = (SHMG__T(p))(e);                       \
 		SHMG__CAS_EXPECTED(shmg__cx_e);                                \
@@ -184,7 +186,7 @@
 	})
 
 #define SHMG__CMPXCHGV(p, e, v, g, o, weak)                                    \
-	({                                                                     \
+	__extension__({                                                        \
 		SHMG__CHECK_OBJECT(p);                                         \
 		SHMG__T(p) shmg__cxv_e = (SHMG__T(p))(e);                      \
 		SHMG__CAS_EXPECTED(shmg__cxv_e);                               \
@@ -197,19 +199,140 @@
 #define shmg_atomic_cmpxchgv(p, e, v, g, o) SHMG__CMPXCHGV(p, e, v, g, o, false)
 
 /*
+ * Native rmw_loop for load-linked/store-conditional targets.
+ *
+ * AArch64 without LSE: Debian's gcc builds with -moutline-atomics, so every
+ * __atomic compare-exchange is a call into libgcc (__aarch64_cas8_acq_rel and
+ * friends), and a CAS loop makes one such call per attempt. Here, as in XNU,
+ * the loop is one exclusive-monitor transaction instead: load-exclusive into
+ * ov, the body computes nv in registers, store-exclusive nv; a lost
+ * reservation (another CPU wrote the line) restarts from the load. Hence the
+ * rmw_loop contract: the body must not store to memory (a store may clear the
+ * reservation on every attempt), nest, or use continue; leaving early goes
+ * through shmg_atomic_rmw_loop_give_up, which clears the reservation (clrex).
+ *
+ * Orderings follow the AArch64 column of the C/C++11 mappings (Cambridge,
+ * "C/C++11 mappings to processors"; the same as GCC's own LL/SC loops):
+ * acquire -> ldaxr, release -> stlxr, acq_rel and seq_cst -> ldaxr + stlxr
+ * (ldar/stlr are RCsc on ARMv8, so no extra dmb is needed for seq_cst).
+ * Targets built with LSE (__ARM_FEATURE_ATOMICS) inline a CAS instruction
+ * and keep the portable loop. Define SHMG_NO_LLSC to force the portable loop.
+ */
+#if defined(__aarch64__) && !defined(__ARM_FEATURE_ATOMICS) && !defined(SHMG_NO_LLSC)
+
+#define SHMG__LLSC_ACQUIRES(order)                                             \
+	((order) == __ATOMIC_ACQUIRE || (order) == __ATOMIC_ACQ_REL ||         \
+	 (order) == __ATOMIC_SEQ_CST)
+#define SHMG__LLSC_RELEASES(order)                                             \
+	((order) == __ATOMIC_RELEASE || (order) == __ATOMIC_ACQ_REL ||         \
+	 (order) == __ATOMIC_SEQ_CST)
+
+/* One exclusive load of `size` bytes, zero-extended. `size` and `order` are
+ * constants after inlining, so only one asm statement remains. */
+static inline __attribute__((always_inline)) uint64_t
+shmg__llsc_load(const volatile void *p, size_t size, int order)
+{
+	uint64_t v;
+	bool acq = SHMG__LLSC_ACQUIRES(order);
+
+	if (size == 1) {
+		if (acq)
+			__asm__ __volatile__("ldaxrb %w0, %1" : "=r"(v) : "Q"(*(const volatile uint8_t *)p) : "memory");
+		else
+			__asm__ __volatile__("ldxrb %w0, %1" : "=r"(v) : "Q"(*(const volatile uint8_t *)p) : "memory");
+	} else if (size == 2) {
+		if (acq)
+			__asm__ __volatile__("ldaxrh %w0, %1" : "=r"(v) : "Q"(*(const volatile uint16_t *)p) : "memory");
+		else
+			__asm__ __volatile__("ldxrh %w0, %1" : "=r"(v) : "Q"(*(const volatile uint16_t *)p) : "memory");
+	} else if (size == 4) {
+		if (acq)
+			__asm__ __volatile__("ldaxr %w0, %1" : "=r"(v) : "Q"(*(const volatile uint32_t *)p) : "memory");
+		else
+			__asm__ __volatile__("ldxr %w0, %1" : "=r"(v) : "Q"(*(const volatile uint32_t *)p) : "memory");
+	} else {
+		if (acq)
+			__asm__ __volatile__("ldaxr %x0, %1" : "=r"(v) : "Q"(*(const volatile uint64_t *)p) : "memory");
+		else
+			__asm__ __volatile__("ldxr %x0, %1" : "=r"(v) : "Q"(*(const volatile uint64_t *)p) : "memory");
+	}
+	return v;
+}
+
+/* One exclusive store; true if it succeeded (the reservation held). */
+static inline __attribute__((always_inline)) bool
+shmg__llsc_store(volatile void *p, size_t size, uint64_t v, int order)
+{
+	uint32_t failed;
+	bool rel = SHMG__LLSC_RELEASES(order);
+
+	if (size == 1) {
+		if (rel)
+			__asm__ __volatile__("stlxrb %w0, %w2, %1" : "=&r"(failed), "=Q"(*(volatile uint8_t *)p) : "r"(v) : "memory");
+		else
+			__asm__ __volatile__("stxrb %w0, %w2, %1" : "=&r"(failed), "=Q"(*(volatile uint8_t *)p) : "r"(v) : "memory");
+	} else if (size == 2) {
+		if (rel)
+			__asm__ __volatile__("stlxrh %w0, %w2, %1" : "=&r"(failed), "=Q"(*(volatile uint16_t *)p) : "r"(v) : "memory");
+		else
+			__asm__ __volatile__("stxrh %w0, %w2, %1" : "=&r"(failed), "=Q"(*(volatile uint16_t *)p) : "r"(v) : "memory");
+	} else if (size == 4) {
+		if (rel)
+			__asm__ __volatile__("stlxr %w0, %w2, %1" : "=&r"(failed), "=Q"(*(volatile uint32_t *)p) : "r"(v) : "memory");
+		else
+			__asm__ __volatile__("stxr %w0, %w2, %1" : "=&r"(failed), "=Q"(*(volatile uint32_t *)p) : "r"(v) : "memory");
+	} else {
+		if (rel)
+			__asm__ __volatile__("stlxr %w0, %x2, %1" : "=&r"(failed), "=Q"(*(volatile uint64_t *)p) : "r"(v) : "memory");
+		else
+			__asm__ __volatile__("stxr %w0, %x2, %1" : "=&r"(failed), "=Q"(*(volatile uint64_t *)p) : "r"(v) : "memory");
+	}
+	return failed == 0;
+}
+
+#define SHMG__ARCH_RMW_LOOP(p, ov, nv, o, ...)                                 \
+	__extension__({                                                        \
+		bool shmg__rl_ok = false;                                      \
+		__typeof__(p) shmg__rl_p = (p);                                \
+		SHMG__CHECK_OBJECT(shmg__rl_p);                                \
+		for (;;) {                                                     \
+			(ov) = (SHMG__T(shmg__rl_p))shmg__llsc_load(           \
+				shmg__rl_p, sizeof(*shmg__rl_p),               \
+				SHMG__RMW_ORDER(o));                           \
+			__VA_ARGS__;                                           \
+			if (SHMG__LIKELY(shmg__llsc_store(                     \
+				    shmg__rl_p, sizeof(*shmg__rl_p),           \
+				    (uint64_t)(nv), SHMG__RMW_ORDER(o)))) {    \
+				shmg__rl_ok = true;                            \
+				break;                                         \
+			}                                                      \
+		}                                                              \
+		shmg__rl_ok;                                                   \
+	})
+
+/* Clear the reservation, then leave as the statement says. */
+#define SHMG__ARCH_RMW_LOOP_GIVE_UP(...)                                       \
+	__extension__({                                                        \
+		__asm__ __volatile__("clrex" ::: "memory");                    \
+		__VA_ARGS__;                                                   \
+		__builtin_trap();                                              \
+	})
+
+#endif /* aarch64 without LSE */
+
+/*
  * rmw_loop. The portable version is a weak-CAS loop (a spurious failure just
  * re-runs the body with the value observed). Targets with a better native
- * form (LL/SC with the body inside the reservation) provide
- * SHMG__ARCH_RMW_LOOP in shmguard/atomic_llsc.h.
+ * form (LL/SC with the body inside the reservation, above) provide
+ * SHMG__ARCH_RMW_LOOP.
  */
-#include <shmguard/atomic_llsc.h>
 
 #ifdef SHMG__ARCH_RMW_LOOP
 #define shmg_atomic_rmw_loop SHMG__ARCH_RMW_LOOP
 #define shmg_atomic_rmw_loop_give_up SHMG__ARCH_RMW_LOOP_GIVE_UP
 #else
 #define shmg_atomic_rmw_loop(p, ov, nv, o, ...)                                \
-	({                                                                     \
+	__extension__({                                                        \
 		bool shmg__rl_ok = false;                                      \
 		__typeof__(p) shmg__rl_p = (p);                                \
 		(ov) = shmg_atomic_load(shmg__rl_p, relaxed);                  \
@@ -222,7 +345,7 @@
 	})
 /* The statement must leave the loop (break, goto); falling through traps. */
 #define shmg_atomic_rmw_loop_give_up(...)                                      \
-	({                                                                     \
+	__extension__({                                                        \
 		__VA_ARGS__;                                                   \
 		__builtin_trap();                                              \
 	})

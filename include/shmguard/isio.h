@@ -18,6 +18,8 @@
  *          semaphore is posted, in that order.
  * Readers: shmg_isio_read() copies a consistent frame (never torn);
  *          shmg_isio_wait() or a claimed semaphore slot waits for the next.
+ *
+ * struct shmg_isio is opaque (open or create, then close).
  */
 #ifndef SHMGUARD_ISIO_H
 #define SHMGUARD_ISIO_H
@@ -31,10 +33,13 @@
 #include <time.h>
 
 #include <shmguard/common.h>
+#include <shmguard/error.h>
 #include <shmguard/region.h>
 #include <shmguard/wflag.h>
 
 SHMG_BEGIN_DECLS
+
+struct shmg_isio;
 
 #define SHMG_ISIO_VERSION "2.00"
 #define SHMG_ISIO_NAME_MAX 80 /* bytes of the name field, NUL included */
@@ -51,41 +56,34 @@ enum shmg_isio_datatype {
 	SHMG_ISIO_COMPLEX_DOUBLE, SHMG_ISIO_HALF,
 };
 
-/* What a new stream looks like. */
+/* What a new stream looks like (a sized struct: see shmguard/common.h). */
 struct shmg_isio_params {
-	const char *name;   /* stream name (< 80 bytes, no '/') */
+	uint32_t size;      /* sizeof(struct shmg_isio_params) */
 	uint8_t naxis;      /* 1..3 */
-	uint32_t size[3];   /* size[i] >= 1 for i < naxis */
 	uint8_t datatype;   /* enum shmg_isio_datatype */
-	uint64_t imagetype; /* 0, or SHMG_ISIO_CIRCULAR_BUFFER | ... */
 	uint16_t nsem;      /* semaphores (0: the default, 10) */
+	uint32_t dims[3];   /* dims[i] >= 1 for i < naxis (the file's size[]) */
 	uint16_t nkw;       /* keywords */
 	uint32_t cbsize;    /* fast circular-buffer copies (0: none) */
+	uint64_t imagetype; /* 0, or SHMG_ISIO_CIRCULAR_BUFFER | ... */
+	const char *name;   /* stream name (< 80 bytes, no '/') */
 };
 
-/* Where everything is in a stream file (computed, then checked). */
+/* Where everything is in a stream file (computed, then checked; a sized
+ * struct). */
 struct shmg_isio_layout {
+	uint32_t size; /* sizeof(struct shmg_isio_layout) */
 	uint8_t naxis, datatype;
-	uint32_t size[3];
-	uint64_t nelement, imagetype;
 	uint16_t nsem, nkw, nproctrace;
+	uint32_t dims[3];
 	uint32_t cbsize;
+	uint64_t nelement, imagetype;
 	size_t elem_size, data_size; /* data_size = imdatamemsize */
 	bool has_data;               /* false for GPU streams (location >= 0) */
 	size_t off_data, off_kw, off_sem, off_semlog, off_semreadpid,
 		off_semwritepid, off_semctrl, off_semstatus, off_proctrace,
 		off_slicetimes, off_cbmd, off_cbdata;
 	size_t file_size;
-};
-
-/* An open stream (process-local handle). */
-struct shmg_isio {
-	struct shmg_region region;
-	struct shmg_isio_layout layout;
-	struct shmg_wflag guard; /* over the pixel data */
-	struct shmg_wflag latch; /* over the circular buffer (cbsize >= 2) */
-	bool has_latch;
-	int slot; /* the semaphore slot this process claimed, or -1 */
 };
 
 /*
@@ -99,7 +97,8 @@ SHMG_EXPORT int shmg_isio_path(char *buf, size_t len, const char *name);
 /*
  * Compute the layout of a stream with these parameters, as ImageStreamIO
  * does (every part rounded up to 8 bytes). Returns 0, -EINVAL (bad
- * parameters), -EOVERFLOW (the sizes do not fit in memory).
+ * parameters, with shmg_error_detail), -EOVERFLOW (the sizes do not fit
+ * in memory).
  */
 SHMG_EXPORT int shmg_isio_layout_of(struct shmg_isio_layout *l,
 				    const struct shmg_isio_params *p);
@@ -114,7 +113,7 @@ SHMG_EXPORT int shmg_isio_layout_of(struct shmg_isio_layout *l,
  * orphaned either way, but never see a half-made one).
  * Returns 0, -EEXIST, -EINVAL, -EOVERFLOW, or -errno.
  */
-SHMG_EXPORT int shmg_isio_create(struct shmg_isio *s, const char *path,
+SHMG_EXPORT int shmg_isio_create(struct shmg_isio **s, const char *path,
 				 const struct shmg_isio_params *p, mode_t mode,
 				 unsigned flags);
 
@@ -124,22 +123,29 @@ SHMG_EXPORT int shmg_isio_create(struct shmg_isio *s, const char *path,
  * size, and the file size recomputed from the metadata (files over 2 GiB
  * included). Refuses symlinks unless flags has SHMG_REGION_FOLLOW.
  * Returns 0, SHMG_ELAYOUT (not a stream of this version, or a layout built
- * with other options), -ELOOP, -ENOENT, -EACCES, ...; on failure nothing
- * is changed in the file.
+ * with other options: shmg_error_detail says which field), -ELOOP,
+ * -ENOENT, -EACCES, ...; on failure nothing is changed in the file.
  */
-SHMG_EXPORT int shmg_isio_open(struct shmg_isio *s, const char *path,
+SHMG_EXPORT int shmg_isio_open(struct shmg_isio **s, const char *path,
 			       unsigned flags);
 
-/* Release the semaphore slot if claimed, unmap, close. */
+/* Release the semaphore slot if claimed, unmap, close, free. NULL: no-op. */
 SHMG_EXPORT void shmg_isio_close(struct shmg_isio *s);
+
+/* The stream's region (its file descriptor, base, size). */
+SHMG_EXPORT const struct shmg_region *shmg_isio_region(const struct shmg_isio *s);
+
+/* Copy the stream's layout into *l. Returns 0, -EINVAL (l's size). */
+SHMG_EXPORT int shmg_isio_get_layout(const struct shmg_isio *s,
+				     struct shmg_isio_layout *l);
 
 /* The pixel data (NULL for a GPU stream). */
 SHMG_EXPORT void *shmg_isio_data(const struct shmg_isio *s);
 
 /* ---------------------------------------------------------------- writer */
 
-/* Become the stream's writer (shmg_wflag_claim on ownerPID): 0, 1 (a dead
- * writer was replaced), -EBUSY (a live writer). */
+/* Become the stream's writer (shmg_wflag_claim on ownerPID): 0,
+ * SHMG_OWNERDEAD (a dead writer was replaced), -EBUSY (a live writer). */
 SHMG_EXPORT int shmg_isio_claim(struct shmg_isio *s);
 
 /* Stop being the writer. Returns 0 or SHMG_ENOTOWNER. */
@@ -150,21 +156,36 @@ SHMG_EXPORT int shmg_isio_release(struct shmg_isio *s);
  * pixel data, its circular-buffer copy and that copy's metadata,
  * writetime and atime; then cnt0 + 1, write = 0; then every semaphore
  * whose value is below 10, and the semlog, are posted.
- * Returns the new cnt0 (> 0), or -EINVAL (length), -ENOTSUP (GPU stream),
- * SHMG_ENOTOWNER (this process has not claimed the stream).
+ * *cnt (may be NULL) receives the new cnt0.
+ * Returns 0, -EINVAL (length), -ENOTSUP (GPU stream), SHMG_ENOTOWNER (this
+ * process has not claimed the stream).
  */
-SHMG_EXPORT int64_t shmg_isio_write(struct shmg_isio *s, const void *frame,
-				    size_t len);
+SHMG_EXPORT int shmg_isio_write(struct shmg_isio *s, const void *frame,
+				size_t len, uint64_t *cnt);
 
 /*
- * Cube streams (naxis 3, a rolling buffer of size[2] slices): write the
- * next slice, (cnt1 + 1) % size[2], and set cnt1 to it, as one guarded
- * frame. len == size[0] * size[1] * element size. Returns as
- * shmg_isio_write, and *slice (may be NULL) receives the slice written.
+ * Write a frame in place (a camera filling the buffer itself): begin
+ * returns the pixel data to fill (the write flag is set, with its release
+ * fence: doc/wflag.md), publish then copies it into the circular buffer
+ * and publishes it as shmg_isio_write does (*cnt, may be NULL, receives
+ * the new cnt0). Stores into the data between the two must be byte-wise
+ * atomic against readers (shmg_atomic_store_memcpy, or relaxed atomic
+ * stores). begin returns NULL (and sets nothing) for a stream this process
+ * has not claimed, or a GPU stream; publish then returns SHMG_ENOTOWNER.
  */
-SHMG_EXPORT int64_t shmg_isio_write_slice(struct shmg_isio *s,
-					  const void *data, size_t len,
-					  uint32_t *slice);
+SHMG_EXPORT void *shmg_isio_begin(struct shmg_isio *s);
+SHMG_EXPORT int shmg_isio_publish(struct shmg_isio *s, uint64_t *cnt);
+
+/*
+ * Cube streams (naxis 3, a rolling buffer of dims[2] slices): write the
+ * next slice, (cnt1 + 1) % dims[2], and set cnt1 to it, as one guarded
+ * frame. len == dims[0] * dims[1] * element size. *slice and *cnt (each
+ * may be NULL) receive the slice written and the new cnt0. Returns as
+ * shmg_isio_write.
+ */
+SHMG_EXPORT int shmg_isio_write_slice(struct shmg_isio *s, const void *data,
+				      size_t len, uint32_t *slice,
+				      uint64_t *cnt);
 
 /* ---------------------------------------------------------------- readers */
 
@@ -184,6 +205,9 @@ SHMG_EXPORT int shmg_isio_read_slice(const struct shmg_isio *s, uint32_t k,
 				     struct shmg_wflag_snap *snap,
 				     const struct timespec *deadline);
 
+/* cnt0 now (acquire). */
+SHMG_EXPORT uint64_t shmg_isio_counter(const struct shmg_isio *s);
+
 /* Wait until cnt0 > after (shmg_wflag_wait_update: futex, deadline,
  * dead writer reported); missed frames = *now - after - 1. */
 SHMG_EXPORT int shmg_isio_wait(const struct shmg_isio *s, uint64_t after,
@@ -192,12 +216,14 @@ SHMG_EXPORT int shmg_isio_wait(const struct shmg_isio *s, uint64_t after,
 /*
  * Claim a semaphore slot for this process: semReadPID[i] is set to our PID
  * by CAS from -1, 0 or a dead process's PID (two readers never share one).
- * Returns the slot (>= 0), or -EAGAIN (all taken by live processes).
+ * *slot (may be NULL) receives it. Returns 0, or -EAGAIN (all taken by live
+ * processes).
  */
-SHMG_EXPORT int shmg_isio_sem_claim(struct shmg_isio *s);
+SHMG_EXPORT int shmg_isio_sem_claim(struct shmg_isio *s, int *slot);
 
-/* Give the slot back (semReadPID = -1 if it is still ours). */
-SHMG_EXPORT void shmg_isio_sem_release(struct shmg_isio *s);
+/* Give the slot back (semReadPID = -1 if it is still ours). Returns 0,
+ * -EINVAL (no slot claimed), SHMG_ENOTOWNER (another process took it). */
+SHMG_EXPORT int shmg_isio_sem_release(struct shmg_isio *s);
 
 /*
  * Wait on the claimed slot's semaphore until a post, with an absolute
@@ -208,6 +234,61 @@ SHMG_EXPORT void shmg_isio_sem_release(struct shmg_isio *s);
  */
 SHMG_EXPORT int shmg_isio_sem_wait(const struct shmg_isio *s, uint64_t *now,
 				   const struct timespec *deadline);
+
+/* ---------------------------------------------------------------- monitors */
+
+/* The stream's guard state (relaxed loads; never writes; a sized struct). */
+struct shmg_isio_info {
+	uint32_t size;        /* sizeof(struct shmg_isio_info) */
+	char name[SHMG_ISIO_NAME_MAX + 1]; /* control characters shown as '?' */
+	uint8_t write;        /* the write flag */
+	uint8_t waiters;      /* the waiters byte after it */
+	uint64_t cnt0, cnt1, cnt2;
+	uint32_t cbindex;
+	uint64_t cbcycle;
+	int32_t creator_pid;
+	int32_t owner_pid;    /* ownerPID: the guarded writer, 0 none */
+	int owner_alive;      /* SHMG_PROC_ALIVE, SHMG_PROC_DEAD, -ENOENT, -errno */
+};
+
+SHMG_EXPORT int shmg_isio_inspect(const struct shmg_isio *s,
+				  struct shmg_isio_info *info);
+
+/* Semaphore slot k (a sized struct). */
+struct shmg_isio_slot_info {
+	uint32_t size;      /* sizeof(struct shmg_isio_slot_info) */
+	int value;          /* the semaphore's value (-1: unreadable) */
+	int32_t reader;     /* semReadPID[k]: -1 or 0 free */
+	int reader_alive;   /* as owner_alive */
+	int32_t poster;     /* semWritePID[k] */
+};
+
+/* Returns 0, -ERANGE (k >= nsem), -EINVAL. */
+SHMG_EXPORT int shmg_isio_inspect_slot(const struct shmg_isio *s, unsigned k,
+				       struct shmg_isio_slot_info *info);
+
+/*
+ * Clear what dead processes left in the stream, by the guard's rules, never
+ * what a live process holds (each step re-checks atomically: claims are
+ * CASes from the dead value):
+ *   - a writer that died mid-frame: with a circular buffer kept by the
+ *     guard (CBsize >= 2 and ownerPID set), the newest complete copy is
+ *     published as the next frame, so readers never get the partial one;
+ *     else only with SHMG_RECOVER_BLANK, an all-zero frame;
+ *   - a write flag set with no writer recorded (an unmodified ImageStreamIO
+ *     writer never records itself): treated so only when no process maps
+ *     the file (shmg_proc_mappers), with SHMG_RECOVER_BLANK;
+ *   - a dead writer's record (write flag clear) is cleared;
+ *   - semaphore slots of dead readers are freed.
+ * Each step is reported through opts->report (may be NULL).
+ * Returns 0 (nothing to recover), SHMG_RECOVERED, or the negative code of
+ * the first step left alone (-EBUSY: a live process; SHMG_EWRITERDEAD: a
+ * partial frame that cannot be replaced without SHMG_RECOVER_BLANK;
+ * SHMG_EGARBAGE: ownerPID holds a negative value) or failed; the other
+ * steps still ran.
+ */
+SHMG_EXPORT int shmg_isio_recover(struct shmg_isio *s,
+				  const struct shmg_recover_opts *opts);
 
 SHMG_END_DECLS
 

@@ -48,17 +48,25 @@ SHMG_BEGIN_DECLS
 
 /* An ordering token that does not fit the direction does not compile. */
 #define shmg_atomic_load_memcpy(dst, src, n, o)                                \
-	shmg__atomic_load_memcpy((dst), (src), (n), SHMG__COPY_LOAD_ORDER_##o)
+	shmg_atomic_load_memcpy_explicit((dst), (src), (n),                    \
+					 SHMG__COPY_LOAD_ORDER_##o)
 #define shmg_atomic_store_memcpy(dst, src, n, o)                               \
-	shmg__atomic_store_memcpy((dst), (src), (n), SHMG__COPY_STORE_ORDER_##o)
+	shmg_atomic_store_memcpy_explicit((dst), (src), (n),                   \
+					  SHMG__COPY_STORE_ORDER_##o)
 
-/* The functions behind the macros; call through the macros. Out of line on
- * purpose: the caller's compiler sees an opaque call, so it can neither treat
- * the racy copy as a plain memcpy nor move accesses across the fence. */
-SHMG_EXPORT void shmg__atomic_load_memcpy(void *dst, const void *src, size_t n,
-					  int order);
-SHMG_EXPORT void shmg__atomic_store_memcpy(void *dst, const void *src,
-					   size_t n, int order);
+/*
+ * The functions behind the macros, for callers that hold the ordering in a
+ * variable (bindings): `order` is __ATOMIC_RELAXED, __ATOMIC_ACQUIRE
+ * (load side) or __ATOMIC_RELEASE (store side), or __ATOMIC_SEQ_CST; any
+ * other value is taken as __ATOMIC_SEQ_CST (the strongest, never weaker
+ * than asked). Out of line on purpose: the caller's compiler sees an opaque
+ * call, so it can neither treat the racy copy as a plain memcpy nor move
+ * accesses across the fence.
+ */
+SHMG_EXPORT void shmg_atomic_load_memcpy_explicit(void *dst, const void *src,
+						  size_t n, int order);
+SHMG_EXPORT void shmg_atomic_store_memcpy_explicit(void *dst, const void *src,
+						   size_t n, int order);
 
 SHMG_END_DECLS
 

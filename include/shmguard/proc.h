@@ -8,10 +8,14 @@
  * spinning or a timed wait, never on a fast path.
  *
  * All processes that share a segment must share a PID namespace.
+ *
+ * struct shmg_proc_id is a value type frozen in this form (a PID and a start
+ * time are what identifies a process; doc/abi.md).
  */
 #ifndef SHMGUARD_PROC_H
 #define SHMGUARD_PROC_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -46,6 +50,18 @@ enum shmg_liveness {
  */
 SHMG_EXPORT int shmg_proc_alive(pid_t pid, uint64_t start_bits,
 				unsigned nbits);
+
+/*
+ * Which other processes map the file open as `fd` (from /proc/PID/maps:
+ * device and inode): up to `max` PIDs into pids[], their total number into
+ * *count. A process in the middle of writing a segment must have it mapped,
+ * so a complete answer of 0 proves that nobody is writing it, even a writer
+ * that never recorded itself. A /proc scan: milliseconds.
+ * Returns 0 (complete), -EACCES (some processes' maps could not be read:
+ * *count is a lower bound), or -errno (/proc cannot be read at all).
+ */
+SHMG_EXPORT int shmg_proc_mappers(int fd, pid_t *pids, size_t max,
+				  size_t *count);
 
 SHMG_END_DECLS
 

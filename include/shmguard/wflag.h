@@ -28,6 +28,7 @@
  *
  * Every ordering claim here is argued in doc/wflag.md and checked by the
  * models tests/spin/seqlock.pml, wflag_latch.pml and wflag_wake.pml.
+ * struct shmg_wflag is opaque (shmg_wflag_new, shmg_wflag_free).
  */
 #ifndef SHMGUARD_WFLAG_H
 #define SHMGUARD_WFLAG_H
@@ -37,21 +38,30 @@
 #include <time.h>
 
 #include <shmguard/common.h>
+#include <shmguard/error.h>
 #include <shmguard/region.h>
 
 SHMG_BEGIN_DECLS
 
-/* "No such word" in a placement. */
-#define SHMG_WFLAG_NONE ((size_t)-1)
+struct shmg_wflag;
 
-/* Where the guard's words are, as offsets into a region. */
+/* Optional parts of a placement (shmg_wflag_place.parts). */
+enum shmg_wflag_parts {
+	SHMG_WFLAG_WAITERS = 1u << 0, /* .waiters names the waiters byte */
+	SHMG_WFLAG_OWNER = 1u << 1,   /* .owner names the writer-PID word */
+};
+
+/* Where the guard's words are, as offsets into a region (a sized struct:
+ * see shmguard/common.h). An offset of a part not named in .parts must be 0. */
 struct shmg_wflag_place {
+	uint32_t size;  /* sizeof(struct shmg_wflag_place) */
+	uint32_t parts; /* enum shmg_wflag_parts */
 	size_t mark;    /* the flag byte: 1 while the writer writes */
 	size_t counter; /* the 64-bit frame counter (8-aligned) */
-	size_t waiters; /* a byte in the mark's 4-byte word, or SHMG_WFLAG_NONE */
-	size_t owner;   /* a 4-byte writer-PID word, or SHMG_WFLAG_NONE */
+	size_t waiters; /* a byte in the mark's 4-byte word */
+	size_t owner;   /* a 4-byte writer-PID word */
 	/* The latch (all zero when there is none: copies < 2). */
-	unsigned copies;   /* number of copies, >= 2 */
+	uint32_t copies;   /* number of copies, >= 2 */
 	size_t index;      /* 32-bit index of the newest complete copy */
 	size_t seq;        /* sequence word of copy 0 (8-aligned) */
 	size_t seq_stride; /* bytes between sequence words */
@@ -59,52 +69,37 @@ struct shmg_wflag_place {
 	size_t data_len;   /* bytes per copy */
 };
 
-/* A guard placed in a region (process-local; the state is in the segment). */
-struct shmg_wflag {
-	uint8_t *mark;
-	uint64_t *counter;
-	uint32_t *futex;       /* the aligned 4-byte word holding the mark */
-	uint8_t *waiters;      /* NULL: every publish wakes (a syscall) */
-	int32_t *owner;        /* NULL: a dead writer cannot be told */
-	unsigned copies;       /* 0 or >= 2 */
-	uint32_t *index;
-	unsigned char *seq;    /* the sequence word of copy i is at seq + i * seq_stride */
-	size_t seq_stride;
-	unsigned char *data;   /* copy i is at data + i * data_len */
-	size_t data_len;
-	unsigned next;         /* writer: the copy begun by shmg_wflag_begin */
-	uint32_t waiters_bits; /* the waiters byte's bits within *futex */
-	unsigned waiters_shift; /* and their position */
-	const unsigned char *base; /* the region, to check read sources */
-	size_t size;
-};
-
 /*
- * Place a guard. Every word is checked: in bounds, naturally aligned, the
- * waiters byte in the mark's 4-byte word, copies inside the region and not
- * overlapping the words. Nothing in the segment is read or written.
- * Returns 0, -EFAULT (misaligned), -EINVAL (overlapping or inconsistent),
- * -ERANGE (outside the region).
+ * Place a guard in region r (which must outlive it). Every word is checked:
+ * in bounds, naturally aligned, the waiters byte in the mark's 4-byte word,
+ * copies inside the region and not overlapping the words. Nothing in the
+ * segment is read or written.
+ * Returns 0, -EINVAL (misaligned, overlapping, inconsistent, bad size),
+ * -ERANGE (outside the region), -ENOMEM.
  */
-SHMG_EXPORT int shmg_wflag_init(struct shmg_wflag *g,
-				const struct shmg_region *r,
-				const struct shmg_wflag_place *p);
+SHMG_EXPORT int shmg_wflag_new(struct shmg_wflag **g,
+			       const struct shmg_region *r,
+			       const struct shmg_wflag_place *p);
+
+/* Free the handle (the segment is not touched; a claimed stream stays
+ * claimed until shmg_wflag_release). NULL is a no-op. */
+SHMG_EXPORT void shmg_wflag_free(struct shmg_wflag *g);
 
 /* ---------------------------------------------------------------- writer */
 
 /*
  * Become the stream's writer: record the calling process's PID in the owner
  * word, by CAS from 0 or from the PID of a writer that is dead.
- * Returns 0 (this process is the writer; also when it already was), 1 (a
- * dead writer was replaced: if it died mid-frame the mark stays set, so
- * readers keep rejecting its partial frame until this writer's first
- * publish), -EBUSY (a live process is the writer), SHMG_EGARBAGE (negative
- * PID in the owner word), -ENOTSUP (no owner word: nothing to claim).
+ * Returns 0 (this process is the writer; also when it already was),
+ * SHMG_OWNERDEAD (a dead writer was replaced: if it died mid-frame the mark
+ * stays set, so readers keep rejecting its partial frame until this
+ * writer's first publish), -EBUSY (a live process is the writer),
+ * SHMG_EGARBAGE (negative PID in the owner word), -ENOTSUP (no owner word).
  */
 SHMG_EXPORT int shmg_wflag_claim(struct shmg_wflag *g);
 
-/* Stop being the writer (owner word back to 0 if it is ours). Returns 0 or
- * SHMG_ENOTOWNER. */
+/* Stop being the writer (owner word back to 0 if it is ours). Returns 0,
+ * SHMG_ENOTOWNER, -ENOTSUP (no owner word). */
 SHMG_EXPORT int shmg_wflag_release(struct shmg_wflag *g);
 
 /*
@@ -135,14 +130,15 @@ SHMG_EXPORT void shmg_wflag_abort(struct shmg_wflag *g);
 
 /* ---------------------------------------------------------------- readers */
 
-/* The outcome of a snapshot read. */
+/* The outcome of a snapshot read (a sized struct). */
 struct shmg_wflag_snap {
+	uint32_t size;    /* sizeof(struct shmg_wflag_snap) */
+	uint32_t retries; /* attempts rejected before it */
 	uint64_t frame;   /* the frame number of the copy handed out */
-	unsigned retries; /* attempts rejected before it */
-	int copy;         /* the latch copy read, or -1: the main buffer */
+	int32_t copy;     /* the latch copy read, or -1: the main buffer */
 };
 
-/* Attempts before a single-buffer read reports SHMG_ETOOFAST. */
+/* Attempts before a read reports SHMG_ETOOFAST. */
 #define SHMG_WFLAG_READ_TRIES 16
 
 /*
@@ -153,10 +149,11 @@ struct shmg_wflag_snap {
  * (futex sleep, deadline honoured); a copy that the writer overlapped is
  * retried, at most SHMG_WFLAG_READ_TRIES times. Acquire: what the writer
  * stored before publishing this frame is visible afterwards.
+ * snap (may be NULL) receives the outcome.
  * Returns 0 (dst holds frame snap->frame, never torn), SHMG_ETOOFAST,
  * SHMG_EWRITERDEAD (the mark is set and the owner is dead), -ETIMEDOUT,
  * -EINTR, SHMG_EGARBAGE (a latch index out of range), -ERANGE (src/len
- * outside the region or the copy).
+ * outside the region or the copy), -EINVAL (snap's size).
  */
 SHMG_EXPORT int shmg_wflag_read(const struct shmg_wflag *g, void *dst,
 				const void *src, size_t len,
@@ -172,8 +169,8 @@ SHMG_EXPORT int shmg_wflag_wait_idle(const struct shmg_wflag *g,
 				     const struct timespec *deadline);
 
 /*
- * Wait until the counter exceeds `after`; *now receives it (acquire), so
- * the frames missed are *now - after - 1, exactly.
+ * Wait until the counter exceeds `after`; *now (may be NULL) receives it
+ * (acquire), so the frames missed are *now - after - 1, exactly.
  * Returns 0, SHMG_EWRITERDEAD (the owner died; no frame will come),
  * SHMG_ECOUNTER (the counter is below `after`: the stream was recreated),
  * -ETIMEDOUT, -EINTR.
@@ -193,6 +190,41 @@ SHMG_EXPORT uint64_t shmg_wflag_counter(const struct shmg_wflag *g);
  */
 SHMG_EXPORT int shmg_wflag_writer_alive(const struct shmg_wflag *g,
 					int32_t *pid);
+
+/* ---------------------------------------------------------------- monitors */
+
+/* What the guard's words say (relaxed loads: a snapshot for monitors; a
+ * sized struct). */
+struct shmg_wflag_info {
+	uint32_t size;       /* sizeof(struct shmg_wflag_info) */
+	uint32_t parts;      /* the placement's enum shmg_wflag_parts */
+	size_t mark_offset;  /* where the mark is in the region */
+	uint8_t mark;        /* 1: a frame is being written */
+	uint8_t waiters;     /* the waiters byte (0 without one) */
+	uint64_t counter;
+	int32_t owner;       /* the writer's PID word (0 without one) */
+	int owner_alive;     /* SHMG_PROC_ALIVE, SHMG_PROC_DEAD, -ENOENT (no
+			      * writer recorded or no owner word), -errno */
+	uint32_t copies;     /* latch copies (0: no latch) */
+	uint32_t index;      /* latch index (the newest complete copy) */
+};
+
+/* Fill *info. Never writes to the segment, never waits. Returns 0, -EINVAL. */
+SHMG_EXPORT int shmg_wflag_inspect(const struct shmg_wflag *g,
+				   struct shmg_wflag_info *info);
+
+/*
+ * For monitors and `shmguard recover`: if the recorded writer is dead and
+ * its frame was complete, clear its record (the next writer claims without
+ * a takeover). A writer that died mid-frame is left alone here: only a
+ * layout client knows how to publish a complete frame over the partial one
+ * (shmg_isio_recover). Never waits. opts may be NULL.
+ * Returns 0 (nothing to recover: no writer recorded, or a live one),
+ * SHMG_RECOVERED, SHMG_EWRITERDEAD (it died mid-frame: left for a layout
+ * client), SHMG_EGARBAGE, -ENOTSUP (no owner word).
+ */
+SHMG_EXPORT int shmg_wflag_recover(struct shmg_wflag *g,
+				   const struct shmg_recover_opts *opts);
 
 SHMG_END_DECLS
 

@@ -1,7 +1,8 @@
 #!/bin/bash
 # check-cross.sh [ARCH...]: build shmguard and its unit suites with Debian 12's
 # cross compilers and run them under qemu-user. ARCH: aarch64 ppc64le riscv64
-# (default: all three). Run from a build directory (make check-cross does).
+# (default: all three). Run by make check-cross, from a separate build
+# directory or from a tree configured in place.
 #
 # Installs what it needs (root, apt). arm64 and ppc64el get check and libbsd
 # through Debian multiarch; riscv64 is not a release architecture of Debian 12,
@@ -14,6 +15,15 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(pwd)
+if [ -f "$top/config.status" ]; then
+	# The source tree is configured in place, so configure refuses to build
+	# it again in another directory ("source directory already
+	# configured"): cross-build from a clean copy of the distributed tree.
+	echo "check-cross: the source tree is configured in place; using a clean copy (make distdir)"
+	rm -rf "$build/_cross-tree"
+	make -s -C "$top" distdir distdir="$build/_cross-tree" >/dev/null
+	top=$build/_cross-tree
+fi
 arches=("$@")
 [ ${#arches[@]} -gt 0 ] || arches=(aarch64 ppc64le riscv64)
 export DEBIAN_FRONTEND=noninteractive

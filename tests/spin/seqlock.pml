@@ -1,5 +1,5 @@
 /*
- * seqlock.pml: the write-flag seqlock of DESIGN rule 3 (a mark word and a
+ * seqlock.pml: the write-flag seqlock of doc/rules.md, rule 3 (a mark word and a
  * counter word, as ImageStreamIO's `write` byte and `cnt0`), with the payload
  * copied by byte-wise atomic memcpy (relaxed accesses, doc/copy.md).
  *

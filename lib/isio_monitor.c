@@ -1,0 +1,75 @@
+/*
+ * ImageStreamIO streams for monitors: the guard state and the semaphore
+ * slots, read without writing or waiting (include/shmguard/isio.h).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <semaphore.h>
+#include <string.h>
+
+#include <shmguard/atomic.h>
+#include <shmguard/error.h>
+#include <shmguard/isio.h>
+#include <shmguard/proc.h>
+
+#include "detail.h"
+#include "isio_internal.h"
+#include "isio_layout.h"
+#include "sized.h"
+#include "text.h"
+
+/* A PID word's liveness: PIDs alone (no start time), so a reused PID looks
+ * alive: never the unsafe direction. -ENOENT: no PID recorded. */
+static int pid_alive(int32_t pid)
+{
+	return pid > 0 ? shmg_proc_alive(pid, 0, 0) : -ENOENT;
+}
+
+static uint64_t load64(const struct shmg_isio *s, size_t off)
+{
+	return shmg_atomic_load(isio_word64(s, off), relaxed);
+}
+
+static int32_t load32(const struct shmg_isio *s, size_t off)
+{
+	return shmg_atomic_load((const int32_t *)(const void *)(isio_base(s) + off), relaxed);
+}
+
+SHMG_EXPORT int shmg_isio_inspect(const struct shmg_isio *s, struct shmg_isio_info *info)
+{
+	struct shmg_isio_info own;
+	struct shmg_wflag_info g = {.size = sizeof(g)};
+
+	memset(&own, 0, sizeof(own));
+	shmg__copy_text(own.name, isio_base(s) + ISIO_NAME, sizeof(own.name));
+	shmg_wflag_inspect(&s->guard, &g);
+	own.write = g.mark;
+	own.waiters = g.waiters;
+	own.cnt0 = g.counter;
+	own.owner_pid = g.owner;
+	own.owner_alive = g.owner_alive;
+	own.cnt1 = load64(s, ISIO_CNT1);
+	own.cnt2 = load64(s, ISIO_CNT2);
+	own.cbindex = (uint32_t)load32(s, ISIO_CBINDEX);
+	own.cbcycle = load64(s, ISIO_CBCYCLE);
+	own.creator_pid = load32(s, ISIO_CREATORPID);
+	return SHMG__SIZED_OUT(info, &own, struct shmg_isio_info);
+}
+
+SHMG_EXPORT int shmg_isio_inspect_slot(const struct shmg_isio *s, unsigned k,
+				       struct shmg_isio_slot_info *info)
+{
+	struct shmg_isio_slot_info own;
+	const struct shmg_isio_layout *l = &s->layout;
+
+	if (k >= l->nsem)
+		return shmg__fail(-ERANGE, "slot %u: the stream has %u semaphores", k, l->nsem);
+	memset(&own, 0, sizeof(own));
+	if (sem_getvalue(isio_sem(s, k), &own.value) != 0)
+		own.value = -1;
+	own.reader = load32(s, l->off_semreadpid + 4 * (size_t)k);
+	own.reader_alive = pid_alive(own.reader);
+	own.poster = load32(s, l->off_semwritepid + 4 * (size_t)k);
+	return SHMG__SIZED_OUT(info, &own, struct shmg_isio_slot_info);
+}

@@ -1,0 +1,80 @@
+/*
+ * What the milk clients share: taking a lock with repair after a dead
+ * holder, recovering one without waiting, and reading name fields.
+ */
+#include "config.h"
+
+#include <errno.h>
+
+#include <shmguard/error.h>
+#include <shmguard/proc.h>
+#include <shmguard/xlock.h>
+
+#include "milk_internal.h"
+#include "recover.h"
+
+int shmg__milk_lock(const struct shmg_xlock *l, void (*repair)(void *), void *arg,
+		    const struct timespec *deadline)
+{
+	int err = shmg_xlock_timedlock(l, deadline);
+	if (err != SHMG_OWNERDEAD)
+		return err;
+	/* The holder died inside its update: make the data usable again
+	 * before anyone else sees it, then say so to the caller. */
+	if (repair)
+		repair(arg);
+	err = shmg_xlock_consistent(l);
+	return err ? err : SHMG_OWNERDEAD;
+}
+
+/* Take a dead holder's lock without waiting, repair, release. */
+static int take_and_repair(const struct shmg_xlock *l, void (*repair)(void *), void *arg)
+{
+	int err = shmg_xlock_trylock(l);
+	if (err == 0)
+		return shmg_xlock_unlock(l); /* it was free after all */
+	if (err != SHMG_OWNERDEAD)
+		return err;
+	if (repair)
+		repair(arg);
+	if ((err = shmg_xlock_consistent(l)) != 0)
+		return err;
+	err = shmg_xlock_unlock(l);
+	return err ? err : SHMG_RECOVERED;
+}
+
+void shmg__milk_recover(struct shmg__recovery *rc, const struct shmg_xlock *l,
+			void (*repair)(void *), void *arg, const char *what)
+{
+	struct shmg_xlock_info info = {.size = sizeof(info)};
+	shmg_xlock_inspect(l, &info);
+	switch (info.state) {
+	case SHMG_XLOCK_UNLOCKED:
+		return;
+	case SHMG_XLOCK_GARBAGE:
+		shmg__step(rc, SHMG_EGARBAGE, "%s holds 0x%llx, which no locker writes "
+			   "(another program's data?)", what, (unsigned long long)info.raw);
+		return;
+	case SHMG_XLOCK_NOTRECOVERABLE: {
+		struct shmg_recover_opts o = {.size = sizeof(o), .flags = rc->opts.flags};
+		int err = shmg_xlock_recover(l, &o);
+		if (err < 0)
+			shmg__step(rc, err, "%s: %s", what, shmg_strerror(err));
+		else
+			shmg__step(rc, SHMG_RECOVERED, "reset %s, which was not recoverable", what);
+		return;
+	}
+	default:
+		break;
+	}
+	if (info.owner_alive != SHMG_PROC_DEAD)
+		return; /* held by a live thread: nothing to recover */
+	int got = shmg__dry_run(rc) ? SHMG_RECOVERED : take_and_repair(l, repair, arg);
+	if (got == SHMG_RECOVERED)
+		shmg__step(rc, got, "recover %s from dead thread %d%s", what, (int)info.owner_tid,
+			   shmg__dry_run(rc) ? "" : " (repaired, released)");
+	else if (got == -EBUSY)
+		shmg__step(rc, got, "%s is held by a live thread", what);
+	else if (got < 0)
+		shmg__step(rc, got, "%s: %s", what, shmg_strerror(got));
+}

@@ -1,0 +1,79 @@
+/*
+ * The process-identity module's internals, for the guards that need an
+ * owner's identity and its liveness (the exclusive lock today; any future
+ * lock kind tomorrow). The one place that reads /proc.
+ */
+#ifndef SHMG_PROC_INTERNAL_H
+#define SHMG_PROC_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* What the guards need of a /proc/PID/stat line. */
+struct shmg__proc_stat {
+	char state;     /* field 3: R, S, D, Z, X, ... */
+	uint64_t flags; /* field 9: the kernel's task flags */
+	uint64_t start; /* field 22: start time, clock ticks after boot */
+};
+
+/* Parse a stat line: comm (field 2) may hold spaces and ')', so the fields
+ * after it are counted from the LAST ')'. Returns 0 or -EINVAL. */
+int shmg__proc_parse_stat(const char *line, size_t len, struct shmg__proc_stat *out);
+
+/* Read and parse the stat file open as fd (one pread: the kernel generates
+ * it atomically). Returns 0, -ESRCH (the task is gone), -EIO (unparsable),
+ * -errno. */
+int shmg__proc_read_stat(int fd, struct shmg__proc_stat *out);
+
+/* The kernel's PF_EXITING task flag: set at the very start of do_exit();
+ * such a task never runs user code again. */
+#define SHMG__PF_EXITING 0x4u
+
+/* The calling thread's identity: its id and start time, read once per
+ * thread and again in a forked child. */
+struct shmg__thread_id {
+	unsigned generation; /* of the fork it was read in (lib/proc_thread.c) */
+	pid_t tid;
+	uint64_t start;
+};
+
+/* The calling thread's identity. 0, or -errno if /proc cannot tell. A
+ * guard that caches what it derives from it (the lock's encoded word)
+ * registers its own pthread_atfork child handler to forget the cache. */
+int shmg__thread_self(struct shmg__thread_id *out);
+
+/*
+ * A waiter's watch on one owner: a thread id and the start-time bits the
+ * owner recorded (the low `nbits` bits). The first probe opens
+ * /proc/TID/stat; every probe re-reads it through that descriptor, which
+ * pins the task it was opened on (a few microseconds, no path lookup). The
+ * owner is dead when its start bits differ (the id was reused), when it is
+ * a zombie, or as soon as the kernel marks it exiting (PF_EXITING).
+ */
+struct shmg__proc_watch {
+	pid_t tid;
+	uint64_t start_bits;
+	unsigned nbits;
+	int statfd;  /* -1: none (yet) */
+	bool opened; /* the open was tried */
+};
+
+void shmg__watch_init(struct shmg__proc_watch *w);
+void shmg__watch_close(struct shmg__proc_watch *w);
+
+/* Is the watched owner dead? true only when certain (an undecidable probe
+ * says alive: a live owner is never robbed). */
+bool shmg__watch_dead(struct shmg__proc_watch *w, pid_t tid,
+		      uint64_t start_bits, unsigned nbits);
+
+/* A quick look without a watch (for try-operations): the thread is gone
+ * (no such id, or its pidfd says it exited). A reused id reads as alive:
+ * a blocking waiter's full probe decides. */
+bool shmg__thread_gone(pid_t tid, uint64_t start_bits, unsigned nbits);
+
+/* shmg_proc_alive, or the test build's fake (lib/testing.h). */
+int shmg__owner_alive(pid_t tid, uint64_t start_bits, unsigned nbits);
+
+#endif /* SHMG_PROC_INTERNAL_H */

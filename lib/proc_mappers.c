@@ -1,0 +1,81 @@
+/*
+ * Which processes map a file, from /proc/PID/maps (device and inode):
+ * shmg_proc_mappers in include/shmguard/proc.h. Only processes in our PID
+ * namespace are seen, as for every liveness rule of shmguard.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <shmguard/proc.h>
+
+/* Does /proc/<pid>/maps name (dev, ino)? 1 yes, 0 no, -errno unreadable. */
+static int maps_file(const char *pid, dev_t dev, ino_t ino)
+{
+	char path[64], line[512];
+	snprintf(path, sizeof(path), "/proc/%s/maps", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	int found = 0;
+	while (!found && fgets(line, sizeof(line), f)) {
+		unsigned maj, min;
+		uintmax_t inode;
+		/* address perms offset dev inode [path] */
+		if (sscanf(line, "%*s %*s %*s %x:%x %ju", &maj, &min, &inode) == 3 &&
+		    inode == (uintmax_t)ino && makedev(maj, min) == dev)
+			found = 1;
+		/* a line longer than the buffer: skip the rest of it */
+		while (!strchr(line, '\n') && fgets(line, sizeof(line), f))
+			;
+	}
+	int err = ferror(f) ? -EIO : 0;
+	fclose(f);
+	return err ? err : found;
+}
+
+SHMG_EXPORT int shmg_proc_mappers(int fd, pid_t *pids, size_t max, size_t *count)
+{
+	struct stat st;
+	size_t n = 0;
+	bool complete = true;
+
+	if (!count || (max && !pids))
+		return -EINVAL;
+	*count = 0;
+	if (fstat(fd, &st) != 0)
+		return -errno;
+	DIR *d = opendir("/proc");
+	if (!d)
+		return -errno;
+	pid_t self = getpid();
+	for (struct dirent *e; (e = readdir(d)) != NULL;) {
+		if (!isdigit((unsigned char)e->d_name[0]) || atoi(e->d_name) == self)
+			continue;
+		int got = maps_file(e->d_name, st.st_dev, st.st_ino);
+		if (got == -ENOENT || got == -ESRCH)
+			continue; /* exited meanwhile */
+		if (got < 0) {
+			complete = false; /* another user's process: cannot tell */
+			continue;
+		}
+		if (got) {
+			if (n < max)
+				pids[n] = atoi(e->d_name);
+			n++;
+		}
+	}
+	closedir(d);
+	*count = n;
+	return complete ? 0 : -EACCES;
+}

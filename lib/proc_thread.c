@@ -1,0 +1,48 @@
+/*
+ * The calling thread's identity (id and start time), cached per thread and
+ * refreshed in a forked child, so that the guards' fast paths make no
+ * syscall (lib/proc_internal.h).
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <shmguard/atomic.h>
+#include <shmguard/proc.h>
+
+#include "proc_internal.h"
+
+/* Bumped in every forked child: each thread re-reads its identity once. */
+static unsigned fork_generation = 1;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static __thread struct shmg__thread_id me;
+
+static void child_after_fork(void)
+{
+	shmg_atomic_inc(&fork_generation, relaxed);
+}
+
+static void register_atfork(void)
+{
+	pthread_atfork(NULL, NULL, child_after_fork);
+}
+
+int shmg__thread_self(struct shmg__thread_id *out)
+{
+	if (SHMG__UNLIKELY(me.generation != shmg_atomic_load(&fork_generation, relaxed))) {
+		pthread_once(&atfork_once, register_atfork);
+		struct shmg_proc_id id;
+		pid_t tid = (pid_t)syscall(SYS_gettid);
+		/* /proc/TID/stat gives this thread's own start time. */
+		int err = shmg_proc_lookup(tid, &id);
+		if (err)
+			return err;
+		me.tid = tid;
+		me.start = id.start_time;
+		me.generation = shmg_atomic_load(&fork_generation, relaxed);
+	}
+	*out = me;
+	return 0;
+}
