@@ -55,6 +55,14 @@ for mutant in NO_SLEEPER_FENCE NO_WRITER_FENCE NO_RECHECK NO_CLEAR WAKE_BEFORE_C
 	NO_GENERATION KERNEL_NO_MB; do
 	verify wflag_wake.pml "$mutant" fail
 done
+verify wflag_wake_nowaiters.pml SHMG_MODEL pass
+verify wflag_wake_nowaiters.pml IDLE pass
+verify wflag_wake_nowaiters.pml IDLE_ABORT pass
+for mutant in MARK_WORD MARK_WORD_SC LOAD_AFTER_CHECK NO_WAKE WAKE_BEFORE_COUNTER \
+	KERNEL_NO_MB IDLE_ON_COUNTER IDLE_RECHECK_MARK IDLE_LOAD_AFTER_CHECK NO_MARK_WAKE \
+	WAKE_BEFORE_MARK ABORT_WAKES_COUNTER; do
+	verify wflag_wake_nowaiters.pml "$mutant" fail
+done
 verify xlock.pml SHMG_MODEL pass
 for mutant in LOST_WAITER_BIT NONCAS_STEAL NO_WAITERS_AFTER_SLEEP; do
 	verify xlock.pml "$mutant" fail
