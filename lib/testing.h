@@ -23,6 +23,7 @@ enum shmg__test_points {
 	SHMG__WFLAG_AFTER_COPY = 1,  /* publish: latch copy published, counter not */
 	SHMG__WFLAG_AFTER_COUNTER,   /* publish: counter stored, mark still set */
 	SHMG__WFLAG_AFTER_MARK,      /* publish: mark cleared, sleepers not woken */
+	SHMG__WFLAG_BEFORE_SLEEP,    /* wait: looked, word read, futex_wait next */
 	SHMG__XLOCK_LOCKED,          /* lock taken on the slow path */
 	SHMG__XLOCK_WAITERS_SET,     /* announced, about to sleep */
 	SHMG__XLOCK_STOLEN,          /* taken from a dead owner, not yet returned */

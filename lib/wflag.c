@@ -98,6 +98,17 @@ static int place_latch(struct shmg_wflag *g, const struct shmg_region *r,
 	return 0;
 }
 
+/* Where byte `at` of the aligned 4-byte word at `word` lies in the word's
+ * value: the shift of its bits. */
+static unsigned byte_shift(size_t at, size_t word)
+{
+	unsigned byte = (unsigned)(at - word);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	byte = 3 - byte;
+#endif
+	return 8 * byte;
+}
+
 static int place_waiters(struct shmg_wflag *g, const struct shmg_region *r,
 			 const struct shmg_wflag_place *p, size_t word)
 {
@@ -105,11 +116,7 @@ static int place_waiters(struct shmg_wflag *g, const struct shmg_region *r,
 		return shmg__fail(-EINVAL, "waiters byte at %zu: another byte of the mark's "
 				  "4-byte word (%zu..%zu) expected", p->waiters, word, word + 3);
 	g->waiters = r->base + p->waiters;
-	unsigned byte = (unsigned)(p->waiters - word);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	byte = 3 - byte;
-#endif
-	g->waiters_shift = 8 * byte;
+	g->waiters_shift = byte_shift(p->waiters, word);
 	g->waiters_bits = UINT32_C(0xff) << g->waiters_shift;
 	return 0;
 }
@@ -149,9 +156,13 @@ int shmg__wflag_place(struct shmg_wflag *g, const struct shmg_region *r,
 	if ((err = place_word(r, word, 4, "mark's 4-byte word", &at)) != 0)
 		return err;
 	n.futex = at;
+	n.mark_bits = UINT32_C(0xff) << byte_shift(p->mark, word);
 	if ((err = place_word(r, p->counter, 8, "counter", &at)) != 0)
 		return err;
 	n.counter = at;
+	/* The half every publish changes: where sleepers without a waiters
+	 * byte wait for an update (wflag_read.c, sleep_word()). */
+	n.counter_low = (uint32_t *)at + (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__);
 	if (overlap(p->counter, 8, word, 4))
 		return shmg__fail(-EINVAL, "the counter overlaps the mark's 4-byte word");
 	if ((p->parts & SHMG_WFLAG_WAITERS) && (err = place_waiters(&n, r, p, word)) != 0)
@@ -271,10 +282,20 @@ SHMG_EXPORT void *shmg_wflag_begin(struct shmg_wflag *g)
 }
 
 /* Wake every sleeper, with a syscall only if one announced itself. */
-static void wake_sleepers(struct shmg_wflag *g)
+static void wake_sleepers(struct shmg_wflag *g, bool published)
 {
 	if (!g->waiters) {
+		/* Nobody announces: wake both words sleepers may be on, the
+		 * mark's after every clear and the counter's low half after
+		 * every publish. The kernel's barrier at the start of
+		 * futex_wake puts the stores above in memory before it looks
+		 * for sleepers; a sleeper compares the very word the store
+		 * changed, so no fence is needed here (tests/spin/
+		 * wflag_wake_nowaiters.pml, mutants KERNEL_NO_MB,
+		 * NO_MARK_WAKE, NO_WAKE). */
 		shmg_futex_wake(g->futex, INT32_MAX);
+		if (published)
+			shmg_futex_wake(g->counter_low, INT32_MAX);
 		return;
 	}
 	/* Dekker with wflag_sleep(): the counter and mark stores above and
@@ -312,12 +333,12 @@ SHMG_EXPORT uint64_t shmg_wflag_publish(struct shmg_wflag *g)
 	 * PUBLISH_SWAPPED shows the other order accepts torn frames). */
 	byte_store(g->mark, 0, release);
 	SHMG__TEST_POINT(SHMG__WFLAG_AFTER_MARK);
-	wake_sleepers(g);
+	wake_sleepers(g, true);
 	return frame;
 }
 
 SHMG_EXPORT void shmg_wflag_abort(struct shmg_wflag *g)
 {
 	byte_store(g->mark, 0, release);
-	wake_sleepers(g);
+	wake_sleepers(g, false);
 }

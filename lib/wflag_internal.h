@@ -15,7 +15,8 @@ struct shmg_wflag {
 	uint8_t *mark;
 	uint64_t *counter;
 	uint32_t *futex;       /* the aligned 4-byte word holding the mark */
-	uint8_t *waiters;      /* NULL: every publish wakes (a syscall) */
+	uint32_t *counter_low; /* the counter's 4-byte half holding its low bits */
+	uint8_t *waiters;      /* NULL: every publish wakes (syscalls) */
 	int32_t *owner;        /* NULL: a dead writer cannot be told */
 	unsigned copies;       /* 0 or >= 2 */
 	uint32_t *index;
@@ -24,6 +25,7 @@ struct shmg_wflag {
 	unsigned char *data;   /* copy i is at data + i * data_len */
 	size_t data_len;
 	unsigned next;         /* writer: the copy begun by shmg_wflag_begin */
+	uint32_t mark_bits;    /* the mark's bits within *futex */
 	uint32_t waiters_bits; /* the waiters byte's bits within *futex */
 	unsigned waiters_shift; /* and their position */
 	const unsigned char *base; /* the region, to check read sources */

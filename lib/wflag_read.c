@@ -97,11 +97,76 @@ static bool writer_dead(const struct shmg_wflag *g, enum wait_for what)
 	return who > 0 && shmg_proc_alive(who, 0, 0) == SHMG_PROC_DEAD;
 }
 
+/* Where a waiter sleeps, and the value that word must still hold. */
+struct sleep_on {
+	uint32_t *word;
+	uint32_t seen;
+};
+
+/*
+ * With a waiters byte: announce, then look (a Dekker handshake with the
+ * writer's wake_sleepers(): tests/spin/wflag_wake.pml), and sleep on the
+ * mark's word, whose waiters byte a publish moves to a new generation.
+ * Returns condition()'s value, or 2: look again.
+ */
+static int announce_then_look(const struct shmg_wflag *g, enum wait_for what,
+			      uint64_t after, uint64_t *now,
+			      struct sleep_on *s)
+{
+	/* The byte as announced, generation included (an atomic OR, so two
+	 * sleepers agree on it). */
+	uint8_t mine = byte_load(g->waiters, relaxed);
+	if (!(mine & WAITERS_ASLEEP))
+		mine = byte_or(g->waiters, WAITERS_ASLEEP, relaxed);
+	shmg_atomic_thread_fence(seq_cst);
+	int c = condition(g, what, after, now);
+	if (c != 0)
+		return c;
+	s->word = g->futex;
+	s->seen = shmg_atomic_load(g->futex, relaxed);
+	/* A publish since the announcement moved the generation (it may
+	 * have woken nobody): look again instead of sleeping. */
+	if (((s->seen & g->waiters_bits) >> g->waiters_shift) != mine)
+		return 2;
+	return 0;
+}
+
+/*
+ * Without a waiters byte nobody announces, and the mark's word may hold
+ * after a whole frame what it held before (mark 0 -> 1 -> 0): a sleeper
+ * on it could sleep through that frame. So the word slept on is one the
+ * awaited event itself changes, read before the condition it stands for
+ * (tests/spin/wflag_wake_nowaiters.pml; doc/wflag.md, "Sleeping without
+ * a waiters byte"):
+ *   - an update: the counter's low half, then the counter (the two
+ *     overlap, so coherence keeps the reads in order); a publish after
+ *     the read makes futex_wait return at once (mutants MARK_WORD,
+ *     LOAD_AFTER_CHECK);
+ *   - idle: the mark's word, with acquire, its own mark byte being the
+ *     condition (a second load of the mark could see the next frame's
+ *     mark over a word that shows the clear: IDLE_RECHECK_MARK).
+ * The writer wakes both words (wake_sleepers()).
+ */
+static int look_then_sleep_word(const struct shmg_wflag *g,
+				enum wait_for what, uint64_t after,
+				uint64_t *now, struct sleep_on *s)
+{
+	if (what == FOR_IDLE) {
+		s->word = g->futex;
+		s->seen = shmg_atomic_load(g->futex, acquire);
+		return (s->seen & g->mark_bits) == 0;
+	}
+	s->word = g->counter_low;
+	s->seen = shmg_atomic_load(g->counter_low, relaxed);
+	return condition(g, what, after, now);
+}
+
 static int wflag_wait(const struct shmg_wflag *g, enum wait_for what,
 		      uint64_t after, uint64_t *now,
 		      const struct timespec *deadline)
 {
 	const uint64_t probe_ns = SHMG__PROBE_NS(wflag, PROBE_NS);
+	struct sleep_on s;
 	int c;
 
 	/* Spin on relaxed loads (the upstream review: no acquire on every
@@ -113,29 +178,20 @@ static int wflag_wait(const struct shmg_wflag *g, enum wait_for what,
 		 * satisfied waiter leaves no stale announcement behind. */
 		if ((c = condition(g, what, after, now)) != 0)
 			return c > 0 ? 0 : c;
-		/* Announce: the byte as announced, generation included (an
-		 * atomic OR, so two sleepers agree on it). */
-		uint8_t mine = 0;
-		if (g->waiters) {
-			mine = byte_load(g->waiters, relaxed);
-			if (!(mine & WAITERS_ASLEEP))
-				mine = byte_or(g->waiters, WAITERS_ASLEEP, relaxed);
-		}
-		/* Dekker with the writer's wake_sleepers(): announce, fence,
-		 * then look (tests/spin/wflag_wake.pml). */
-		shmg_atomic_thread_fence(seq_cst);
-		if ((c = condition(g, what, after, now)) != 0)
-			return c > 0 ? 0 : c;
-		uint32_t seen = shmg_atomic_load(g->futex, relaxed);
-		/* A publish since the announcement moved the generation (it
-		 * may have woken nobody): look again instead of sleeping. */
-		if (g->waiters && ((seen & g->waiters_bits) >> g->waiters_shift) != mine)
+		if (g->waiters)
+			c = announce_then_look(g, what, after, now, &s);
+		else
+			c = look_then_sleep_word(g, what, after, now, &s);
+		if (c == 2)
 			continue;
+		if (c != 0)
+			return c > 0 ? 0 : c;
+		SHMG__TEST_POINT(SHMG__WFLAG_BEFORE_SLEEP);
 		struct timespec until;
 		int err = shmg__wake_by(&until, deadline, probe_ns);
 		if (err)
 			return err;
-		err = shmg_futex_wait(g->futex, seen, &until);
+		err = shmg_futex_wait(s.word, s.seen, &until);
 		if (err == -EINTR)
 			return -EINTR;
 		if (err == -ETIMEDOUT) {

@@ -345,13 +345,14 @@ END_TEST
 START_TEST(zombie_writer_reported) { dead_writer_case(false); }
 END_TEST
 
-/* Two readers asleep in other processes announce themselves and are woken
- * by the publish. Their probe period is stretched past their deadline, so
- * only the wake-up can end their wait in time: a lost wake-up fails. */
-START_TEST(wake_across_processes)
+/* Two readers asleep in other processes are woken by the publish. Their
+ * probe period is stretched past their deadline, so only the wake-up can
+ * end their wait in time: a lost wake-up fails. With a waiters byte they
+ * announce themselves; without one they sleep on the counter's low half. */
+static void wake_across_processes_case(bool waiters)
 {
 	struct shmg_wflag *g;
-	struct shmg_wflag_place p = place(true, false, false);
+	struct shmg_wflag_place p = place(waiters, false, false);
 	pid_t kids[2];
 
 	ck_assert_int_eq(new_guard(&g, &p), 0);
@@ -372,14 +373,131 @@ START_TEST(wake_across_processes)
 	for (int k = 0; k < 2; k++)
 		tu_wait_in_futex(kids[k]);
 	struct shmg_wflag_info info = {.size = sizeof(info)};
-	ck_assert_int_eq(shmg_wflag_inspect(g, &info), 0);
-	ck_assert_uint_eq(info.waiters & 1, 1); /* announced */
-	write_frame(g); /* advances the generation and wakes the children */
-	ck_assert_int_eq(shmg_wflag_inspect(g, &info), 0);
-	ck_assert_uint_eq(info.waiters, 2); /* generation 1, nobody announced */
+	if (waiters) {
+		ck_assert_int_eq(shmg_wflag_inspect(g, &info), 0);
+		ck_assert_uint_eq(info.waiters & 1, 1); /* announced */
+	}
+	write_frame(g); /* wakes the children (a new generation, if any) */
+	if (waiters) {
+		ck_assert_int_eq(shmg_wflag_inspect(g, &info), 0);
+		ck_assert_uint_eq(info.waiters, 2); /* generation 1, nobody announced */
+	}
 	for (int k = 0; k < 2; k++)
 		tu_wait_ok(kids[k]);
 }
+
+START_TEST(wake_across_processes) { wake_across_processes_case(true); }
+END_TEST
+
+START_TEST(wake_across_processes_without_waiters_byte)
+{
+	wake_across_processes_case(false);
+}
+END_TEST
+
+/* The reader's side of the handshake below: stop once, just before the
+ * futex_wait, until the parent has done its part. */
+static int stop_pipe[2], go_pipe[2];
+
+static void stop_before_sleep(int point)
+{
+	static bool stopped;
+	char c = 0;
+
+	if (point != SHMG__WFLAG_BEFORE_SLEEP || stopped)
+		return;
+	stopped = true;
+	if (write(stop_pipe[1], &c, 1) != 1 || read(go_pipe[0], &c, 1) != 1)
+		_exit(4);
+}
+
+/*
+ * Without a waiters byte, a whole frame between a sleeper's last look and
+ * its futex_wait (where the hook stops it) leaves the mark's word as it
+ * was: a sleeper on that word sleeps through the frame (issue 15, item 1;
+ * tests/spin/wflag_wake_nowaiters.pml, mutant MARK_WORD). The probe is
+ * stretched, so only its deadline could end such a sleep: the reader
+ * must see the frame at once.
+ * For idle: the writer is inside a frame when the reader looks; the frame
+ * ends (publish, or abort) while the reader is stopped.
+ */
+static void frame_before_sleep_case(bool idle, bool abort_it)
+{
+	struct shmg_wflag *g;
+	struct shmg_wflag_place p = place(false, false, false);
+	char c;
+
+	ck_assert_int_eq(new_guard(&g, &p), 0);
+	ck_assert_int_eq(pipe(stop_pipe), 0);
+	ck_assert_int_eq(pipe(go_pipe), 0);
+	if (idle)
+		shmg_wflag_begin(g);
+	pid_t kid = tu_fork();
+	if (kid == 0) {
+		struct timespec dl, half;
+		uint64_t now = 0;
+		shmg__test_wflag_probe_ns = 60ull * 1000000000u;
+		shmg__test_point = stop_before_sleep;
+		shmg_deadline_in(&dl, 10ull * 1000000000u);
+		shmg_deadline_in(&half, 5ull * 1000000000u);
+		int err = idle ? shmg_wflag_wait_idle(g, &dl)
+			       : shmg_wflag_wait_update(g, 0, &now, &dl);
+		_exit(err == 0 && (idle || now == 1) && !shmg_deadline_passed(&half) ? 0 : 1);
+	}
+	ck_assert_int_eq(read(stop_pipe[0], &c, 1), 1);
+	if (!idle)
+		write_frame(g); /* mark 0 -> 1 -> 0, counter 1 */
+	else if (abort_it)
+		shmg_wflag_abort(g);
+	else
+		shmg_wflag_publish(g);
+	ck_assert_int_eq(write(go_pipe[1], &c, 1), 1);
+	tu_wait_ok(kid);
+	for (int k = 0; k < 2; k++) {
+		close(stop_pipe[k]);
+		close(go_pipe[k]);
+	}
+}
+
+START_TEST(no_waiters_byte_frame_before_sleep) { frame_before_sleep_case(false, false); }
+END_TEST
+
+START_TEST(no_waiters_byte_publish_before_idle_sleep) { frame_before_sleep_case(true, false); }
+END_TEST
+
+START_TEST(no_waiters_byte_abort_before_idle_sleep) { frame_before_sleep_case(true, true); }
+END_TEST
+
+/* An idle sleeper without a waiters byte is woken by an abort (which
+ * moves no counter) as by a publish. */
+static void idle_sleeper_woken_case(bool abort_it)
+{
+	struct shmg_wflag *g;
+	struct shmg_wflag_place p = place(false, false, false);
+
+	ck_assert_int_eq(new_guard(&g, &p), 0);
+	shmg_wflag_begin(g);
+	pid_t kid = tu_fork();
+	if (kid == 0) {
+		struct timespec dl, half;
+		shmg__test_wflag_probe_ns = 60ull * 1000000000u;
+		shmg_deadline_in(&dl, 10ull * 1000000000u);
+		shmg_deadline_in(&half, 5ull * 1000000000u);
+		int err = shmg_wflag_wait_idle(g, &dl);
+		_exit(err == 0 && !shmg_deadline_passed(&half) ? 0 : 1);
+	}
+	tu_wait_in_futex(kid);
+	if (abort_it)
+		shmg_wflag_abort(g);
+	else
+		shmg_wflag_publish(g);
+	tu_wait_ok(kid);
+}
+
+START_TEST(no_waiters_byte_abort_wakes_idle_sleeper) { idle_sleeper_woken_case(true); }
+END_TEST
+
+START_TEST(no_waiters_byte_publish_wakes_idle_sleeper) { idle_sleeper_woken_case(false); }
 END_TEST
 
 /* Run publishes in a child where any futex syscall kills the process. */
@@ -518,6 +636,12 @@ int main(void)
 	tcase_add_test(pc, dead_writer_reported);
 	tcase_add_test(pc, zombie_writer_reported);
 	tcase_add_test(pc, wake_across_processes);
+	tcase_add_test(pc, wake_across_processes_without_waiters_byte);
+	tcase_add_test(pc, no_waiters_byte_frame_before_sleep);
+	tcase_add_test(pc, no_waiters_byte_publish_before_idle_sleep);
+	tcase_add_test(pc, no_waiters_byte_abort_before_idle_sleep);
+	tcase_add_test(pc, no_waiters_byte_abort_wakes_idle_sleeper);
+	tcase_add_test(pc, no_waiters_byte_publish_wakes_idle_sleeper);
 	tcase_add_test(pc, publish_without_sleepers_makes_no_syscall);
 	suite_add_tcase(s, pc);
 	return tu_run_suite(s);

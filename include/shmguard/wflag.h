@@ -17,7 +17,9 @@
  *   - a waiters byte in the mark's aligned 4-byte word (ImageStreamIO: the
  *     padding byte after `write`): sleepers announce themselves in its bit
  *     0, so a publish without sleepers makes no syscall; bits 1-7 count
- *     wake-ups;
+ *     wake-ups. Without one, sleepers wait on words the awaited event
+ *     changes (the counter's low half, the mark's word) and every publish
+ *     makes two futex_wake calls;
  *   - an owner word holding the writer's PID (ImageStreamIO: `ownerPID`), so
  *     readers can tell a dead writer from a slow one;
  *   - a latch: n >= 2 copies of the frame, each with a 64-bit sequence word
@@ -27,7 +29,8 @@
  *     the writer writes back to back, as Linux's seqcount latch.
  *
  * Every ordering claim here is argued in doc/wflag.md and checked by the
- * models tests/spin/seqlock.pml, wflag_latch.pml and wflag_wake.pml.
+ * models tests/spin/seqlock.pml, wflag_latch.pml, wflag_wake.pml and
+ * wflag_wake_nowaiters.pml.
  * struct shmg_wflag is opaque (shmg_wflag_new, shmg_wflag_free).
  */
 #ifndef SHMGUARD_WFLAG_H
@@ -114,7 +117,8 @@ SHMG_EXPORT void *shmg_wflag_begin(struct shmg_wflag *g);
  * Publish the frame: with a latch the copy's sequence word becomes the
  * frame number and the index names it (release stores); counter + 1
  * (release); mark = 0 (release); then sleepers are woken (a seq_cst fence
- * and a look at the waiters byte: no syscall without sleepers).
+ * and a look at the waiters byte: no syscall without sleepers; without a
+ * waiters byte, two futex_wake calls).
  * Returns the new frame number.
  */
 SHMG_EXPORT uint64_t shmg_wflag_publish(struct shmg_wflag *g);
