@@ -16,6 +16,7 @@
 #include "detail.h"
 #include "isio_internal.h"
 #include "isio_layout.h"
+#include "sem_words.h"
 #include "sized.h"
 #include "text.h"
 
@@ -54,6 +55,8 @@ SHMG_EXPORT int shmg_isio_inspect(const struct shmg_isio *s, struct shmg_isio_in
 	own.cbindex = (uint32_t)load32(s, ISIO_CBINDEX);
 	own.cbcycle = load64(s, ISIO_CBCYCLE);
 	own.creator_pid = load32(s, ISIO_CREATORPID);
+	own.semlog_damaged = shmg__sem_check((sem_t *)(void *)(isio_base(s) + s->layout.off_semlog),
+					     "semlog", 0) != 0;
 	return SHMG__SIZED_OUT(info, &own, struct shmg_isio_info);
 }
 
@@ -66,8 +69,8 @@ SHMG_EXPORT int shmg_isio_inspect_slot(const struct shmg_isio *s, unsigned k,
 	if (k >= l->nsem)
 		return shmg__fail(-ERANGE, "slot %u: the stream has %u semaphores", k, l->nsem);
 	memset(&own, 0, sizeof(own));
-	if (sem_getvalue(isio_sem(s, k), &own.value) != 0)
-		own.value = -1;
+	own.damaged = shmg__sem_check(isio_sem(s, k), "semaphore", k) != 0;
+	own.value = own.damaged ? -1 : shmg__sem_value(isio_sem(s, k));
 	own.reader = load32(s, l->off_semreadpid + 4 * (size_t)k);
 	own.reader_alive = pid_alive(own.reader);
 	own.poster = load32(s, l->off_semwritepid + 4 * (size_t)k);

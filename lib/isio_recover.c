@@ -2,8 +2,10 @@
  * ImageStreamIO streams: clearing what dead processes left
  * (shmg_isio_recover in include/shmguard/isio.h). Every step re-checks
  * atomically (claims and slot frees are CASes from the dead value), so a
- * process that comes back between the look and the step keeps what it has;
- * and a step that cannot finish changes nothing.
+ * process that comes back between the look and the step keeps what it has.
+ * All or nothing: every step that can fail runs before the first change,
+ * so a failure leaves the file as it was (tests/check_isio.c,
+ * recover_failure_changes_nothing).
  */
 #include "config.h"
 
@@ -21,161 +23,246 @@
 #include "detail.h"
 #include "isio_internal.h"
 #include "recover.h"
+#include "sem_words.h"
+#include "testing.h"
 
-/* The replacement for a partial frame: the newest complete copy of the
- * latch, or zeros. 0, or the read's error (nothing changed yet). */
-static int replacement(const struct shmg_isio *s, bool latch, void *frame,
-		       uint64_t *from)
+/* What recovery will do about the writer, decided before anything
+ * changes: every step that can fail is taken while planning. */
+struct writer_plan {
+	enum { W_NOTHING, W_CLEAR_RECORD, W_REPUBLISH } action;
+	int32_t owner; /* the writer recorded (0: none) */
+	char who[80];  /* "dead writer PID 812", for the report */
+	bool latch;    /* the replacement is the newest complete copy */
+	uint64_t from; /* that copy's frame number */
+	void *frame;   /* the replacement frame (all zeros without latch) */
+};
+
+/* Damaged semaphores to reinitialise (at most 64 are tracked per call;
+ * a second recover takes the rest). */
+struct sem_plan {
+	unsigned n;
+	unsigned which[64];      /* nsem stands for the semlog */
+	char why[64][160];
+};
+
+static sem_t *sem_at(const struct shmg_isio *s, unsigned k)
 {
-	struct shmg_wflag_snap snap = {.size = sizeof(snap)};
-	struct timespec deadline; /* the latch never waits; never hang anyway */
-	if (!latch)
-		return 0;
-	int err = shmg_deadline_in(&deadline, 1000000000);
-	if (!err)
-		err = shmg_wflag_read(&s->latch, frame, NULL, s->layout.data_size, &snap, &deadline);
-	*from = snap.frame;
+	if (k == s->layout.nsem)
+		return (sem_t *)(void *)(isio_base(s) + s->layout.off_semlog);
+	return isio_sem(s, k);
+}
+
+/* Prepare the replacement for a partial frame. 0, or a failure reported
+ * (nothing changed). */
+static int prepare_frame(struct shmg__recovery *rc, const struct shmg_isio *s,
+			 struct writer_plan *w)
+{
+	int err = SHMG__TEST_FAIL(SHMG__FAIL_RECOVER_ALLOC);
+	if (!err && !(w->frame = calloc(1, s->layout.data_size)))
+		err = -ENOMEM;
+	if (!err && w->latch) {
+		struct shmg_wflag_snap snap = {.size = sizeof(snap)};
+		struct timespec deadline; /* a dead writer's latch never makes it wait */
+		err = SHMG__TEST_FAIL(SHMG__FAIL_RECOVER_READ);
+		if (!err)
+			err = shmg_deadline_in(&deadline, 1000000000);
+		if (!err)
+			err = shmg_wflag_read(&s->latch, w->frame, NULL, s->layout.data_size,
+					      &snap, &deadline);
+		w->from = snap.frame;
+	}
+	if (err)
+		shmg__step(rc, err, "preparing the frame to publish over %s's partial frame: %s; "
+			   "nothing was changed", w->who, shmg_strerror(err));
 	return err;
 }
 
-/* Take over as writer and publish `frame` over the partial one. */
-static void publish_over(struct shmg__recovery *rc, struct shmg_isio *s, const void *frame,
-			 bool latch, uint64_t from, const char *who)
+/* The writer left a partial frame: plan to publish a complete one over it,
+ * as its successor. */
+static int plan_republish(struct shmg__recovery *rc, const struct shmg_isio *s,
+			  struct writer_plan *w)
 {
-	int got = shmg_isio_claim(s);
-	if (got == -EBUSY) {
-		shmg__step(rc, -EBUSY, "%s is alive again (a reused PID?), or another writer "
-			   "claimed the stream", who);
-		return;
-	}
-	if (got < 0) {
-		shmg__step(rc, got, "taking over the stream: %s", shmg_strerror(got));
-		return;
-	}
-	if (!byte_load(s->guard.mark, acquire)) { /* claim completed a publish cut short */
-		shmg__step(rc, SHMG_RECOVERED, "complete %s's last publish", who);
-	} else {
-		uint64_t n = 0;
-		shmg_isio_write(s, frame, s->layout.data_size, &n);
-		if (latch)
-			shmg__step(rc, SHMG_RECOVERED, "publish frame %llu (a copy of complete "
-				   "frame %llu) over %s's partial frame; write flag cleared",
-				   (unsigned long long)n, (unsigned long long)from, who);
-		else
-			shmg__step(rc, SHMG_RECOVERED, "publish frame %llu, all zeros, over %s's "
-				   "partial frame; write flag cleared", (unsigned long long)n, who);
-	}
-	shmg_isio_release(s);
-}
-
-/* The writer (`who`) died mid-frame: publish a complete frame over its
- * partial one, as its successor. */
-static void republish(struct shmg__recovery *rc, struct shmg_isio *s, int32_t owner,
-		      const char *who)
-{
-	bool latch = s->has_latch && owner > 0; /* only a guarded writer's latch */
-	uint64_t cnt0 = shmg_atomic_load(s->guard.counter, relaxed), from = 0;
-	if (!latch && !(rc->opts.flags & SHMG_RECOVER_BLANK)) {
+	/* Only a guarded writer sequences the latch, and only a frame
+	 * published once left a complete copy in it. */
+	w->latch = s->has_latch && w->owner > 0 &&
+		   shmg_atomic_load(s->guard.counter, relaxed) > 0;
+	if (!w->latch && !(rc->opts.flags & SHMG_RECOVER_BLANK)) {
 		shmg__step(rc, SHMG_EWRITERDEAD, "%s left a partial frame, and there is no "
-			   "circular buffer written by the guard to restore the last complete "
-			   "frame from (--blank publishes an all-zero frame)", who);
-		return;
+			   "complete frame in a circular buffer written by the guard to restore "
+			   "(--blank publishes an all-zero frame)", w->who);
+		return 0;
 	}
-	if (shmg__dry_run(rc)) {
-		shmg__step(rc, SHMG_RECOVERED, "publish %s as frame %llu over %s's partial frame",
-			   latch ? "the newest complete circular-buffer copy" : "an all-zero frame",
-			   (unsigned long long)cnt0 + 1, who);
-		return;
-	}
-	void *frame = calloc(1, s->layout.data_size);
-	int err = frame ? replacement(s, latch, frame, &from) : -ENOMEM;
-	if (err)
-		shmg__step(rc, err, "no complete frame to publish over %s's partial frame: %s",
-			   who, shmg_strerror(err));
-	else
-		publish_over(rc, s, frame, latch, from, who);
-	free(frame);
+	w->action = W_REPUBLISH;
+	return prepare_frame(rc, s, w);
 }
 
 /* The write flag is set and no writer is recorded (an unmodified
  * ImageStreamIO writer never records itself): only if no process maps the
  * file is that writer known to be gone. */
-static void recover_unrecorded(struct shmg__recovery *rc, struct shmg_isio *s)
+static int plan_unrecorded(struct shmg__recovery *rc, const struct shmg_isio *s,
+			   struct writer_plan *w)
 {
 	pid_t pids[16];
-	size_t n;
-	int err = shmg_proc_mappers(s->region->fd, pids, 16, &n);
+	size_t n = 0;
+	int err = SHMG__TEST_FAIL(SHMG__FAIL_RECOVER_MAPPERS);
+	if (!err)
+		err = shmg_proc_mappers(s->region->fd, pids, 16, &n);
 	if (err && err != -EACCES) {
 		shmg__step(rc, err, "the write flag is set, no writer is recorded, and /proc "
-			   "cannot be read to tell whether one is mid-frame: %s", shmg_strerror(err));
-		return;
+			   "cannot be read to tell whether one is mid-frame: %s; nothing was "
+			   "changed", shmg_strerror(err));
+		return err;
 	}
 	if (n || err) {
-		char who[160];
+		char list[160];
 		size_t o = 0;
-		for (size_t i = 0; i < n && i < 16 && o < sizeof(who); i++)
-			o += (size_t)snprintf(who + o, sizeof(who) - o, "%sPID %d", i ? ", " : "",
+		for (size_t i = 0; i < n && i < 16 && o < sizeof(list); i++)
+			o += (size_t)snprintf(list + o, sizeof(list) - o, "%sPID %d", i ? ", " : "",
 					      (int)pids[i]);
-		if (o < sizeof(who))
-			snprintf(who + o, sizeof(who) - o, "%s%s", n ? "" : "no process that could "
+		if (o < sizeof(list))
+			snprintf(list + o, sizeof(list) - o, "%s%s", n ? "" : "no process that could "
 				 "be examined", err ? " (the maps of some processes could not be read)" : "");
 		shmg__step(rc, -EBUSY, "the write flag is set and no writer is recorded; the "
-			   "file is mapped by %s, so a writer may be mid-frame", who);
-		return;
+			   "file is mapped by %s, so a writer may be mid-frame", list);
+		return 0;
 	}
-	republish(rc, s, 0, "the unrecorded writer");
+	snprintf(w->who, sizeof(w->who), "the unrecorded writer");
+	return plan_republish(rc, s, w);
 }
 
-static void recover_writer(struct shmg__recovery *rc, struct shmg_isio *s)
+static int plan_writer(struct shmg__recovery *rc, const struct shmg_isio *s,
+		       struct writer_plan *w)
 {
-	int32_t owner = shmg_atomic_load(s->guard.owner, relaxed);
+	w->owner = shmg_atomic_load(s->guard.owner, relaxed);
 	bool mark = byte_load(s->guard.mark, acquire) != 0;
-	if (owner < 0) {
-		shmg__step(rc, SHMG_EGARBAGE, "ownerPID holds %d, which no writer writes", owner);
-		return;
+	if (w->owner < 0) {
+		shmg__step(rc, SHMG_EGARBAGE, "ownerPID holds %d, which no writer writes", w->owner);
+		return 0;
 	}
-	if (owner == 0) {
-		if (mark)
-			recover_unrecorded(rc, s);
-		return;
-	}
-	if (shmg_proc_alive(owner, 0, 0) != SHMG_PROC_DEAD)
-		return;
-	char who[48];
-	snprintf(who, sizeof(who), "dead writer PID %d", owner);
-	if (mark) {
-		republish(rc, s, owner, who);
-		return;
-	}
-	/* CAS from the dead PID: a writer that claimed meanwhile keeps it. */
-	if (shmg__dry_run(rc) || shmg_atomic_cmpxchg(s->guard.owner, owner, 0, acq_rel))
-		shmg__step(rc, SHMG_RECOVERED, "clear the record of %s", who);
+	if (w->owner == 0)
+		return mark ? plan_unrecorded(rc, s, w) : 0;
+	if (!shmg__counts_as_dead(rc, w->owner))
+		return 0;
+	shmg__who(rc, w->who, sizeof(w->who), "writer", w->owner);
+	if (mark)
+		return plan_republish(rc, s, w);
+	w->action = W_CLEAR_RECORD;
+	return 0;
 }
 
-static void recover_slots(struct shmg__recovery *rc, struct shmg_isio *s)
+static void plan_sems(const struct shmg_isio *s, struct sem_plan *p)
+{
+	p->n = 0;
+	for (unsigned k = 0; k <= s->layout.nsem && p->n < 64; k++) {
+		const char *what = k == s->layout.nsem ? "semlog" : "semaphore";
+		if (shmg__sem_check(sem_at(s, k), what, k) == 0)
+			continue;
+		p->which[p->n] = k;
+		snprintf(p->why[p->n], sizeof(p->why[0]), "%s", shmg_error_detail(SHMG_EGARBAGE));
+		p->n++;
+	}
+}
+
+/* Damaged semaphores (glibc would abort on them) become new ones, value 0:
+ * a reader waiting on one could not have been woken anyway. */
+static void apply_sems(struct shmg__recovery *rc, struct shmg_isio *s,
+		       const struct sem_plan *p)
+{
+	for (unsigned i = 0; i < p->n; i++) {
+		if (!shmg__dry_run(rc))
+			sem_init(sem_at(s, p->which[i]), 1, 0);
+		shmg__step(rc, SHMG_RECOVERED, "reinitialise %s", p->why[i]);
+	}
+}
+
+/* Take over as the writer: the one step of applying that can fail, so it
+ * comes first. 0, or the failure reported (nothing changed). */
+static int take_over(struct shmg__recovery *rc, struct shmg_isio *s,
+		     const struct writer_plan *w)
+{
+	if (w->action != W_REPUBLISH || shmg__dry_run(rc))
+		return 0;
+	int got = SHMG__TEST_FAIL(SHMG__FAIL_RECOVER_CLAIM);
+	if (!got)
+		got = shmg__wflag_take_over(s->has_latch ? &s->latch : &s->guard, w->owner);
+	if (got >= 0)
+		return 0;
+	shmg__step(rc, got, "taking over the stream from %s: %s; nothing was changed",
+		   w->who, got == -EBUSY ? shmg_error_detail(got) : shmg_strerror(got));
+	return got;
+}
+
+/* Publish the replacement (or see that the take-over completed the dead
+ * writer's own publish), then hand the stream back. */
+static void apply_writer(struct shmg__recovery *rc, struct shmg_isio *s,
+			 const struct writer_plan *w)
+{
+	if (w->action == W_CLEAR_RECORD) {
+		/* CAS from that PID: a writer that claimed meanwhile keeps it. */
+		if (shmg__dry_run(rc) || shmg_atomic_cmpxchg(s->guard.owner, w->owner, 0, acq_rel))
+			shmg__step(rc, SHMG_RECOVERED, "clear the record of %s", w->who);
+		return;
+	}
+	if (w->action != W_REPUBLISH)
+		return;
+	uint64_t n = shmg_atomic_load(s->guard.counter, relaxed) + 1;
+	if (!shmg__dry_run(rc) && !byte_load(s->guard.mark, acquire)) {
+		shmg__step(rc, SHMG_RECOVERED, "complete %s's last publish", w->who);
+	} else {
+		if (!shmg__dry_run(rc))
+			shmg_isio_write(s, w->frame, s->layout.data_size, &n);
+		if (w->latch)
+			shmg__step(rc, SHMG_RECOVERED, "publish frame %llu (a copy of complete "
+				   "frame %llu) over %s's partial frame; write flag cleared",
+				   (unsigned long long)n, (unsigned long long)w->from, w->who);
+		else
+			shmg__step(rc, SHMG_RECOVERED, "publish frame %llu, all zeros, over %s's "
+				   "partial frame; write flag cleared", (unsigned long long)n, w->who);
+	}
+	if (!shmg__dry_run(rc))
+		shmg_isio_release(s);
+}
+
+static void apply_slots(struct shmg__recovery *rc, struct shmg_isio *s)
 {
 	for (unsigned i = 0; i < s->layout.nsem; i++) {
 		int32_t *word = isio_readpid(s, i);
 		int32_t pid = shmg_atomic_load(word, relaxed);
-		if (pid <= 0 || shmg_proc_alive(pid, 0, 0) != SHMG_PROC_DEAD)
+		if (!shmg__counts_as_dead(rc, pid))
 			continue;
-		/* CAS from the dead PID: a reader that claimed it meanwhile keeps it. */
+		char who[80];
+		shmg__who(rc, who, sizeof(who), "reader", pid);
+		/* CAS from that PID: a reader that claimed it meanwhile keeps it. */
 		if (shmg__dry_run(rc) || shmg_atomic_cmpxchg(word, pid, -1, relaxed))
-			shmg__step(rc, SHMG_RECOVERED, "free semaphore slot %u of dead reader PID %d",
-				   i, pid);
+			shmg__step(rc, SHMG_RECOVERED, "free semaphore slot %u of %s", i, who);
 	}
 }
 
 SHMG_EXPORT int shmg_isio_recover(struct shmg_isio *s, const struct shmg_recover_opts *opts)
 {
 	struct shmg__recovery rc;
+	struct writer_plan w = {.action = W_NOTHING};
+	struct sem_plan *sems;
 	int err = shmg__recovery_begin(&rc, opts);
 	if (err)
 		return err;
 	if (!shmg__dry_run(&rc) && !shmg_region_writable(s->region))
 		return shmg__fail(-EROFS, "the stream is mapped read-only: only a dry run "
 				  "is possible");
-	recover_writer(&rc, s);
-	recover_slots(&rc, s);
-	return rc.result;
+	if (!(sems = malloc(sizeof(*sems))))
+		return -ENOMEM;
+	/* All or nothing: plan every step (where all failures happen), then
+	 * apply, taking over first (the one step that can still fail). */
+	plan_sems(s, sems);
+	err = plan_writer(&rc, s, &w);
+	if (!err)
+		err = take_over(&rc, s, &w);
+	if (!err) {
+		apply_sems(&rc, s, sems);
+		apply_writer(&rc, s, &w);
+		apply_slots(&rc, s);
+	}
+	free(w.frame);
+	free(sems);
+	return err ? err : rc.result;
 }

@@ -20,36 +20,44 @@
 #include "detail.h"
 #include "isio_internal.h"
 #include "isio_layout.h"
+#include "sem_words.h"
 
 /* Post below the cap, as ImageStreamIO does (so an unread semaphore does
  * not grow without bound). The value read and the post are not one step:
  * two writers racing may take it slightly past the cap, which is
- * harmless; missed frames are counted from cnt0, never from this value. */
-static void post_capped(sem_t *sem)
+ * harmless; missed frames are counted from cnt0, never from this value.
+ * A damaged semaphore is never handed to glibc, which would abort the
+ * writer: it is skipped (its reader gets nothing from it, inspect reports
+ * it and recover reinitialises it). */
+static void post_capped(sem_t *sem, const char *what, unsigned k)
 {
-	int v;
-	if (sem_getvalue(sem, &v) == 0 && v < ISIO_SEM_POST_CAP)
+	if (shmg__sem_check(sem, what, k) == 0 && shmg__sem_value(sem) < ISIO_SEM_POST_CAP)
 		sem_post(sem);
 }
 
 void shmg__isio_post_all(const struct shmg_isio *s)
 {
 	for (unsigned i = 0; i < s->layout.nsem; i++)
-		post_capped(isio_sem(s, i));
-	post_capped((sem_t *)(void *)(isio_base(s) + s->layout.off_semlog));
+		post_capped(isio_sem(s, i), "semaphore", i);
+	post_capped((sem_t *)(void *)(isio_base(s) + s->layout.off_semlog), "semlog", 0);
 }
 
-/* Take back the posts that arrived before now: they are old news. */
-static void drain(sem_t *sem)
+/* The reader's operations write to the file (the slot's PID, the
+ * semaphore): not through a read-only mapping. */
+static int need_writable(const struct shmg_isio *s, const char *op)
 {
-	while (sem_trywait(sem) == 0)
-		;
+	if (shmg_region_writable(s->region))
+		return 0;
+	return shmg__fail(-EROFS, "%s: the stream is mapped read-only, and a semaphore "
+			  "reader writes its slot; use shmg_isio_wait instead", op);
 }
 
 SHMG_EXPORT int shmg_isio_sem_claim(struct shmg_isio *s, int *slot_out)
 {
 	int32_t self = (int32_t)getpid();
-
+	int err = need_writable(s, "claiming a semaphore slot");
+	if (err)
+		return err;
 	if (s->slot >= 0) {
 		if (slot_out)
 			*slot_out = s->slot;
@@ -66,7 +74,9 @@ SHMG_EXPORT int shmg_isio_sem_claim(struct shmg_isio *s, int *slot_out)
 				  shmg_proc_alive(cur, 0, 0) == SHMG_PROC_DEAD);
 		if (cur == self || (free_slot && shmg_atomic_cmpxchg(slot, cur, self, acquire))) {
 			s->slot = (int)i;
-			drain(isio_sem(s, i));
+			/* Posts from before the claim are old news. */
+			if (shmg__sem_check(isio_sem(s, i), "semaphore", i) == 0)
+				shmg__sem_drain(isio_sem(s, i));
 			if (slot_out)
 				*slot_out = (int)i;
 			return 0;
@@ -80,6 +90,9 @@ SHMG_EXPORT int shmg_isio_sem_release(struct shmg_isio *s)
 {
 	if (s->slot < 0)
 		return shmg__fail(-EINVAL, "no semaphore slot claimed");
+	int err = need_writable(s, "releasing a semaphore slot");
+	if (err)
+		return err;
 	bool ours = shmg_atomic_cmpxchg(isio_readpid(s, (unsigned)s->slot),
 					(int32_t)getpid(), -1, release);
 	s->slot = -1;
@@ -92,7 +105,9 @@ SHMG_EXPORT int shmg_isio_sem_wait(const struct shmg_isio *s, uint64_t *now,
 	if (s->slot < 0)
 		return shmg__fail(-EINVAL, "no semaphore slot claimed");
 	sem_t *sem = isio_sem(s, (unsigned)s->slot);
-	int rc;
+	int rc = shmg__sem_check(sem, "semaphore", (unsigned)s->slot);
+	if (rc)
+		return rc;
 	if (!deadline) {
 		rc = sem_wait(sem);
 	} else {
@@ -111,7 +126,9 @@ SHMG_EXPORT int shmg_isio_sem_wait(const struct shmg_isio *s, uint64_t *now,
 	}
 	if (rc != 0)
 		return errno == ETIMEDOUT ? -ETIMEDOUT : -errno;
-	drain(sem);
+	/* Posts for frames that came while this reader was away: the
+	 * counter says how many it missed. */
+	shmg__sem_drain(sem);
 	if (now)
 		*now = shmg_atomic_load(s->guard.counter, acquire);
 	return 0;

@@ -268,7 +268,9 @@ SHMG_EXPORT int shmg_fps_recover(struct shmg_fps *f, const struct shmg_recover_o
 	int err = shmg__recovery_begin(&rc, opts);
 	if (err)
 		return err;
-	for (unsigned i = 0; i < f->nparam; i++) {
+	/* A failure (not a lock left alone) stops the walk: the locks after
+	 * it are left as they were. */
+	for (unsigned i = 0; i < f->nparam && !rc.failed; i++) {
 		struct shmg_xlock l;
 		char what[40];
 		shmg_fps_param_lock(f, i, &l);

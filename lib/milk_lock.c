@@ -1,6 +1,9 @@
 /*
  * What the milk clients share: taking a lock with repair after a dead
  * holder, recovering one without waiting, and reading name fields.
+ * Recovering a lock is one step that either completes (taken, repaired,
+ * released) or leaves the lock exactly as it was: the take is a CAS from
+ * the dead holder's exact word, and nothing is written before it.
  */
 #include "config.h"
 
@@ -11,7 +14,9 @@
 #include <shmguard/xlock.h>
 
 #include "milk_internal.h"
+#include "xlock_internal.h"
 #include "recover.h"
+#include "testing.h"
 
 int shmg__milk_lock(const struct shmg_xlock *l, void (*repair)(void *), void *arg,
 		    const struct timespec *deadline)
@@ -27,10 +32,15 @@ int shmg__milk_lock(const struct shmg_xlock *l, void (*repair)(void *), void *ar
 	return err ? err : SHMG_OWNERDEAD;
 }
 
-/* Take a dead holder's lock without waiting, repair, release. */
-static int take_and_repair(const struct shmg_xlock *l, void (*repair)(void *), void *arg)
+/* Take a dead (or operator-named: forced, from the exact word `raw`)
+ * holder's lock without waiting, repair, release. */
+static int take_and_repair(const struct shmg_xlock *l, bool forced, uint64_t raw,
+			   void (*repair)(void *), void *arg)
 {
-	int err = shmg_xlock_trylock(l);
+	int err = SHMG__TEST_FAIL(SHMG__FAIL_RECOVER_LOCK);
+	if (err)
+		return err;
+	err = forced ? shmg__xlock_take_from(l, raw) : shmg_xlock_trylock(l);
 	if (err == 0)
 		return shmg_xlock_unlock(l); /* it was free after all */
 	if (err != SHMG_OWNERDEAD)
@@ -67,14 +77,18 @@ void shmg__milk_recover(struct shmg__recovery *rc, const struct shmg_xlock *l,
 	default:
 		break;
 	}
-	if (info.owner_alive != SHMG_PROC_DEAD)
+	bool forced = info.owner_alive != SHMG_PROC_DEAD && shmg__forced(rc, info.owner_tid);
+	if (info.owner_alive != SHMG_PROC_DEAD && !forced)
 		return; /* held by a live thread: nothing to recover */
-	int got = shmg__dry_run(rc) ? SHMG_RECOVERED : take_and_repair(l, repair, arg);
+	int got = shmg__dry_run(rc) ? SHMG_RECOVERED
+				    : take_and_repair(l, forced, info.raw, repair, arg);
 	if (got == SHMG_RECOVERED)
-		shmg__step(rc, got, "recover %s from dead thread %d%s", what, (int)info.owner_tid,
+		shmg__step(rc, got, "recover %s from %s thread %d%s", what,
+			   forced ? "live (named by force_pid)" : "dead", (int)info.owner_tid,
 			   shmg__dry_run(rc) ? "" : " (repaired, released)");
 	else if (got == -EBUSY)
 		shmg__step(rc, got, "%s is held by a live thread", what);
 	else if (got < 0)
-		shmg__step(rc, got, "%s: %s", what, shmg_strerror(got));
+		shmg__step(rc, got, "taking %s: %s; it was left as it was", what,
+			   shmg_strerror(got));
 }

@@ -73,6 +73,9 @@ bool shmg__watch_dead(struct shmg__proc_watch *w, pid_t tid,
  * a blocking waiter's full probe decides. */
 bool shmg__thread_gone(pid_t tid, uint64_t start_bits, unsigned nbits);
 
+/* Is `tid` process `pid` or one of its threads? */
+bool shmg__thread_of(pid_t pid, pid_t tid);
+
 /* shmg_proc_alive, or the test build's fake (lib/testing.h). */
 int shmg__owner_alive(pid_t tid, uint64_t start_bits, unsigned nbits);
 

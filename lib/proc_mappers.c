@@ -1,6 +1,6 @@
 /*
  * Which processes map a file, from /proc/PID/maps (device and inode):
- * shmg_proc_mappers in include/shmguard/proc.h. Only processes in our PID
+ * shmg_proc_maps and shmg_proc_mappers in include/shmguard/proc.h. Only processes in our PID
  * namespace are seen, as for every liveness rule of shmguard.
  */
 #include "config.h"
@@ -42,6 +42,19 @@ static int maps_file(const char *pid, dev_t dev, ino_t ino)
 	int err = ferror(f) ? -EIO : 0;
 	fclose(f);
 	return err ? err : found;
+}
+
+SHMG_EXPORT int shmg_proc_maps(pid_t pid, int fd)
+{
+	struct stat st;
+	char id[24];
+
+	if (pid <= 0)
+		return -EINVAL;
+	if (fstat(fd, &st) != 0)
+		return -errno;
+	snprintf(id, sizeof(id), "%d", (int)pid);
+	return maps_file(id, st.st_dev, st.st_ino);
 }
 
 SHMG_EXPORT int shmg_proc_mappers(int fd, pid_t *pids, size_t max, size_t *count)

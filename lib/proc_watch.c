@@ -92,3 +92,14 @@ bool shmg__thread_gone(pid_t tid, uint64_t start_bits, unsigned nbits)
 	close(fd);
 	return exited;
 }
+
+bool shmg__thread_of(pid_t pid, pid_t tid)
+{
+	char path[48];
+	if (pid <= 0 || tid <= 0)
+		return false;
+	if (tid == pid)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d", (int)pid, (int)tid);
+	return access(path, F_OK) == 0;
+}

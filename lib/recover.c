@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <shmguard/proc.h>
+
 #include "detail.h"
+#include "proc_internal.h"
 #include "recover.h"
 #include "sized.h"
 
@@ -38,6 +41,29 @@ void shmg__step(struct shmg__recovery *rc, int result, const char *fmt, ...)
 		rc->opts.report(rc->opts.report_arg, result, text);
 	if (result < 0 && rc->result >= 0)
 		rc->result = result;
+	if (result < 0 && !shmg__left_alone(result) && !rc->failed)
+		rc->failed = result;
 	else if (result == SHMG_RECOVERED && rc->result == 0)
 		rc->result = SHMG_RECOVERED;
+}
+
+bool shmg__forced(const struct shmg__recovery *rc, int32_t tid)
+{
+	return rc->opts.force_pid > 0 && shmg__thread_of(rc->opts.force_pid, tid);
+}
+
+bool shmg__counts_as_dead(const struct shmg__recovery *rc, int32_t pid)
+{
+	if (pid <= 0)
+		return false;
+	return shmg__forced(rc, pid) || shmg_proc_alive(pid, 0, 0) == SHMG_PROC_DEAD;
+}
+
+void shmg__who(const struct shmg__recovery *rc, char *buf, size_t len,
+	       const char *role, int32_t pid)
+{
+	if (shmg__forced(rc, pid) && shmg_proc_alive(pid, 0, 0) != SHMG_PROC_DEAD)
+		snprintf(buf, len, "%s PID %d (alive; named by force_pid)", role, (int)pid);
+	else
+		snprintf(buf, len, "dead %s PID %d", role, (int)pid);
 }

@@ -5,18 +5,42 @@
 #ifndef SHMG_RECOVER_H
 #define SHMG_RECOVER_H
 
+#include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include <shmguard/error.h>
 
 struct shmg__recovery {
 	struct shmg_recover_opts opts; /* the caller's, or all defaults */
 	int result; /* 0, SHMG_RECOVERED, or the first step's negative code */
+	int failed; /* the first failure (not a step left alone), or 0 */
 };
 
 /* Start: copy the caller's options (NULL: defaults). 0 or -EINVAL/-E2BIG. */
 int shmg__recovery_begin(struct shmg__recovery *rc,
 			 const struct shmg_recover_opts *opts);
+
+/* A step left alone for a reason (a live holder, a value nobody writes, a
+ * partial frame with nothing to replace it), as opposed to one that failed. */
+static inline bool shmg__left_alone(int result)
+{
+	return result == -EBUSY || result == SHMG_EGARBAGE ||
+	       result == SHMG_EWRITERDEAD || result == SHMG_ENOTRECOVERABLE;
+}
+
+/* Whether what `pid` holds may be taken: it is dead, or the operator
+ * named it (opts.force_pid). */
+bool shmg__counts_as_dead(const struct shmg__recovery *rc, int32_t pid);
+
+/* Whether thread `tid` is, or belongs to, the process the operator named
+ * in opts.force_pid. */
+bool shmg__forced(const struct shmg__recovery *rc, int32_t tid);
+
+/* "dead <role> PID n", or "<role> PID n (alive; named by force_pid)". */
+void shmg__who(const struct shmg__recovery *rc, char *buf, size_t len,
+	       const char *role, int32_t pid);
 
 static inline bool shmg__dry_run(const struct shmg__recovery *rc)
 {

@@ -8,4 +8,5 @@
 
 #ifdef SHMG_TESTING
 void (*shmg__test_point)(int point);
+int (*shmg__test_fail)(int point);
 #endif

@@ -31,6 +31,16 @@ enum shmg__test_points {
 	SHMG__XLOCK_UNLOCK_AFTER,    /* after the exchange, before the wake */
 };
 
+/* Where recovery may fail before it changes anything (shmg__test_fail's
+ * argument): tests inject a failure at each and compare the file. */
+enum shmg__test_failures {
+	SHMG__FAIL_RECOVER_MAPPERS = 1, /* reading which processes map the file */
+	SHMG__FAIL_RECOVER_ALLOC,       /* the replacement frame's memory */
+	SHMG__FAIL_RECOVER_READ,        /* reading the replacement frame */
+	SHMG__FAIL_RECOVER_CLAIM,       /* taking over as the writer */
+	SHMG__FAIL_RECOVER_LOCK,        /* taking a dead holder's lock */
+};
+
 #ifdef SHMG_TESTING
 
 extern void (*shmg__test_point)(int point);
@@ -42,6 +52,10 @@ extern void (*shmg__test_point)(int point);
 /* With a test point set, unlock always takes its slow path (where the
  * unlock points are). */
 #define SHMG__TESTING_SLOW_UNLOCK() (shmg__test_point != NULL)
+
+/* A failure injected at a point (0: none). */
+extern int (*shmg__test_fail)(int point);
+#define SHMG__TEST_FAIL(point) (shmg__test_fail ? shmg__test_fail(point) : 0)
 
 /* Probe periods in nanoseconds (0: the library's own). */
 extern uint64_t shmg__test_wflag_probe_ns, shmg__test_xlock_probe_ns;
@@ -59,6 +73,7 @@ int shmg__test_parse_stat(const char *line, size_t len, char *state,
 #else
 
 #define SHMG__TEST_POINT(point) do { } while (0)
+#define SHMG__TEST_FAIL(point) 0
 #define SHMG__TESTING_SLOW_UNLOCK() 0
 #define SHMG__PROBE_NS(which, dflt) (dflt)
 

@@ -173,6 +173,7 @@ int shmg__wflag_place(struct shmg_wflag *g, const struct shmg_region *r,
 		return err;
 	n.base = r->base;
 	n.size = r->size;
+	n.readonly = !shmg_region_writable(r);
 	*g = n;
 	return 0;
 }
@@ -222,10 +223,27 @@ static void finish_dead_publish(struct shmg_wflag *g)
 		shmg_atomic_store(g->counter, named, release);
 }
 
+int shmg__wflag_take_over(struct shmg_wflag *g, int32_t from)
+{
+	int32_t self = (int32_t)getpid();
+	/* acquire, as a claim: the new writer continues from the counter and
+	 * copies its predecessor left. */
+	if (!shmg_atomic_cmpxchg(g->owner, from, self, acquire))
+		return shmg__fail(-EBUSY, "the writer record no longer holds PID %d (another "
+				  "writer claimed the stream)", from);
+	if (from == 0)
+		return 0;
+	finish_dead_publish(g);
+	return SHMG_OWNERDEAD;
+}
+
 SHMG_EXPORT int shmg_wflag_claim(struct shmg_wflag *g)
 {
 	if (!g->owner)
 		return -ENOTSUP;
+	if (g->readonly)
+		return shmg__fail(-EROFS, "the region is mapped read-only: a writer needs "
+				  "write access");
 	int32_t self = (int32_t)getpid();
 	int32_t cur = shmg_atomic_load(g->owner, relaxed);
 	for (;;) {

@@ -4,6 +4,7 @@
 #ifndef SHMG_WFLAG_INTERNAL_H
 #define SHMG_WFLAG_INTERNAL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <shmguard/atomic.h>
@@ -25,6 +26,7 @@ struct shmg_wflag {
 	unsigned char *data;   /* copy i is at data + i * data_len */
 	size_t data_len;
 	unsigned next;         /* writer: the copy begun by shmg_wflag_begin */
+	bool readonly;         /* mapped read-only: readers write nothing */
 	uint32_t mark_bits;    /* the mark's bits within *futex */
 	uint32_t waiters_bits; /* the waiters byte's bits within *futex */
 	unsigned waiters_shift; /* and their position */
@@ -36,6 +38,12 @@ struct shmg_wflag {
  * placement p is the library's own, already size-checked). */
 int shmg__wflag_place(struct shmg_wflag *g, const struct shmg_region *r,
 		      const struct shmg_wflag_place *p);
+
+/* Recovery: become the writer in place of PID `from` (0: none recorded),
+ * by a CAS from it, whether or not it lives (the caller decided). 0,
+ * SHMG_OWNERDEAD (a predecessor's publish cut short is completed), or
+ * -EBUSY when the record no longer holds `from`. */
+int shmg__wflag_take_over(struct shmg_wflag *g, int32_t from);
 
 /*
  * The mark and the waiters byte are single bytes. Where 1-byte atomics are

@@ -53,15 +53,17 @@ SHMG_EXPORT int shmg_wflag_recover(struct shmg_wflag *g,
 		shmg__step(&rc, SHMG_EGARBAGE, "the owner word holds %d, which no writer writes", who);
 		return rc.result;
 	}
-	if (shmg_proc_alive(who, 0, 0) != SHMG_PROC_DEAD)
+	if (!shmg__counts_as_dead(&rc, who))
 		return 0; /* a live writer: nothing to recover */
+	char name[80];
+	shmg__who(&rc, name, sizeof(name), "writer", who);
 	if (byte_load(g->mark, acquire)) {
-		shmg__step(&rc, SHMG_EWRITERDEAD, "writer PID %d died mid-frame; only a client "
-			   "that knows the region's data can publish a complete frame", who);
+		shmg__step(&rc, SHMG_EWRITERDEAD, "%s left a frame unfinished; only a client "
+			   "that knows the region's data can publish a complete frame", name);
 		return rc.result;
 	}
-	/* CAS from the dead PID: a writer that claimed meanwhile keeps it. */
+	/* CAS from that PID: a writer that claimed meanwhile keeps it. */
 	if (shmg__dry_run(&rc) || shmg_atomic_cmpxchg(g->owner, who, 0, acq_rel))
-		shmg__step(&rc, SHMG_RECOVERED, "clear the record of dead writer PID %d", who);
+		shmg__step(&rc, SHMG_RECOVERED, "clear the record of %s", name);
 	return rc.result;
 }

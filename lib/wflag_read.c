@@ -29,6 +29,13 @@
  * 1 ms) than one with a long timeout, and readers sleep on every frame;
  * a dead writer is reported within one period. */
 #define PROBE_NS 64000000u
+/* A reader on a read-only mapping cannot announce itself, so a writer with
+ * a waiters byte never wakes it: it polls, first after POLL_MIN_NS, the
+ * interval doubling while nothing happens up to POLL_MAX_NS (doc/wflag.md,
+ * "Read-only readers"). An idle stream then costs such a reader about
+ * 1,000 wake-ups a second; a frame is seen at most POLL_MAX_NS late. */
+#define POLL_MIN_NS 50000u
+#define POLL_MAX_NS 1000000u
 #ifdef SHMG_TESTING
 /* Tests of wake-ups stretch the probe period, so a lost wake-up cannot hide
  * behind a probe (tests/check_wflag.c). */
@@ -132,7 +139,8 @@ static int announce_then_look(const struct shmg_wflag *g, enum wait_for what,
 }
 
 /*
- * Without a waiters byte nobody announces, and the mark's word may hold
+ * Without a waiters byte (or on a read-only mapping) nobody announces, and
+ * the mark's word may hold
  * after a whole frame what it held before (mark 0 -> 1 -> 0): a sleeper
  * on it could sleep through that frame. So the word slept on is one the
  * awaited event itself changes, read before the condition it stands for
@@ -151,10 +159,16 @@ static int look_then_sleep_word(const struct shmg_wflag *g,
 				enum wait_for what, uint64_t after,
 				uint64_t *now, struct sleep_on *s)
 {
-	if (what == FOR_IDLE) {
+	if (what == FOR_IDLE || g->waiters) {
+		/* With a waiters byte (a read-only reader, which polls) the
+		 * mark's word is also where announced sleepers are woken, and
+		 * a wake advances its generation: such a reader is woken early
+		 * whenever a writable one is. */
 		s->word = g->futex;
 		s->seen = shmg_atomic_load(g->futex, acquire);
-		return (s->seen & g->mark_bits) == 0;
+		if (what == FOR_IDLE)
+			return (s->seen & g->mark_bits) == 0;
+		return condition(g, what, after, now);
 	}
 	s->word = g->counter_low;
 	s->seen = shmg_atomic_load(g->counter_low, relaxed);
@@ -166,6 +180,12 @@ static int wflag_wait(const struct shmg_wflag *g, enum wait_for what,
 		      const struct timespec *deadline)
 {
 	const uint64_t probe_ns = SHMG__PROBE_NS(wflag, PROBE_NS);
+	/* Only a reader that may write announces; without a waiters byte
+	 * nobody needs to, and with one a read-only reader polls. */
+	const bool announces = g->waiters && !g->readonly;
+	const bool polls = g->waiters && g->readonly;
+	uint64_t nap_ns = polls ? POLL_MIN_NS : probe_ns;
+	struct timespec probe_at;
 	struct sleep_on s;
 	int c;
 
@@ -173,12 +193,13 @@ static int wflag_wait(const struct shmg_wflag *g, enum wait_for what,
 	 * iteration); the condition() below re-reads with acquire. */
 	for (unsigned spin = 0; spin < WFLAG_SPIN && !changed(g, what, after); spin++)
 		shmg_cpu_relax();
+	shmg_deadline_in(&probe_at, probe_ns);
 	for (;;) {
 		/* Woken or timed out: look before announcing again, so a
 		 * satisfied waiter leaves no stale announcement behind. */
 		if ((c = condition(g, what, after, now)) != 0)
 			return c > 0 ? 0 : c;
-		if (g->waiters)
+		if (announces)
 			c = announce_then_look(g, what, after, now, &s);
 		else
 			c = look_then_sleep_word(g, what, after, now, &s);
@@ -188,22 +209,28 @@ static int wflag_wait(const struct shmg_wflag *g, enum wait_for what,
 			return c > 0 ? 0 : c;
 		SHMG__TEST_POINT(SHMG__WFLAG_BEFORE_SLEEP);
 		struct timespec until;
-		int err = shmg__wake_by(&until, deadline, probe_ns);
+		int err = shmg__wake_by(&until, deadline, nap_ns);
 		if (err)
 			return err;
 		err = shmg_futex_wait(s.word, s.seen, &until);
 		if (err == -EINTR)
 			return -EINTR;
-		if (err == -ETIMEDOUT) {
-			/* Announcements stay: another sleeper may rely on one.
-			 * A dead writer is reported rather than a timeout. */
-			if ((c = condition(g, what, after, now)) != 0)
-				return c > 0 ? 0 : c;
+		if (err != -ETIMEDOUT)
+			continue;
+		/* Announcements stay: another sleeper may rely on one. A dead
+		 * writer is reported rather than a timeout. */
+		if ((c = condition(g, what, after, now)) != 0)
+			return c > 0 ? 0 : c;
+		bool at_deadline = shmg_deadline_passed(deadline);
+		if (at_deadline || shmg_deadline_passed(&probe_at)) {
 			if (writer_dead(g, what))
 				return SHMG_EWRITERDEAD;
-			if (shmg_deadline_passed(deadline))
-				return -ETIMEDOUT;
+			shmg_deadline_in(&probe_at, probe_ns);
 		}
+		if (at_deadline)
+			return -ETIMEDOUT;
+		if (polls && nap_ns < POLL_MAX_NS)
+			nap_ns = nap_ns * 2 < POLL_MAX_NS ? nap_ns * 2 : POLL_MAX_NS;
 	}
 }
 

@@ -138,6 +138,22 @@ SHMG_EXPORT int shmg_xlock_timedlock(const struct shmg_xlock *l,
 	return lock_common(l, XLOCK_WAIT, deadline);
 }
 
+int shmg__xlock_take_from(const struct shmg_xlock *l, uint64_t v)
+{
+	const struct xlock_format *f = xlock_format(l->shmg__width);
+	int err = know_me();
+	if (err)
+		return err;
+	if (xw_kind(f, v) != XW_HELD)
+		return -EINVAL;
+	/* As from a dead owner: inconsistent, and WAITERS kept for the
+	 * sleepers (lib/xlock_wait.c, probe()). */
+	if (!xlock_cas(l, &v, my_word(l) | f->inconsistent | (v & f->waiters)))
+		return shmg__fail(-EBUSY, "the lock word changed (its holder released it, or "
+				  "another took it)");
+	return SHMG_OWNERDEAD;
+}
+
 static uint64_t exchange(const struct shmg_xlock *l, uint64_t v)
 {
 	/* release: the critical section happens-before the next locker's

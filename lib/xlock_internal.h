@@ -61,4 +61,10 @@ enum xlock_wait_mode { XLOCK_TRY, XLOCK_WAIT };
 int shmg__xlock_lock_slow(const struct shmg_xlock *l, uint64_t me,
 			  enum xlock_wait_mode mode, const struct timespec *deadline);
 
+/* Recovery by an operator's decision (force_pid): take the lock from the
+ * exact held value v, as from a dead owner (SHMG_OWNERDEAD: inconsistent,
+ * the caller repairs, marks it consistent, unlocks), whether or not its
+ * holder lives. -EBUSY when the word no longer holds v. */
+int shmg__xlock_take_from(const struct shmg_xlock *l, uint64_t v);
+
 #endif /* SHMG_XLOCK_INTERNAL_H */

@@ -19,8 +19,8 @@
 
 /* Not recoverable, or held by an owner known dead: the lock may be
  * cleared. -EBUSY for a live (or undecidable) owner. */
-static int clearable(const struct shmg_xlock *l, uint64_t v,
-		     struct shmg__proc_watch *watch)
+static int clearable(const struct shmg__recovery *rc, const struct shmg_xlock *l,
+		     uint64_t v, struct shmg__proc_watch *watch)
 {
 	const struct xlock_format *f = xlock_format(l->shmg__width);
 	switch (xw_kind(f, v)) {
@@ -33,14 +33,19 @@ static int clearable(const struct shmg_xlock *l, uint64_t v,
 	case XW_HELD:
 		break;
 	}
-	return shmg__watch_dead(watch, (pid_t)xw_id(f, v), xw_start(f, v), f->start_bits)
+	pid_t tid = (pid_t)xw_id(f, v);
+	return shmg__forced(rc, tid) || shmg__watch_dead(watch, tid, xw_start(f, v), f->start_bits)
 		? SHMG_RECOVERED : -EBUSY;
 }
 
-static const char *what_it_was(const struct shmg_xlock *l, uint64_t v)
+static const char *what_it_was(const struct shmg__recovery *rc, const struct shmg_xlock *l,
+			       uint64_t v)
 {
 	const struct xlock_format *f = xlock_format(l->shmg__width);
-	return xw_kind(f, v) == XW_NOTRECOVERABLE ? "not recoverable" : "held by a dead thread";
+	if (xw_kind(f, v) == XW_NOTRECOVERABLE)
+		return "not recoverable";
+	return shmg__forced(rc, (int32_t)xw_id(f, v)) ? "held by a thread named by force_pid"
+						       : "held by a dead thread";
 }
 
 SHMG_EXPORT int shmg_xlock_recover(const struct shmg_xlock *l,
@@ -54,7 +59,7 @@ SHMG_EXPORT int shmg_xlock_recover(const struct shmg_xlock *l,
 	shmg__watch_init(&watch);
 	uint64_t v = xlock_load(l);
 	for (;;) {
-		int can = clearable(l, v, &watch);
+		int can = clearable(&rc, l, v, &watch);
 		if (can == SHMG_EGARBAGE)
 			shmg__step(&rc, can, "the lock word holds 0x%llx, which no locker writes",
 				   (unsigned long long)v);
@@ -68,7 +73,7 @@ SHMG_EXPORT int shmg_xlock_recover(const struct shmg_xlock *l,
 			if (!shmg__dry_run(&rc))
 				xlock_wake(l, INT_MAX);
 			shmg__step(&rc, SHMG_RECOVERED, "clear the lock, which was %s (the data it "
-				   "protects is not repaired)", what_it_was(l, was));
+				   "protects is not repaired)", what_it_was(&rc, l, was));
 			break;
 		}
 	}

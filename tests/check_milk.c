@@ -18,6 +18,7 @@
 #include <shmguard/milk.h>
 
 #include "testutil.h"
+#include "testing.h" /* failure injection (test build) */
 
 static char dir[64];
 
@@ -627,6 +628,102 @@ START_TEST(milk_waits_have_deadlines)
 }
 END_TEST
 
+/* A live process holding both locks until killed; returns its PID once it
+ * holds them. */
+static pid_t live_holder(const struct shmg_xlock *a, const struct shmg_xlock *b, uint32_t *flag)
+{
+	pid_t pid = tu_fork();
+	if (pid == 0) {
+		if (shmg_xlock_lock(a) != 0 || shmg_xlock_lock(b) != 0)
+			_exit(1);
+		shmg_atomic_store(flag, 1, release);
+		for (;;)
+			pause();
+	}
+	while (!shmg_atomic_load(flag, acquire))
+		usleep(1000); /* poll the handshake word */
+	return pid;
+}
+
+/*
+ * A lock held by a live process (stuck, or a planted word) is left alone,
+ * unless the operator names the process (force_pid): then it is taken,
+ * repaired and released as from a dead holder.
+ */
+START_TEST(recover_forced_from_live_holder)
+{
+	struct shmg_fps *f;
+	struct shmg_pinfo *p;
+	struct shmg_xlock l, pl;
+	char log[1024] = "";
+	struct shmg_recover_opts o = {.size = sizeof(o), .report = collect, .report_arg = log};
+	uint32_t *flag = tu_shared_alloc(4096);
+	ck_assert_int_eq(fps_new(&f, at("f.fps.shm"), SHMG_FPS_NEW, 2), 0);
+	ck_assert_int_eq(pinfo_new(&p, at("f.shm"), SHMG_PINFO_SIZE_NEW, "f", 1), 0);
+	shmg_fps_param_lock(f, 1, &l);
+	shmg_pinfo_status_lock(p, &pl);
+	pid_t pid = live_holder(&l, &pl, flag);
+	ck_assert_int_eq(shmg_fps_recover(f, &o), 0);
+	ck_assert_int_eq(shmg_pinfo_recover(p, &o), 0);
+	ck_assert_str_eq(log, "");
+	o.force_pid = pid;
+	ck_assert_int_eq(shmg_fps_recover(f, &o), SHMG_RECOVERED);
+	ck_assert_int_eq(shmg_pinfo_recover(p, &o), SHMG_RECOVERED);
+	ck_assert_msg(strstr(log, "recover parameter 1's lock from live (named by force_pid) thread") &&
+		      strstr(log, "recover the status lock from live (named by force_pid) thread"),
+		      "report:\n%s", log);
+	ck_assert_int_eq(shmg_xlock_trylock(&l), 0); /* free and consistent */
+	ck_assert_int_eq(shmg_xlock_unlock(&l), 0);
+	ck_assert_int_eq(shmg_pinfo_set_status(p, 2, "ok", NULL), 0);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	shmg_pinfo_close(p);
+	shmg_fps_close(f);
+	tu_shared_free(flag, 4096);
+}
+END_TEST
+
+static int fail_lock(int point)
+{
+	return point == SHMG__FAIL_RECOVER_LOCK ? -EIO : 0;
+}
+
+/* A recovery that fails taking a dead holder's lock leaves the file as it
+ * was (the failure stated) and goes no further; without the failure it
+ * then recovers every lock. */
+START_TEST(recover_failure_changes_nothing)
+{
+	struct shmg_fps *f;
+	struct shmg_xlock l0, l2;
+	char log[1024] = "";
+	struct shmg_recover_opts o = {.size = sizeof(o), .report = collect, .report_arg = log};
+	ck_assert_int_eq(fps_new(&f, at("x.fps.shm"), SHMG_FPS_NEW, 3), 0);
+	shmg_fps_param_lock(f, 0, &l0);
+	shmg_fps_param_lock(f, 2, &l2);
+	pid_t pid = tu_fork();
+	if (pid == 0)
+		_exit(shmg_xlock_lock(&l0) == 0 && shmg_xlock_lock(&l2) == 0 ? 0 : 1);
+	tu_wait_ok(pid);
+	size_t size = shmg_region_size(shmg_fps_region(f));
+	unsigned char *before = malloc(size);
+	ck_assert_ptr_nonnull(before);
+	memcpy(before, FB(f), size);
+	shmg__test_fail = fail_lock;
+	int got = shmg_fps_recover(f, &o);
+	shmg__test_fail = NULL;
+	ck_assert_int_eq(got, -EIO);
+	ck_assert_msg(memcmp(before, FB(f), size) == 0, "the failed recovery changed the file");
+	ck_assert_msg(strstr(log, "taking parameter 0's lock") && strstr(log, "left as it was") &&
+		      !strstr(log, "parameter 2"), "report:\n%s", log);
+	log[0] = 0;
+	ck_assert_int_eq(shmg_fps_recover(f, &o), SHMG_RECOVERED);
+	ck_assert_msg(strstr(log, "parameter 0's lock") && strstr(log, "parameter 2's lock"),
+		      "report:\n%s", log);
+	free(before);
+	shmg_fps_close(f);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("milk");
@@ -638,6 +735,8 @@ int main(void)
 	tcase_add_test(tc, fps_ambiguous_size_told_by_nbparam);
 	tcase_add_test(tc, fps_set_raises_update);
 	tcase_add_test(tc, fps_find_by_name);
+	tcase_add_test(tc, recover_forced_from_live_holder);
+	tcase_add_test(tc, recover_failure_changes_nothing);
 	tcase_add_test(tc, fps_set_get);
 	suite_add_tcase(s, tc);
 	TCase *pc = tcase_create("processes");

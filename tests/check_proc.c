@@ -6,9 +6,12 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -182,6 +185,70 @@ START_TEST(child_live_zombie_reaped)
 }
 END_TEST
 
+/* A child that keeps the mapping (or drops it first) until told to go. */
+static pid_t child_holding(void *map, size_t len, bool drop, int go_fd, int ready_fd)
+{
+	pid_t pid = tu_fork();
+	if (pid == 0) {
+		char c;
+		if (drop && munmap(map, len) != 0)
+			_exit(1);
+		if (write(ready_fd, "r", 1) != 1 || read(go_fd, &c, 1) < 0)
+			_exit(2);
+		_exit(0);
+	}
+	return pid;
+}
+
+/* Who maps a file: this process and a child that keeps the mapping do; a
+ * child that dropped it does not; a PID that runs nothing is -ENOENT; the
+ * scan of every process leaves the caller out. */
+START_TEST(maps_and_mappers)
+{
+	char path[] = "/tmp/shmg-maps.XXXXXX";
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, 4096), 0);
+	void *map = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+	ck_assert_ptr_ne(map, MAP_FAILED);
+	int go[2], ready[2];
+	ck_assert_int_eq(pipe(go), 0);
+	ck_assert_int_eq(pipe(ready), 0);
+	pid_t keeps = child_holding(map, 4096, false, go[0], ready[1]);
+	pid_t drops = child_holding(map, 4096, true, go[0], ready[1]);
+	char c;
+	for (int k = 0; k < 2; k++)
+		ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	ck_assert_int_eq(shmg_proc_maps(getpid(), fd), 1);
+	ck_assert_int_eq(shmg_proc_maps(keeps, fd), 1);
+	ck_assert_int_eq(shmg_proc_maps(drops, fd), 0);
+	ck_assert_int_eq(shmg_proc_maps(0, fd), -EINVAL);
+	ck_assert_int_eq(shmg_proc_maps(INT32_MAX, fd), -ENOENT); /* above pid_max */
+	ck_assert_int_eq(shmg_proc_maps(keeps, -1), -EBADF);
+	pid_t pids[8];
+	size_t n = 0;
+	int err = shmg_proc_mappers(fd, pids, 8, &n);
+	ck_assert(err == 0 || err == -EACCES);
+	bool saw_keeps = false;
+	for (size_t i = 0; i < n && i < 8; i++) {
+		ck_assert_int_ne(pids[i], getpid());
+		ck_assert_int_ne(pids[i], drops);
+		saw_keeps |= pids[i] == keeps;
+	}
+	ck_assert(saw_keeps);
+	ck_assert_int_eq(write(go[1], "gg", 2), 2);
+	tu_wait_ok(keeps);
+	tu_wait_ok(drops);
+	munmap(map, 4096);
+	close(fd);
+	unlink(path);
+	for (int k = 0; k < 2; k++) {
+		close(go[k]);
+		close(ready[k]);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("proc");
@@ -194,6 +261,7 @@ int main(void)
 	tcase_add_test(tc, self_refreshed_after_fork);
 	tcase_add_test(tc, child_live_zombie_reaped);
 	tcase_add_test(tc, zombie_leader_with_live_thread_is_alive);
+	tcase_add_test(tc, maps_and_mappers);
 	suite_add_tcase(s, tc);
 	return tu_run_suite(s);
 }

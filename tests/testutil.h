@@ -71,6 +71,13 @@ static inline void tu_wait_in_futex(pid_t pid)
 	char path[64], line[128];
 	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
 	for (int i = 0; i < 300000; i++) {
+		/* A child that ended will never block: say so at once (its
+		 * status is left for tu_wait_ok). */
+		siginfo_t ended = {.si_pid = 0};
+		if (waitid(P_PID, (id_t)pid, &ended, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+		    ended.si_pid == pid)
+			ck_abort_msg("process %d ended (code %d, status %d) instead of blocking "
+				     "in futex", (int)pid, ended.si_code, ended.si_status);
 		FILE *f = fopen(path, "r");
 		ck_assert_msg(f != NULL, "%s cannot be read", path);
 		long nr = -1;

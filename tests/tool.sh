@@ -156,7 +156,7 @@ has "parameters  440" "--fps-layout new"
 
 # dry runs change nothing either
 t 0 "recover --dry-run, dead writer" $tool recover --dry-run "$d/deadwriter-midframe.im.shm"
-has "would publish the newest complete circular-buffer copy as frame 4" "dry run"
+has "would publish frame 4 (a copy of complete frame 3) over dead writer PID" "dry run"
 t 0 "recover --dry-run, dead fps holder" $tool recover -n "$d/deadholder.fps.shm"
 has "would recover parameter 2's lock" "dry run fps"
 diff -r "$work/before" "$d" >/dev/null || fail "inspect or a dry run changed a file"
@@ -204,7 +204,7 @@ has "nothing (more) to recover" "recover twice"
 
 cp "$d/deadwriter-midframe-nocb.im.shm" "$work/nocb"
 t 3 "recover without a circular buffer" $tool recover "$d/deadwriter-midframe-nocb.im.shm"
-has "left alone: dead writer PID [0-9]* left a partial frame, and there is no circular buffer written by the guard" "nocb"
+has "left alone: dead writer PID [0-9]* left a partial frame, and there is no complete frame in a circular buffer written by the guard" "nocb"
 same "$work/nocb" "$d/deadwriter-midframe-nocb.im.shm" "refused recovery"
 t 0 "recover --blank" $tool recover --blank "$d/deadwriter-midframe-nocb.im.shm"
 [ "$(frame deadwriter-midframe-nocb.im.shm)" = "4 0 0" ] || fail "after --blank: $(frame deadwriter-midframe-nocb.im.shm)"
@@ -290,6 +290,41 @@ if [ -x examples/isio-writer ] && [ -z "${SHMG_EXEC_WRAPPER-}" ]; then
 	seen=$(sed -n 's/.*followed    \([0-9]*\) frames seen.*/\1/p' "$work/out" | tail -1)
 	[ "${seen:-0}" -gt 100 ] || fail "watch followed '$seen' frames of a 1 kHz stream in 0.6 s"
 	kill $writer 2>/dev/null
+fi
+
+# ---- a lock held by a live process: stuck, or not even mapping the file
+# (planted, or unmapped while held). Alerts; recover leaves it alone unless
+# --force names the process.
+if [ -z "${SHMG_EXEC_WRAPPER-}" ]; then
+	mkfifo "$work/held"
+	for how in hold-unmapped hold; do
+		cp "$d/healthy.pinfo.shm" "$work/$how.pinfo.shm"
+		$fixtures --$how "$work/$how.pinfo.shm" >"$work/held" &
+		holder=$!
+		read -r line <"$work/held" # a handshake: it holds the lock now
+		[ "$line" = held ] || fail "$how fixture said '$line'"
+		if [ $how = hold-unmapped ]; then
+			t 3 "inspect a lock held by a process that does not map the file" \
+				$tool inspect --interval 0 "$work/$how.pinfo.shm"
+			has "held by live process $holder, which does not map the file" "planted lock alert"
+		else
+			t 0 "inspect a lock held by a live mapper, briefly" \
+				$tool inspect --interval 0 "$work/$how.pinfo.shm"
+			t 0 "watch a lock held too long" \
+				$tool watch --passive --count 3 --interval 60ms --stuck 100ms "$work/$how.pinfo.shm"
+			has "has been held by live process $holder for" "stuck lock alert"
+		fi
+		cp "$work/$how.pinfo.shm" "$work/before.pinfo"
+		t 0 "recover leaves a live holder alone" $tool recover "$work/$how.pinfo.shm"
+		same "$work/$how.pinfo.shm" "$work/before.pinfo" "recover without --force"
+		t 0 "recover --force" $tool recover --force $holder "$work/$how.pinfo.shm"
+		has "recover the status lock from live (named by force_pid) thread $holder" "--force $how"
+		t 0 "inspect after --force" $tool inspect --interval 0 "$work/$how.pinfo.shm"
+		kill $holder
+		wait $holder 2>/dev/null
+	done
+	t 2 "recover --force without a PID" $tool recover --force "$work/hold.pinfo.shm"
+	t 2 "recover --force 0" $tool recover --force 0 "$work/hold.pinfo.shm"
 fi
 
 # ---- bench

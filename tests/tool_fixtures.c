@@ -246,14 +246,37 @@ static int show_frame(const char *path)
 	return 0;
 }
 
+/* ---- tool-fixtures --hold[-unmapped] FILE: take a PINFO file's status
+ * lock, (unmap the file,) say "held" and stay alive holding it until
+ * killed: a stuck process, or (unmapped) what a planted word looks like. */
+static int hold(const char *path, bool unmap)
+{
+	struct shmg_pinfo *p;
+	struct shmg_xlock l;
+	check(shmg_pinfo_open(&p, path, 0), path);
+	check(shmg_pinfo_status_lock(p, &l), "lock");
+	check(shmg_xlock_lock(&l), "lock");
+	if (unmap)
+		shmg_pinfo_close(p); /* the lock word stays, naming this thread */
+	printf("held\n");
+	fflush(stdout);
+	for (;;)
+		pause();
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "--json") == 0)
 		return check_json(argv[2]);
+	if (argc == 3 && strcmp(argv[1], "--hold") == 0)
+		return hold(argv[2], false);
+	if (argc == 3 && strcmp(argv[1], "--hold-unmapped") == 0)
+		return hold(argv[2], true);
 	if (argc == 3 && strcmp(argv[1], "--frame") == 0)
 		return show_frame(argv[2]);
 	if (argc != 2) {
-		fprintf(stderr, "usage: tool-fixtures DIR | --json FILE | --frame FILE\n");
+		fprintf(stderr, "usage: tool-fixtures DIR | --json FILE | --frame FILE | "
+			"--hold[-unmapped] FILE\n");
 		return 2;
 	}
 	dir = argv[1];

@@ -26,8 +26,33 @@ bool alerts_have_problem(const struct alerts *a)
 	return false;
 }
 
+/* A live holder that does not map the file did not set what it holds by
+ * using the file (planted, or it unmapped the file while holding); one
+ * that holds it past the threshold is stuck or very slow. Either way only
+ * an operator can decide (recover --force). */
+static void holder_alerts(struct alerts *a, const char *what, int32_t pid,
+			  const struct holder_check *h)
+{
+	if (shmg_proc_maps(pid, h->fd) == 0)
+		alert(a, ALERT_PROBLEM, "%s is held by live process %d, which does not map the "
+		      "file (planted, or it unmapped the file holding it): 'shmguard recover "
+		      "--force %d' takes it", what, (int)pid, (int)pid);
+	else if (h->stuck_ns && h->now_ns - h->since_ns >= h->stuck_ns)
+		alert(a, ALERT_PROBLEM, "%s has been held by live process %d for %.1f s (stuck? "
+		      "'shmguard recover --force %d' takes it, at a risk: shmguard(1))", what,
+		      (int)pid, (double)(h->now_ns - h->since_ns) / 1e9, (int)pid);
+}
+
+uint64_t wflag_held_since(const struct shmg_wflag_info *p, uint64_t prev_since,
+			  const struct shmg_wflag_info *v, uint64_t now_ns)
+{
+	bool same = p && p->mark && v->mark && p->counter == v->counter && p->owner == v->owner;
+	return same ? prev_since : now_ns;
+}
+
 void wflag_alerts(struct alerts *a, const struct shmg_wflag_info *p,
-		  const struct shmg_wflag_info *v, uint64_t dt_ns, bool nobody_maps)
+		  const struct shmg_wflag_info *v, uint64_t dt_ns, bool nobody_maps,
+		  const struct holder_check *h)
 {
 	bool has_owner = v->parts & SHMG_WFLAG_OWNER;
 	unsigned long long next = (unsigned long long)v->counter + 1;
@@ -45,9 +70,12 @@ void wflag_alerts(struct alerts *a, const struct shmg_wflag_info *p,
 		alert(a, ALERT_PROBLEM,
 		      "write flag set for %.0f ms with no frame published and no writer recorded",
 		      (double)dt_ns / 1e6);
+	else if (v->mark && v->owner > 0 && v->owner_alive == SHMG_PROC_ALIVE)
+		holder_alerts(a, "the write flag", v->owner, h);
 }
 
-void lock_alerts(struct alerts *a, const char *what, const struct shmg_xlock_info *info)
+void lock_alerts(struct alerts *a, const char *what, const struct shmg_xlock_info *info,
+		 const struct holder_check *h)
 {
 	switch ((enum shmg_xlock_state)info->state) {
 	case SHMG_XLOCK_UNLOCKED:
@@ -60,6 +88,8 @@ void lock_alerts(struct alerts *a, const char *what, const struct shmg_xlock_inf
 		else if (info->state == SHMG_XLOCK_INCONSISTENT)
 			alert(a, ALERT_NOTE, "%s: thread %d is repairing after an owner died", what,
 			      (int)info->owner_tid);
+		if (info->owner_alive == SHMG_PROC_ALIVE)
+			holder_alerts(a, what, info->owner_tid, h);
 		break;
 	case SHMG_XLOCK_NOTRECOVERABLE:
 		alert(a, ALERT_PROBLEM, "%s is not recoverable (an owner died and nobody repaired)", what);

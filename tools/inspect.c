@@ -21,6 +21,9 @@ static const char help[] =
 	"  --json                  one JSON array of objects, for scripts\n"
 	"  --interval DURATION     time between the two readings that give rates\n"
 	"                          (default 200ms; 0: one reading, no rates)\n"
+	"  --stuck DURATION        a lock or write flag held this long by the same live\n"
+	"                          process is a problem (default 5s; it takes an\n"
+	"                          --interval at least as long to see)\n"
 	SEG_OPTIONS_HELP
 	"  -h, --help              this text\n\n"
 	"Exit status: 0 all healthy, 1 a PATH could not be read, 2 bad usage,\n"
@@ -82,10 +85,11 @@ int cmd_inspect(int argc, char **argv)
 {
 	struct seg_options o = {0};
 	bool as_json = false;
-	uint64_t interval = 200000000;
+	uint64_t interval = 200000000, stuck = 5000000000u;
 	const struct opt opts[] = {
 		{"--json", NULL, OPT_FLAG, &as_json, 0, 0, NULL},
 		{"--interval", NULL, OPT_DURATION, &interval, 0, UINT64_MAX, "a duration such as 200ms"},
+		{"--stuck", NULL, OPT_DURATION, &stuck, 1000000, UINT64_MAX, "a duration such as 5s"},
 		{NULL, NULL, OPT_FLAG, NULL, 0, 0, NULL},
 	};
 	int first, status = CLI_OK;
@@ -95,6 +99,7 @@ int cmd_inspect(int argc, char **argv)
 	int n = argc - first;
 	if (n <= 0)
 		return cli_usage_error("inspect", "no PATH given");
+	snapshot_set_stuck(stuck);
 	struct target *t = calloc((size_t)n, sizeof(*t));
 	if (!t)
 		return cli_error("out of memory");

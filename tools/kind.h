@@ -36,11 +36,13 @@ struct lock_view {
 	struct shmg_xlock_info info;
 	bool has_cnt0;
 	int64_t cnt0;     /* FPS: the parameter's cnt0 */
+	uint64_t held_since_ns; /* since when the same holder holds it */
 };
 
 struct snapshot {
 	uint64_t t_ns;
 	size_t size;
+	int fd;            /* the file's descriptor (for the holders' maps) */
 	const struct kind *kind;
 	void *state; /* the kind's own reading (kind->state_size bytes) */
 	bool has_mappers, mappers_complete;
@@ -102,6 +104,13 @@ void snapshot_mappers(const struct segment *s, struct snapshot *out);
 /* Fill cur's alerts (the kind's and the locks'), with prev (may be NULL)
  * for what needs time. */
 void snapshot_alerts(const struct snapshot *prev, struct snapshot *cur);
+
+/* A lock or write flag held this long by the same live process is called
+ * stuck (--stuck; 0: never). */
+void snapshot_set_stuck(uint64_t ns);
+
+/* The holder check for something held since `since_ns` in cur. */
+struct holder_check snapshot_holder(const struct snapshot *cur, uint64_t since_ns);
 
 /* Add lock l (its offset in the file: `offset`) as a view; `what` names
  * it in alerts. */

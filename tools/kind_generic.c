@@ -24,6 +24,7 @@ struct generic {
 struct generic_state {
 	unsigned n_wflag;
 	struct shmg_wflag_info wflag[SEG_MAX_GUARDS];
+	uint64_t flag_since_ns[SEG_MAX_GUARDS]; /* since when the same writer holds it */
 };
 
 static void close_generic(struct segment *s)
@@ -105,11 +106,17 @@ static void read_generic(const struct segment *s, struct snapshot *o)
 
 static void alerts_generic(const struct snapshot *prev, struct snapshot *o)
 {
-	const struct generic_state *st = o->state, *p = prev ? prev->state : NULL;
+	struct generic_state *st = o->state;
+	const struct generic_state *p = prev ? prev->state : NULL;
 	bool nobody = o->has_mappers && o->mappers_complete && o->nmappers == 0;
-	for (unsigned i = 0; i < st->n_wflag; i++)
+	for (unsigned i = 0; i < st->n_wflag; i++) {
+		st->flag_since_ns[i] = wflag_held_since(p ? &p->wflag[i] : NULL,
+							p ? p->flag_since_ns[i] : 0,
+							&st->wflag[i], o->t_ns);
+		struct holder_check h = snapshot_holder(o, st->flag_since_ns[i]);
 		wflag_alerts(&o->alerts, p ? &p->wflag[i] : NULL, &st->wflag[i],
-			     prev ? o->t_ns - prev->t_ns : 0, nobody);
+			     prev ? o->t_ns - prev->t_ns : 0, nobody, &h);
+	}
 }
 
 static void text_generic(FILE *out, const struct snapshot *prev, const struct snapshot *c)

@@ -17,6 +17,7 @@ struct isio_state {
 	struct shmg_wflag_info guard; /* write, cnt0, ownerPID, as the alerts want them */
 	unsigned nslots;
 	struct shmg_isio_slot_info slot[SLOTS_SHOWN];
+	uint64_t flag_since_ns; /* since when the same writer holds the flag */
 };
 
 static const char *datatype_name(unsigned t)
@@ -94,17 +95,29 @@ static void read_isio(const struct segment *s, struct snapshot *o)
 
 static void alerts_isio(const struct snapshot *prev, struct snapshot *o)
 {
-	const struct isio_state *st = o->state, *p = prev ? prev->state : NULL;
+	struct isio_state *st = o->state;
+	const struct isio_state *p = prev ? prev->state : NULL;
 	bool nobody = o->has_mappers && o->mappers_complete && o->nmappers == 0;
+	st->flag_since_ns = wflag_held_since(p ? &p->guard : NULL, p ? p->flag_since_ns : 0,
+					     &st->guard, o->t_ns);
+	struct holder_check h = snapshot_holder(o, st->flag_since_ns);
 	wflag_alerts(&o->alerts, p ? &p->guard : NULL, &st->guard,
-		     prev ? o->t_ns - prev->t_ns : 0, nobody);
+		     prev ? o->t_ns - prev->t_ns : 0, nobody, &h);
 	if (st->layout.cbsize >= 2 && st->info.cbindex >= st->layout.cbsize)
 		alert(&o->alerts, ALERT_PROBLEM, "CBindex %u is outside the %u-copy circular buffer",
 		      st->info.cbindex, st->layout.cbsize);
-	for (unsigned i = 0; i < st->nslots; i++)
+	for (unsigned i = 0; i < st->nslots; i++) {
 		if (st->slot[i].reader_alive == SHMG_PROC_DEAD)
 			alert(&o->alerts, ALERT_NOTE, "semaphore slot %u is held by dead reader PID %d",
 			      i, st->slot[i].reader);
+		if (st->slot[i].damaged)
+			alert(&o->alerts, ALERT_PROBLEM, "semaphore %u is damaged (glibc would abort "
+			      "on it): writers skip it, its reader gets nothing; recover "
+			      "reinitialises it", i);
+	}
+	if (st->info.semlog_damaged)
+		alert(&o->alerts, ALERT_PROBLEM, "the semlog semaphore is damaged (glibc would "
+		      "abort on it): writers skip it; recover reinitialises it");
 }
 
 static void text_readers(FILE *out, const struct isio_state *st)
@@ -171,6 +184,7 @@ static void json_isio(struct json *j, const struct snapshot *prev, const struct 
 		json_begin(j, '{');
 		json_kuint(j, "slot", i);
 		json_kint(j, "value", v->value);
+		json_kbool(j, "damaged", v->damaged);
 		json_kint(j, "reader_pid", v->reader);
 		json_kstr(j, "reader_liveness", v->reader > 0 ? liveness_name(v->reader_alive) : NULL);
 		json_end(j, '}');

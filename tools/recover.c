@@ -2,7 +2,7 @@
  * shmguard recover PATH...: clear what a dead process left behind, by the
  * guards' own rules: a write flag or writer record whose writer is dead, a
  * lock whose owner is dead, a semaphore slot of a dead reader. Nothing is
- * ever taken from a live owner. The work is the library's (each kind's
+ * taken from a live owner, unless an operator names it (--force PID). The work is the library's (each kind's
  * *_recover); this prints each step it reports.
  */
 #define _GNU_SOURCE
@@ -35,6 +35,12 @@ static const char help[] =
 	"                 publish an all-zero frame to clear the write flag\n"
 	"  --reset        generic locks: clear a dead owner's or not-recoverable lock\n"
 	"                 without repairing the data it protects\n"
+	"  --force PID    treat process PID as dead although it runs: take what it holds\n"
+	"                 (a lock, a write flag, a writer record, a semaphore slot).\n"
+	"                 RISK: if PID is not really stuck it goes on writing into what\n"
+	"                 it no longer owns (torn frames, a lost update). Use it only\n"
+	"                 for a process you know is hung or was planted (inspect alerts\n"
+	"                 on locks and write flags held too long)\n"
 	SEG_OPTIONS_HELP
 	"  -h, --help     this text\n\n"
 	"Exit status: 0 nothing is left to recover, 1 an error, 2 bad usage, 3 something\n"
@@ -68,11 +74,12 @@ static void report(void *arg, int result, const char *text)
 }
 
 static void recover_one(struct recover_ctx *c, const struct seg_options *o, uint32_t flags,
-			bool reset)
+			bool reset, int32_t force_pid)
 {
 	struct segment s;
 	struct shmg_recover_opts ro = {
 		.size = sizeof(ro), .flags = flags, .report = report, .report_arg = c,
+		.force_pid = force_pid,
 	};
 	if (seg_open(&s, c->path, o) != 0) {
 		c->status = CLI_ERROR;
@@ -91,10 +98,12 @@ int cmd_recover(int argc, char **argv)
 {
 	struct seg_options o = {0};
 	bool dry_run = false, blank = false, reset = false;
+	uint64_t force = 0;
 	const struct opt opts[] = {
 		{"--dry-run", "-n", OPT_FLAG, &dry_run, 0, 0, NULL},
 		{"--blank", NULL, OPT_FLAG, &blank, 0, 0, NULL},
 		{"--reset", NULL, OPT_FLAG, &reset, 0, 0, NULL},
+		{"--force", NULL, OPT_NUMBER, &force, 1, INT32_MAX, "a process ID"},
 		{NULL, NULL, OPT_FLAG, NULL, 0, 0, NULL},
 	};
 	int i, status = CLI_OK;
@@ -107,7 +116,7 @@ int cmd_recover(int argc, char **argv)
 	uint32_t flags = (dry_run ? SHMG_RECOVER_DRY_RUN : 0) | (blank ? SHMG_RECOVER_BLANK : 0);
 	for (; i < argc; i++) {
 		struct recover_ctx c = {.path = argv[i], .status = CLI_OK};
-		recover_one(&c, &o, flags, reset);
+		recover_one(&c, &o, flags, reset, (int32_t)force);
 		if (c.status == CLI_ERROR || (c.status == CLI_ATTENTION && status == CLI_OK))
 			status = c.status;
 	}

@@ -92,6 +92,7 @@ bool snapshot_take(const struct segment *s, struct snapshot *o)
 	memset(o, 0, sizeof(*o));
 	o->state = state;
 	o->t_ns = cli_now_ns();
+	o->fd = shmg_region_fd(seg_region(s));
 	o->kind = s->kind;
 	o->size = shmg_region_size(seg_region(s));
 	s->kind->read(s, o);
@@ -107,13 +108,44 @@ void snapshot_mappers(const struct segment *s, struct snapshot *o)
 	o->mappers_complete = err == 0;
 }
 
+static uint64_t stuck_ns = 5000000000u;
+
+void snapshot_set_stuck(uint64_t ns)
+{
+	stuck_ns = ns;
+}
+
+struct holder_check snapshot_holder(const struct snapshot *o, uint64_t since_ns)
+{
+	return (struct holder_check){
+		.fd = o->fd, .since_ns = since_ns, .now_ns = o->t_ns, .stuck_ns = stuck_ns,
+	};
+}
+
+/* Since when lock v has had its holder: prev's time if prev saw the same
+ * word at the same offset held, else now. */
+static uint64_t lock_held_since(const struct snapshot *prev, const struct lock_view *v,
+				uint64_t now_ns)
+{
+	for (unsigned i = 0; prev && i < prev->nlocks; i++) {
+		const struct lock_view *p = &prev->locks[i];
+		if (p->offset == v->offset && p->info.raw == v->info.raw)
+			return p->held_since_ns;
+	}
+	return now_ns;
+}
+
 void snapshot_alerts(const struct snapshot *prev, struct snapshot *o)
 {
 	o->alerts.n = 0;
 	if (o->kind->alerts)
 		o->kind->alerts(prev, o);
-	for (unsigned i = 0; i < o->nlocks; i++)
-		lock_alerts(&o->alerts, o->locks[i].what, &o->locks[i].info);
+	for (unsigned i = 0; i < o->nlocks; i++) {
+		struct lock_view *v = &o->locks[i];
+		v->held_since_ns = lock_held_since(prev, v, o->t_ns);
+		struct holder_check h = snapshot_holder(o, v->held_since_ns);
+		lock_alerts(&o->alerts, v->what, &v->info, &h);
+	}
 	if (o->locks_omitted)
 		alert(&o->alerts, ALERT_NOTE, "%u more locks are not unlocked (not listed)",
 		      o->locks_omitted);

@@ -29,6 +29,8 @@ static const char help[] =
 	"after the last, separated by a line of dashes.\n\n"
 	"  --interval DURATION  time between views (default 500ms)\n"
 	"  --count N            stop after N views (default: until q or Ctrl-C)\n"
+	"  --stuck DURATION     a lock or write flag held this long by the same live\n"
+	"                       process is a problem (default 5s)\n"
 	"  --passive            map read-only and do not follow frames (no missed-frame\n"
 	"                       count); the default follows frames as a sleeping reader,\n"
 	"                       which needs write access to the stream's waiters byte\n"
@@ -189,11 +191,12 @@ static int views(const struct segment *seg, struct snapshot *snap[2], struct fol
 int cmd_watch(int argc, char **argv)
 {
 	struct seg_options o = {0};
-	uint64_t interval = 500000000, count = 0;
+	uint64_t interval = 500000000, count = 0, stuck = 5000000000u;
 	bool passive = false;
 	const struct opt opts[] = {
 		{"--interval", NULL, OPT_DURATION, &interval, 10000000, UINT64_MAX,
 		 "a duration of at least 10ms"},
+		{"--stuck", NULL, OPT_DURATION, &stuck, 1000000, UINT64_MAX, "a duration such as 5s"},
 		{"--count", NULL, OPT_NUMBER, &count, 1, 1000000000, "a positive number"},
 		{"--passive", NULL, OPT_FLAG, &passive, 0, 0, NULL},
 		{NULL, NULL, OPT_FLAG, NULL, 0, 0, NULL},
@@ -207,6 +210,7 @@ int cmd_watch(int argc, char **argv)
 	if (first + 1 < argc)
 		return cli_usage_error("watch", "one PATH only");
 	o.writable = !passive;
+	snapshot_set_stuck(stuck);
 
 	struct segment seg;
 	if (seg_open(&seg, argv[first], &o) != 0)

@@ -116,6 +116,12 @@ struct shmg_recover_opts {
 	uint32_t flags;                /* enum shmg_recover_flags */
 	shmg_recover_report_fn report; /* NULL: no report */
 	void *report_arg;
+	/* An operator's decision, never the library's: treat this live
+	 * process as dead, so what it holds (a lock, a write flag, a writer
+	 * record, a semaphore slot) is taken from it. If it is still running
+	 * it may go on writing into what it no longer owns; the operator
+	 * states that it is stuck or gone. 0: no such process. */
+	int32_t force_pid;
 };
 
 SHMG_END_DECLS

@@ -209,20 +209,24 @@ SHMG_EXPORT int shmg_isio_read_slice(const struct shmg_isio *s, uint32_t k,
 SHMG_EXPORT uint64_t shmg_isio_counter(const struct shmg_isio *s);
 
 /* Wait until cnt0 > after (shmg_wflag_wait_update: futex, deadline,
- * dead writer reported); missed frames = *now - after - 1. */
+ * dead writer reported); missed frames = *now - after - 1. On a read-only
+ * mapping the reader writes nothing and polls (50 us doubling to 1 ms;
+ * doc/imagestreamio.md, "Readers that may only read the file"). */
 SHMG_EXPORT int shmg_isio_wait(const struct shmg_isio *s, uint64_t after,
 			       uint64_t *now, const struct timespec *deadline);
 
 /*
  * Claim a semaphore slot for this process: semReadPID[i] is set to our PID
  * by CAS from -1, 0 or a dead process's PID (two readers never share one).
- * *slot (may be NULL) receives it. Returns 0, or -EAGAIN (all taken by live
- * processes).
+ * *slot (may be NULL) receives it; posts pending from before are drained
+ * (in one step). Returns 0, -EAGAIN (all taken by live processes), -EROFS
+ * (a read-only mapping: use shmg_isio_wait).
  */
 SHMG_EXPORT int shmg_isio_sem_claim(struct shmg_isio *s, int *slot);
 
 /* Give the slot back (semReadPID = -1 if it is still ours). Returns 0,
- * -EINVAL (no slot claimed), SHMG_ENOTOWNER (another process took it). */
+ * -EINVAL (no slot claimed), SHMG_ENOTOWNER (another process took it),
+ * -EROFS. */
 SHMG_EXPORT int shmg_isio_sem_release(struct shmg_isio *s);
 
 /*
@@ -230,7 +234,9 @@ SHMG_EXPORT int shmg_isio_sem_release(struct shmg_isio *s);
  * CLOCK_MONOTONIC deadline (NULL: none); then drain further posts, and read
  * cnt0 into *now (acquire) so the caller counts missed frames exactly from
  * the counter, not from the capped semaphore value.
- * Returns 0, -ETIMEDOUT, -EINTR, -EINVAL (no slot claimed).
+ * Returns 0, -ETIMEDOUT, -EINTR, -EINVAL (no slot claimed), SHMG_EGARBAGE
+ * (the semaphore's words are damaged: glibc would abort on it; the detail
+ * names the word; shmg_isio_recover reinitialises it).
  */
 SHMG_EXPORT int shmg_isio_sem_wait(const struct shmg_isio *s, uint64_t *now,
 				   const struct timespec *deadline);
@@ -249,6 +255,7 @@ struct shmg_isio_info {
 	int32_t creator_pid;
 	int32_t owner_pid;    /* ownerPID: the guarded writer, 0 none */
 	int owner_alive;      /* SHMG_PROC_ALIVE, SHMG_PROC_DEAD, -ENOENT, -errno */
+	uint8_t semlog_damaged; /* 1: glibc would abort on the semlog */
 };
 
 SHMG_EXPORT int shmg_isio_inspect(const struct shmg_isio *s,
@@ -257,10 +264,14 @@ SHMG_EXPORT int shmg_isio_inspect(const struct shmg_isio *s,
 /* Semaphore slot k (a sized struct). */
 struct shmg_isio_slot_info {
 	uint32_t size;      /* sizeof(struct shmg_isio_slot_info) */
-	int value;          /* the semaphore's value (-1: unreadable) */
+	int value;          /* the semaphore's value (-1: damaged) */
 	int32_t reader;     /* semReadPID[k]: -1 or 0 free */
 	int reader_alive;   /* as owner_alive */
 	int32_t poster;     /* semWritePID[k] */
+	uint8_t damaged;    /* 1: glibc would abort on this semaphore (its
+			     * words are not a semaphore's): writers skip it,
+			     * shmg_isio_sem_wait refuses it (SHMG_EGARBAGE),
+			     * shmg_isio_recover reinitialises it */
 };
 
 /* Returns 0, -ERANGE (k >= nsem), -EINVAL. */
@@ -279,7 +290,13 @@ SHMG_EXPORT int shmg_isio_inspect_slot(const struct shmg_isio *s, unsigned k,
  *     writer never records itself): treated so only when no process maps
  *     the file (shmg_proc_mappers), with SHMG_RECOVER_BLANK;
  *   - a dead writer's record (write flag clear) is cleared;
- *   - semaphore slots of dead readers are freed.
+ *   - semaphore slots of dead readers are freed;
+ *   - damaged semaphores (words glibc would abort on) are reinitialised.
+ * opts->force_pid names a live writer or reader to treat as dead.
+ * All or nothing: every step that can fail (reading /proc, memory, reading
+ * the replacement frame, taking over as the writer) runs before the first
+ * change, and a failure returns its code with the file unchanged. Steps
+ * left alone (a live process, a value nobody writes) do not stop the others.
  * Each step is reported through opts->report (may be NULL).
  * Returns 0 (nothing to recover), SHMG_RECOVERED, or the negative code of
  * the first step left alone (-EBUSY: a live process; SHMG_EWRITERDEAD: a

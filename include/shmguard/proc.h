@@ -52,6 +52,16 @@ SHMG_EXPORT int shmg_proc_alive(pid_t pid, uint64_t start_bits,
 				unsigned nbits);
 
 /*
+ * Whether process (or thread) `pid` maps the file open as `fd`, from
+ * /proc/PID/maps. A lock or a write flag naming a live process that does
+ * not map the file was not set by that process's use of it (planted, or
+ * left by a process that unmapped it while holding it).
+ * Returns 1 (it does), 0 (it does not), -ENOENT (no such process),
+ * -EACCES (its maps cannot be read), -EINVAL, or another -errno.
+ */
+SHMG_EXPORT int shmg_proc_maps(pid_t pid, int fd);
+
+/*
  * Which other processes map the file open as `fd` (from /proc/PID/maps:
  * device and inode): up to `max` PIDs into pids[], their total number into
  * *count. A process in the middle of writing a segment must have it mapped,
