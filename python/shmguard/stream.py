@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import os
+import threading
 import time
 from dataclasses import dataclass
 from typing import Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
@@ -105,6 +106,23 @@ class StreamInfo:
     nsem: int
     semaphores: List[SlotInfo]
     creator_pid: int
+
+
+_empty = np.empty
+_new = ffi.new
+_from_buffer = ffi.from_buffer
+_isio_read = lib.shmg_isio_read
+_SNAP_T = ffi.typeof("struct shmg_wflag_snap *")
+_SNAP_SIZE = ffi.sizeof("struct shmg_wflag_snap")
+_PAST = ffi.new("struct timespec *")  # {0, 0}: long passed
+# One snapshot struct per thread, reused (it is read right after each call).
+_tls = threading.local()
+
+
+def _new_snap():
+    snap = ffi.new(_SNAP_T)
+    snap.size = _SNAP_SIZE
+    return snap
 
 
 def _dims_of(shape: Sequence[int]) -> List[int]:
@@ -292,28 +310,23 @@ class Stream:
                                   "out must be C-contiguous and writeable")
         return out
 
-    def _copy_frame(self, dst, snap, timeout: Optional[float]) -> None:
-        """Copy a consistent frame into dst (a cffi buffer of nbytes).
+    def _read_slow(self, err: int, dst, snap, timeout: Optional[float]) -> None:
+        """The fast path's attempt (with a deadline already passed) returned
+        err: the writer was mid-frame, a signal came, or a real error.
 
         Hook point for pinned reads: the library has no pinned (zero-copy,
-        reader-pinned) read yet. When it gets one, it plugs in here, and
-        read(pinned=True) stops raising NotImplementedError.
+        reader-pinned) read yet. When it gets one, it plugs in next to this
+        copy, and read(pinned=True) stops raising NotImplementedError.
         """
         s = self._handle()
         if not self._has_data:
             raise InvalidArgument(-errno.ENOTSUP, self.path,
                                   "a GPU stream (location >= 0) has no pixel data in the file")
-        end = time.monotonic_ns() + (SLICE_NS if timeout is None else int(timeout * 1e9))
-        dl = ffi.new("struct timespec *")
-        fill_deadline(dl, min(end, time.monotonic_ns() + SLICE_NS))
-        n = self.nbytes
-        err = lib.shmg_isio_read(s, dst, n, snap, dl)
-        if err in (-errno.ETIMEDOUT, -errno.EINTR):
-            # The writer is mid-frame (or a signal came): wait in slices.
-            sliced(lambda d: lib.shmg_isio_read(s, dst, n, snap, d),
-                   None if timeout is None else end, self.path, "read")
-        elif err:
+        if err not in (-errno.ETIMEDOUT, -errno.EINTR):
             raise error_for(err, self.path, "read")
+        n = self.nbytes
+        sliced(lambda d: lib.shmg_isio_read(s, dst, n, snap, d), deadline_ns(timeout),
+               self.path, "read")
 
     def read(self, out: Optional[np.ndarray] = None, *, timeout: Optional[float] = 5.0,
              pinned: bool = False) -> np.ndarray:
@@ -322,28 +335,46 @@ class Stream:
         Returns a new array of the stream's shape and dtype, or fills `out`
         (same dtype and shape, C-contiguous) and returns it. Waits at most
         `timeout` seconds (None: as long as it takes) for a writer that is
-        mid-frame. Raises WriterDead (the writer died mid-frame), TooFast
-        (the frame was rewritten during every copy attempt), Timeout.
+        mid-frame (and, on a stream with a circular buffer, for a first
+        frame). Raises WriterDead (the writer died mid-frame), TooFast (the
+        frame was rewritten during every copy attempt), Timeout.
         ``pinned=True`` is reserved for the library's future pinned reads.
         """
         if pinned:
-            raise NotImplementedError("pinned reads do not exist in libshmguard yet")
-        arr = np.empty(self.shape, self.dtype) if out is None else self._check_out(out)
-        snap = ffi.new("struct shmg_wflag_snap *")
-        snap.size = 24
-        self._copy_frame(ffi.from_buffer(arr, require_writable=True), snap, timeout)
-        self._seen = max(self._seen, int(snap.frame))
+            raise NotImplementedError("pinned reads do not exist in libshmguard yet "
+                                      "(see Stream._read_slow, the hook point)")
+        arr = _empty(self.shape, self.dtype) if out is None else self._check_out(out)
+        try:
+            snap = _tls.snap
+        except AttributeError:
+            snap = _tls.snap = _new_snap()
+        dst = _from_buffer(arr)
+        # First attempt: a deadline in the past, so no clock read and no
+        # waiting; a writer mid-frame sends us to the sliced slow path.
+        err = _isio_read(self._s, dst, self.nbytes, snap, _PAST)
+        if err:
+            self._read_slow(err, dst, snap, timeout)
+        f = snap.frame
+        if f > self._seen:
+            self._seen = f
         return arr
 
     def snapshot(self, out: Optional[np.ndarray] = None, *,
                  timeout: Optional[float] = 5.0) -> Frame:
         """As :meth:`read`, with the frame number: a :class:`Frame`."""
-        arr = np.empty(self.shape, self.dtype) if out is None else self._check_out(out)
-        snap = ffi.new("struct shmg_wflag_snap *")
-        snap.size = 24
-        self._copy_frame(ffi.from_buffer(arr, require_writable=True), snap, timeout)
-        self._seen = max(self._seen, int(snap.frame))
-        return Frame(arr, int(snap.frame), int(snap.retries))
+        arr = _empty(self.shape, self.dtype) if out is None else self._check_out(out)
+        try:
+            snap = _tls.snap
+        except AttributeError:
+            snap = _tls.snap = _new_snap()
+        dst = _from_buffer(arr)
+        err = _isio_read(self._s, dst, self.nbytes, snap, _PAST)
+        if err:
+            self._read_slow(err, dst, snap, timeout)
+        f = int(snap.frame)
+        if f > self._seen:
+            self._seen = f
+        return Frame(arr, f, int(snap.retries))
 
     # pyMilk / ImageStreamIOWrap spellings
     def get_data(self, check: bool = False, timeout: Optional[float] = 5.0) -> np.ndarray:
