@@ -93,6 +93,9 @@ def _encode(ptype: int, value: Any, what: str, path: str) -> bytes:
         if ptype == 0x100:
             sec = int(value)
             return struct.pack("<qq", sec, int(round((float(value) - sec) * 1e9)))
+        if not isinstance(value, (bytes, bytearray, memoryview)):
+            raise TypeError(f"the parameter's type {hex(ptype)} is not one this binding "
+                            "encodes: give bytes, or name a type with as_type=")
         b = bytes(value)
     except (TypeError, ValueError, struct.error, OverflowError) as e:
         raise InvalidArgument(-errno.EINVAL, path,
@@ -300,11 +303,22 @@ class FPS:
         """milk's type code of a parameter (see FPTYPE)."""
         return int(self._pinfo(self.index(key)).type)
 
-    def get(self, key: Union[str, int], *, timeout: Optional[float] = None):
-        """(value, cnt0) of a parameter, read as one unit under its lock."""
+    def _type(self, i: int, as_type: Optional[str]) -> int:
+        if as_type is None:
+            return self.type_of(i)
+        if as_type not in FPTYPE:
+            raise InvalidArgument(-errno.EINVAL, self.path,
+                                  f"as_type {as_type!r} is not one of {', '.join(FPTYPE)}")
+        return FPTYPE[as_type]
+
+    def get(self, key: Union[str, int], *, as_type: Optional[str] = None,
+            timeout: Optional[float] = None):
+        """(value, cnt0) of a parameter, read as one unit under its lock.
+        The value is decoded by the parameter's milk type, or by `as_type`
+        (a key of FPTYPE, such as "int64") for an untyped parameter."""
         i = self.index(key)
         f = self._handle()
-        ptype = self.type_of(i)
+        ptype = self._type(i, as_type)
         buf = ffi.new("unsigned char[128]")
         cnt = ffi.new("int64_t *")
         if self._locked_all:
@@ -316,13 +330,14 @@ class FPS:
                self.path, f"get parameter {i}")
         return _decode(ptype, ffi.buffer(buf)[:]), int(cnt[0])
 
-    def set(self, key: Union[str, int], value: Any, *, timeout: Optional[float] = None) -> int:
+    def set(self, key: Union[str, int], value: Any, *, as_type: Optional[str] = None,
+            timeout: Optional[float] = None) -> int:
         """Set a parameter under its lock: value, cnt0 + 1 once, UPDATE bit.
         Returns the new cnt0. The value is encoded by the parameter's type
         (a value that does not fit is refused, and nothing changes)."""
         i = self.index(key)
         f = self._handle()
-        b = _encode(self.type_of(i), value, f"parameter {i}", self.path)
+        b = _encode(self._type(i, as_type), value, f"parameter {i}", self.path)
         cnt = ffi.new("int64_t *")
         if self._locked_all:
             check(lib.shmg_fps_set_locked(f, i, b, len(b), cnt), self.path, f"set parameter {i}")
@@ -332,7 +347,7 @@ class FPS:
         return int(cnt[0])
 
     def update(self, key: Union[str, int], fn: Callable[[Any], Any], *,
-               timeout: Optional[float] = None) -> int:
+               as_type: Optional[str] = None, timeout: Optional[float] = None) -> int:
         """Read-modify-write under the parameter's lock: value = fn(value).
         cnt0 + 1 and UPDATE only if the value changed. fn runs with the lock
         held (keep it short; an exception in it changes nothing and is
@@ -340,10 +355,10 @@ class FPS:
         i = self.index(key)
         f = self._handle()
         if self._locked_all:
-            v, _ = self.get(i)
+            v, c = self.get(i, as_type=as_type)
             nv = fn(v)
-            return self.set(i, nv) if nv != v else self.get(i)[1]
-        box = [self.type_of(i), fn, self.path, None]
+            return self.set(i, nv, as_type=as_type) if nv != v else c
+        box = [self._type(i, as_type), fn, self.path, None]
         h = ffi.new_handle(box)
         cnt = ffi.new("int64_t *")
         sliced(lambda d: lib.shmg_fps_update(f, i, _update_cb, h, cnt, d),
