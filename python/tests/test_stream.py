@@ -164,6 +164,13 @@ def test_writer_killed_mid_frame_is_an_exception_not_a_hang():
     with pytest.raises(WriterDead):
         r.wait(timeout=30)
     assert r.inspect().writer_liveness == "dead"
+    # A new writer takes over: a success with a note (a warning, not an error),
+    # and its first frame replaces the partial one.
+    w = Stream("dead")
+    with pytest.warns(shmguard.OwnerDied) as rec:
+        assert w.write(np.full((16, 16), 2.0)) == 2
+    assert rec[0].message.code == shmguard._lib.SHMG_OWNERDEAD
+    assert r.read(timeout=30)[0, 0] == 2.0 and r.inspect().writer_pid == os.getpid()
 
 
 def test_sigint_during_wait_raises_keyboardinterrupt_promptly():
