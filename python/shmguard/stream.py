@@ -145,6 +145,15 @@ class Stream:
     Writing: :meth:`write` publishes a frame (the first write claims the
     stream: one writer at a time, by PID; a dead writer is taken over).
 
+    Array order: C order with the file's size[] reversed, so a stream of
+    width W and height H is an (H, W) array (size[0] is the last axis).
+
+    Errors are :class:`shmguard.ShmguardError` subclasses carrying the
+    library's code, the path and its detail line: NotFound, LayoutError (not
+    a stream of version 2.00), WriterDead, TooFast, Timeout, Busy (another
+    live writer), InvalidArgument (a frame of the wrong dtype or shape: the
+    stream is left unchanged).
+
     A Stream is closed by :meth:`close`, ``with``, or garbage collection.
     """
 
@@ -351,7 +360,7 @@ class Stream:
         dst = _from_buffer(arr)
         # First attempt: a deadline in the past, so no clock read and no
         # waiting; a writer mid-frame sends us to the sliced slow path.
-        err = _isio_read(self._s, dst, self.nbytes, snap, _PAST)
+        err = _isio_read(self._s or self._handle(), dst, self.nbytes, snap, _PAST)
         if err:
             self._read_slow(err, dst, snap, timeout)
         f = snap.frame
@@ -368,7 +377,7 @@ class Stream:
         except AttributeError:
             snap = _tls.snap = _new_snap()
         dst = _from_buffer(arr)
-        err = _isio_read(self._s, dst, self.nbytes, snap, _PAST)
+        err = _isio_read(self._s or self._handle(), dst, self.nbytes, snap, _PAST)
         if err:
             self._read_slow(err, dst, snap, timeout)
         f = int(snap.frame)

@@ -268,3 +268,12 @@ def test_help_is_useful():
     import pydoc
     text = pydoc.render_doc(Stream)
     assert "wait_update" in text and "snapshot" in text
+
+
+def test_closed_stream_is_a_clear_error():
+    s = Stream.create("shut", (3,), np.uint8)
+    s.close()
+    for op in (s.read, lambda: s.write(np.zeros(3, np.uint8)), lambda: s.wait(timeout=1), s.inspect):
+        with pytest.raises(ValueError, match="the stream is closed"):
+            op()
+    s.close()  # twice: a no-op
