@@ -139,7 +139,7 @@ def _wake_block(s: Stream, cmd: List[str], frames: int) -> List[int]:
 def bench_wake(d: str, quick: bool, peer: str) -> None:
     path = os.path.join(d, "bwake.im.shm")
     s = Stream.create(path, (8,), np.uint64)
-    frames, blocks = (5, 1) if quick else (200, 3)
+    frames, blocks = (5, 1) if quick else (40, 8)  # short alternating blocks: load drift hits both
     py = [sys.executable, "-m", "shmguard.bench", "--waiter", path, str(frames)]
     c = [peer, "wait", path, str(frames)]
     lc: List[int] = []

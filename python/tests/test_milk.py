@@ -69,10 +69,10 @@ def test_bad_parameters_change_nothing(shm_dir):
         FPS("absent")
 
 
-def test_python_and_c_setters_four_processes_exact_counts(shm_dir, builddir):
+def test_python_setters_in_four_processes_against_c_setters_exact_counts(shm_dir, builddir):
     path = str(shm_dir / "race.fps.shm")
     named_fps(path, 8, [(".race.count", "int64")] * 4)  # parameter 3 is the shared one
-    n = 3000
+    n = 2000  # per process: four Python processes and two C ones
     code = (
         "import sys, shmguard\n"
         f"fps = shmguard.FPS({path!r})\n"
@@ -81,7 +81,7 @@ def test_python_and_c_setters_four_processes_exact_counts(shm_dir, builddir):
         f"for _ in range({n}):\n"
         "    fps.update(3, lambda v: v + 1)\n"
         "print('done', flush=True)\n")
-    pys = [python_child(code) for _ in range(2)]
+    pys = [python_child(code) for _ in range(4)]
     for p in pys:
         expect_line(p, "ready")
     cs = [subprocess.Popen([os.path.join(builddir, "examples", "fps-updater"), path, "3", str(n)],
@@ -96,7 +96,7 @@ def test_python_and_c_setters_four_processes_exact_counts(shm_dir, builddir):
         out, _ = p.communicate(timeout=300)
         assert p.returncode == 0, out
     fps = FPS(path)
-    assert fps.get(3) == (4 * n, 4 * n)
+    assert fps.get(3) == (6 * n, 6 * n)
 
 
 def test_pinfo_status_loop_counter_and_commands(shm_dir):
