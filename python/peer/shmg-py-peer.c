@@ -6,10 +6,10 @@
  *   shmg-py-peer read PATH N     N reads of the whole frame into one buffer,
  *                                in 9 batches; prints the median batch's
  *                                nanoseconds per read: "read NS"
- *   shmg-py-peer wait PATH N     prints "ready", then N times: wait for a
- *                                frame newer than the last, take
- *                                CLOCK_MONOTONIC, print "COUNTER NS" (the
- *                                line is the writer's acknowledgement)
+ *   shmg-py-peer wait PATH N     prints "ready", then N times: read a line
+ *                                (its turn), print "armed", wait for a frame
+ *                                newer than the last, take CLOCK_MONOTONIC,
+ *                                print "COUNTER NS"
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,10 +68,16 @@ int main(int argc, char **argv)
 		printf("read %.1f\n", per[4]);
 		free(buf);
 	} else {
-		uint64_t last = shmg_isio_counter(s), now = 0;
+		uint64_t last, now = 0;
 		printf("ready\n");
 		fflush(stdout);
 		for (long i = 0; i < n; i++) {
+			char turn[16];
+			if (!fgets(turn, sizeof(turn), stdin))
+				break;
+			last = shmg_isio_counter(s); /* the others' frames came meanwhile */
+			printf("armed\n");
+			fflush(stdout);
 			struct timespec dl;
 			shmg_deadline_in(&dl, 30ull * 1000000000u);
 			err = shmg_isio_wait(s, last, &now, &dl);
@@ -82,7 +88,6 @@ int main(int argc, char **argv)
 			}
 			printf("%llu %lld\n", (unsigned long long)now, t);
 			fflush(stdout);
-			last = now;
 		}
 	}
 	shmg_isio_close(s);

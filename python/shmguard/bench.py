@@ -12,8 +12,8 @@ same run on the same stream:
   (goal <= 2 us). Without a peer, against a bare cffi call (key
   ``py.read.4KiB.overhead_vs_cffi_us``).
 * ``py.wake.vs_c``: wake-up latency (publish to the waiter running) of a
-  Python waiter (``Stream.wait``) over a C waiter (``shmg_isio_wait``), both
-  in their own process, on the same stream, in alternating blocks (goal
+  Python waiter (``Stream.wait``) over a C waiter (``shmg_isio_wait``), each
+  in its own process on the same stream, taking turns frame by frame (goal
   <= 1.5). Needs the peer.
 
 The peer is the C program python/peer/shmg-py-peer.c, built by ``make`` in a
@@ -102,51 +102,57 @@ def bench_read_4kib(d: str, quick: bool, peer: Optional[str]) -> None:
     s.close()
 
 
-def _waiter_asleep(h, info) -> bool:
-    lib.shmg_isio_inspect(h, info)
-    return bool(info.waiters & 1)
+def _sleeping(pid: int) -> bool:
+    """Is the process blocked (state S)? After saying "armed" a waiter
+    blocks only in its wait on the stream's futex."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0] == "S"
 
 
-def _wake_block(s: Stream, cmd: List[str], frames: int) -> List[int]:
-    """Start a waiter; for each frame, once it sleeps, publish and time it."""
+def _wake_turns(s: Stream, cmds: List[List[str]], frames: int) -> List[List[int]]:
+    """The waiters run at once on the same stream and take turns, frame by
+    frame: the one whose turn it is arms (the others wait on their stdin,
+    not on the stream), and once it sleeps the frame is published and its
+    wake-up latency taken. Load changes hit every waiter alike."""
     frame = np.zeros(s.shape, s.dtype)
-    info = ffi.new("struct shmg_isio_info *")
-    info.size = ffi.sizeof("struct shmg_isio_info")
-    lat = []
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, bufsize=1) as p:
-        assert p.stdout is not None
-        line = p.stdout.readline()
-        if line.strip() != "ready":
-            raise RuntimeError(f"waiter {cmd}: {line!r}")
-        for _ in range(frames):
+    lat: List[List[int]] = [[] for _ in cmds]
+    procs = [subprocess.Popen(c, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                              bufsize=1) for c in cmds]
+    try:
+        for p, c in zip(procs, cmds):
+            line = p.stdout.readline()
+            if line.strip() != "ready":
+                raise RuntimeError(f"waiter {c}: {line!r}")
+        for k in range(frames * len(procs)):
+            i = k % len(procs)
+            p = procs[i]
+            p.stdin.write("go\n")
+            if p.stdout.readline().strip() != "armed":
+                raise RuntimeError(f"waiter {cmds[i]} did not arm")
             end = time.monotonic() + 10
-            while not _waiter_asleep(s._s, info):  # its announcement, then a
-                if time.monotonic() > end:          # little more for the futex
-                    raise RuntimeError("the waiter never went to sleep")
-            spin = time.perf_counter_ns() + 50_000
-            while time.perf_counter_ns() < spin:
-                pass
+            while not _sleeping(p.pid):
+                if time.monotonic() > end:
+                    raise RuntimeError("a waiter never went to sleep")
             t0 = time.monotonic_ns()
             cnt = s.write(frame)
             got, t1 = p.stdout.readline().split()
             if int(got) != cnt:
-                raise RuntimeError(f"waiter saw frame {got}, expected {cnt}")
-            lat.append(int(t1) - t0)
-        p.wait()
+                raise RuntimeError(f"waiter {cmds[i]} saw frame {got}, expected {cnt}")
+            lat[i].append(int(t1) - t0)
+    finally:
+        for p in procs:
+            p.stdin.close()
+            p.wait()
     return lat
 
 
 def bench_wake(d: str, quick: bool, peer: str) -> None:
     path = os.path.join(d, "bwake.im.shm")
     s = Stream.create(path, (8,), np.uint64)
-    frames, blocks = (5, 1) if quick else (40, 8)  # short alternating blocks: load drift hits both
+    frames = 5 if quick else 300
     py = [sys.executable, "-m", "shmguard.bench", "--waiter", path, str(frames)]
     c = [peer, "wait", path, str(frames)]
-    lc: List[int] = []
-    lp: List[int] = []
-    for _ in range(blocks):
-        lc += _wake_block(s, c, frames)
-        lp += _wake_block(s, py, frames)
+    lc, lp = _wake_turns(s, [c, py], frames)
     mc, mp = statistics.median(lc), statistics.median(lp)
     print(f"py.wake.c_us {mc / 1000:.3g} us")
     print(f"py.wake.py_us {mp / 1000:.3g} us")
@@ -158,7 +164,11 @@ def _waiter(path: str, n: int) -> None:
     s = Stream.open(path)
     print("ready", flush=True)
     for _ in range(n):
-        u = s.wait(timeout=30)
+        if not sys.stdin.readline():  # its turn
+            break
+        after = s.counter  # the other waiters' frames came meanwhile
+        print("armed", flush=True)
+        u = s.wait_update(after, timeout=30)
         t = time.monotonic_ns()
         print(f"{u.counter} {t}", flush=True)
 
