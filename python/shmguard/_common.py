@@ -7,7 +7,7 @@ import time
 from typing import Callable, Optional
 
 from . import _lib
-from .errors import Timeout, check, error_for
+from .errors import check, error_for
 
 ffi, lib = _lib.ffi, _lib.lib
 

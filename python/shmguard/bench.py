@@ -68,7 +68,6 @@ def bench_read_1mib(d: str, quick: bool) -> None:
     c = statistics.median(tc)
     print(f"py.read.1MiB.vs_copyto {c / statistics.median(tr):.3g} x")
     print(f"py.read_out.1MiB.vs_copyto {c / statistics.median(to):.3g} x")
-    del view
     s.close()
 
 

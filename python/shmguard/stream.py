@@ -15,15 +15,14 @@ from __future__ import annotations
 import errno
 import os
 import threading
-import time
 from dataclasses import dataclass
 from typing import Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from . import _lib
-from ._common import SLICE_NS, deadline_ns, fill_deadline, resolve, sliced, to_str
-from .errors import InvalidArgument, ShmguardError, check, error_for
+from ._common import deadline_ns, resolve, sliced, to_str
+from .errors import InvalidArgument, check, error_for
 
 ffi, lib = _lib.ffi, _lib.lib
 
@@ -255,7 +254,6 @@ class Stream:
         self.nsem: int = int(l.nsem)
         self._has_data = bool(l.has_data)
         self._seen = int(lib.shmg_isio_counter(self._s))
-        self._snap = None
 
     # ------------------------------------------------------------ lifetime
     def close(self) -> None:

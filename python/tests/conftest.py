@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import time
-from typing import List, Sequence, Tuple
+from typing import Sequence, Tuple
 
 import pytest
 
