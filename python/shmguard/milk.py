@@ -1,0 +1,626 @@
+"""milk's FPS (function parameter structure) and PINFO (process info) files.
+
+FPS: ``fps = FPS("name")`` opens ``<dir>/<name>.fps.shm``; parameters are
+addressed by their full milk name (``keywordfull`` such as ``.loop.gain``;
+the leading '.' may be left out) or by index. ``fps["loop.gain"]`` reads the
+value and its counter as one unit under the parameter's lock; assignment
+sets it under that lock (``cnt0`` + 1 exactly once, the header's UPDATE bit
+raised); :meth:`FPS.update` is a read-modify-write under the lock;
+``with fps.locked():`` holds every parameter's lock (the whole-FPS section).
+
+PINFO: :class:`Pinfo` wraps ``proc.<name>.<pid>.shm``: status (code and
+message as one unit), the loop counter, and the commands a monitor sends
+(pause, step, exit) that are never lost.
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import struct
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, List, Optional, Union
+
+from . import _lib
+from ._common import deadline_ns, resolve, sliced, to_str
+from .errors import InvalidArgument, NotFound, ShmguardError, check, error_for
+from .stream import liveness
+
+ffi, lib = _lib.ffi, _lib.lib
+
+__all__ = ["FPS", "Param", "FpsInfo", "ParamInfo", "Pinfo", "PinfoInfo", "fps_path",
+           "pinfo_path", "FPTYPE"]
+
+# milk's parameter type codes (FPTYPE_*): how the value union's first bytes
+# read. Strings are char[64] (the union is two of them).
+FPTYPE = {
+    "undef": 0x1, "int32": 0x2, "uint32": 0x4, "int64": 0x8, "uint64": 0x10,
+    "float32": 0x20, "float64": 0x40, "pid": 0x80, "timespec": 0x100,
+    "filename": 0x200, "fitsfilename": 0x400, "execfilename": 0x800,
+    "dirname": 0x1000, "streamname": 0x2000, "string": 0x4000, "onoff": 0x8000,
+    "process": 0x10000, "fpsname": 0x20000, "string_not_stream": 0x40000,
+}
+_STRUCT = {0x2: "<i", 0x4: "<I", 0x8: "<q", 0x10: "<Q", 0x20: "<f", 0x40: "<d",
+           0x80: "<i", 0x8000: "<q"}
+_STRING_TYPES = {0x200, 0x400, 0x800, 0x1000, 0x2000, 0x4000, 0x10000, 0x20000, 0x40000}
+STRING_MAX = 64  # milk's FUNCTION_PARAMETER_STRMAXLEN, NUL included
+_TYPE_NAME = {v: k for k, v in FPTYPE.items()}
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def fps_path(name: PathLike) -> str:
+    """The file of FPS `name` (``shmg_fps_path``); a path (with '/') is kept."""
+    return resolve(name, lib.shmg_fps_path, "FPS", ".fps.shm")
+
+
+def pinfo_path(name: str, pid: int) -> str:
+    """The file of process `name` with PID `pid` (``shmg_pinfo_path``)."""
+    buf = ffi.new("char[]", _lib.PATH_MAX)
+    err = lib.shmg_pinfo_path(buf, _lib.PATH_MAX, name.encode(), pid)
+    if err < 0:
+        raise error_for(err, None, f"process name {name!r}")
+    return to_str(buf)
+
+
+def _decode(ptype: int, raw: bytes) -> Any:
+    fmt = _STRUCT.get(ptype)
+    if fmt:
+        return struct.unpack_from(fmt, raw)[0]
+    if ptype in _STRING_TYPES:
+        return raw[:STRING_MAX].split(b"\0", 1)[0].decode("utf-8", "replace")
+    if ptype == 0x100:
+        sec, nsec = struct.unpack_from("<qq", raw)
+        return sec + nsec * 1e-9
+    return bytes(raw)
+
+
+def _encode(ptype: int, value: Any, what: str, path: str) -> bytes:
+    fmt = _STRUCT.get(ptype)
+    try:
+        if fmt:
+            if fmt in ("<f", "<d"):
+                return struct.pack(fmt, float(value))
+            if isinstance(value, float) and not value.is_integer():
+                raise TypeError(f"{value!r} is not an integer")
+            return struct.pack(fmt, int(value))
+        if ptype in _STRING_TYPES:
+            b = value.encode() if isinstance(value, str) else bytes(value)
+            if len(b) >= STRING_MAX or b"\0" in b:
+                raise ValueError(f"a string of {len(b)} bytes does not fit milk's "
+                                 f"{STRING_MAX}-byte field (NUL included) or has a NUL")
+            return b.ljust(STRING_MAX, b"\0")
+        if ptype == 0x100:
+            sec = int(value)
+            return struct.pack("<qq", sec, int(round((float(value) - sec) * 1e9)))
+        if not isinstance(value, (bytes, bytearray, memoryview)):
+            raise TypeError(f"the parameter's type {hex(ptype)} is not one this binding "
+                            "encodes: give bytes, or name a type with as_type=")
+        b = bytes(value)
+    except (TypeError, ValueError, struct.error, OverflowError) as e:
+        raise InvalidArgument(-errno.EINVAL, path,
+                              f"{what} ({_TYPE_NAME.get(ptype, hex(ptype))}): {e}") from None
+    if len(b) > 128:
+        raise InvalidArgument(-errno.EINVAL, path, f"{what}: {len(b)} bytes > 128")
+    return b
+
+
+@dataclass
+class ParamInfo:
+    """One FPS parameter as a monitor sees it (relaxed loads, no lock)."""
+    index: int
+    keyword: str
+    type: int
+    type_name: str
+    fpflag: int
+    cnt0: int
+    value: Any
+    lock_offset: int
+    lock_state: str
+    lock_owner_tid: int
+
+
+@dataclass
+class FpsInfo:
+    """The state ``shmguard inspect --json`` shows for an FPS file."""
+    path: str
+    kind: str
+    bytes: int
+    name: str
+    layout: str
+    parameters: int
+    updates: int
+    signal: int
+    locks_not_unlocked: int
+    locks_dead_owner: int
+    locks_broken: int
+    params: List[ParamInfo]
+
+
+_LOCK_STATE = {0: "unlocked", 1: "held", 2: "inconsistent", 3: "not-recoverable", 4: "garbage"}
+
+
+@ffi.callback("int(void *, void *)")
+def _update_cb(value, arg):
+    """shmg_fps_update's callback: runs in the library with the parameter's
+    lock held; arg is a handle of [type, fn, path, exception]."""
+    box = ffi.from_handle(arg)
+    try:
+        raw = ffi.buffer(value, 128)
+        old = _decode(box[0], raw[:])
+        new = box[1](old)
+        if new == old:
+            return 0
+        b = _encode(box[0], new, "update", box[2])
+        raw[0:len(b)] = b
+        return 1
+    except BaseException as e:  # re-raised by FPS.update
+        box[3] = e
+        return 0
+
+
+class Param:
+    """A parameter of an FPS: ``value``, ``cnt0``, ``set(v)``, ``update(fn)``."""
+
+    def __init__(self, fps: "FPS", index: int):
+        self.fps, self.index = fps, index
+
+    @property
+    def value(self) -> Any:
+        return self.fps.get(self.index)[0]
+
+    @value.setter
+    def value(self, v: Any) -> None:
+        self.fps.set(self.index, v)
+
+    def __repr__(self) -> str:
+        return f"<shmguard.Param {self.fps.name}[{self.index}] {self.fps.keyword(self.index)!r}>"
+
+
+class FPS:
+    """A milk FPS file (``<name>.fps.shm``), every access under the
+    parameters' own locks (shmguard's word in each record's userflag).
+
+    ``FPS("name")`` or ``FPS("/path/x.fps.shm")`` opens it; :meth:`create`
+    makes a new one (tests and demos). ``fps[key]`` (a full name or an index)
+    reads, ``fps[key] = v`` sets, ``fps.update(key, fn)`` does v = fn(v)
+    under the lock, ``with fps.locked():`` is a whole-FPS section.
+    """
+
+    def __init__(self, name: PathLike, *, follow: bool = False, layout: str = "auto"):
+        self._f = None
+        self.path = fps_path(name)
+        o = ffi.new("struct shmg_fps_opts *")
+        o.size = ffi.sizeof("struct shmg_fps_opts")
+        o.layout = {"auto": 0, "2024": 1, "new": 2}[layout]
+        pp = ffi.new("struct shmg_fps **")
+        err = lib.shmg_fps_open(pp, self.path.encode(),
+                                _lib.SHMG_REGION_FOLLOW if follow else 0, o)
+        if err:
+            raise error_for(err, self.path, "open")
+        self._setup(pp[0])
+
+    @classmethod
+    def create(cls, name: PathLike, nparam: int, *, layout: str = "2024",
+               replace: bool = False) -> "FPS":
+        """Create a zeroed FPS file of `nparam` parameters (its name and
+        NBparamMAX set, as shmg_fps_create does; parameters have no names)."""
+        self = cls.__new__(cls)
+        self._f = None
+        self.path = fps_path(name)
+        base = os.path.basename(self.path)
+        what = ffi.new("struct shmg_fps_params *")
+        what.size = ffi.sizeof("struct shmg_fps_params")
+        what.layout = {"2024": 1, "new": 2}[layout]
+        what.nparam = nparam
+        cname = ffi.new("char[]", base[: -len(".fps.shm")].encode() if base.endswith(".fps.shm")
+                        else base.encode())
+        what.name = cname
+        pp = ffi.new("struct shmg_fps **")
+        err = lib.shmg_fps_create(pp, self.path.encode(), what, 0o600,
+                                  _lib.SHMG_REGION_REPLACE if replace else 0)
+        if err == -errno.EEXIST:
+            raise FileExistsError(errno.EEXIST, "a file exists there (replace=True replaces it)",
+                                  self.path)
+        if err:
+            raise error_for(err, self.path, "create")
+        self._setup(pp[0])
+        return self
+
+    def _setup(self, f) -> None:
+        self._f = f
+        info = ffi.new("struct shmg_fps_info *")
+        info.size = ffi.sizeof("struct shmg_fps_info")
+        check(lib.shmg_fps_inspect(f, info), self.path, "inspect")
+        self.nparam: int = int(info.nparam)
+        self.name: str = to_str(info.name)
+        self._layout = "2024" if info.layout == 1 else "new"
+        self._locked_all = False
+
+    # ------------------------------------------------------------ lifetime
+    def close(self) -> None:
+        """Unmap and close (a whole-FPS section still held is released)."""
+        f, self._f = self._f, None
+        if f is not None:
+            if self._locked_all:
+                lib.shmg_fps_unlock_all(f)
+            lib.shmg_fps_close(f)
+
+    def __enter__(self) -> "FPS":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def _handle(self):
+        if self._f is None:
+            raise ValueError(f"{self.path}: the FPS is closed")
+        return self._f
+
+    def __repr__(self) -> str:
+        return f"<shmguard.FPS {self.name!r} {self.path!r} {self.nparam} parameters>"
+
+    def __len__(self) -> int:
+        return self.nparam
+
+    # ------------------------------------------------------------ parameters
+    def index(self, key: Union[str, int]) -> int:
+        """The index of a parameter given by full name or index."""
+        if isinstance(key, int) and not isinstance(key, bool):
+            if not 0 <= key < self.nparam:
+                raise InvalidArgument(-errno.ERANGE, self.path,
+                                      f"parameter index {key} outside 0..{self.nparam - 1}")
+            return key
+        if not isinstance(key, str):
+            raise InvalidArgument(-errno.EINVAL, self.path,
+                                  f"a parameter is a full name or an index, not {type(key).__name__}")
+        i = ffi.new("unsigned *")
+        err = lib.shmg_fps_find(self._handle(), key.encode(), i)
+        if err == -errno.ENOENT:
+            raise NotFound(err, self.path, f"no parameter named {key!r}")
+        check(err, self.path, f"parameter {key!r}")
+        return int(i[0])
+
+    def param(self, key: Union[str, int]) -> Param:
+        return Param(self, self.index(key))
+
+    def _pinfo(self, i: int):
+        pi = ffi.new("struct shmg_fps_param_info *")
+        pi.size = ffi.sizeof("struct shmg_fps_param_info")
+        check(lib.shmg_fps_inspect_param(self._handle(), i, pi), self.path, "inspect parameter")
+        return pi
+
+    def keyword(self, key: Union[str, int]) -> str:
+        return to_str(self._pinfo(self.index(key)).keyword)
+
+    def type_of(self, key: Union[str, int]) -> int:
+        """milk's type code of a parameter (see FPTYPE)."""
+        return int(self._pinfo(self.index(key)).type)
+
+    def _type(self, i: int, as_type: Optional[str]) -> int:
+        if as_type is None:
+            return self.type_of(i)
+        if as_type not in FPTYPE:
+            raise InvalidArgument(-errno.EINVAL, self.path,
+                                  f"as_type {as_type!r} is not one of {', '.join(FPTYPE)}")
+        return FPTYPE[as_type]
+
+    def get(self, key: Union[str, int], *, as_type: Optional[str] = None,
+            timeout: Optional[float] = None):
+        """(value, cnt0) of a parameter, read as one unit under its lock.
+        The value is decoded by the parameter's milk type, or by `as_type`
+        (a key of FPTYPE, such as "int64") for an untyped parameter."""
+        i = self.index(key)
+        f = self._handle()
+        ptype = self._type(i, as_type)
+        buf = ffi.new("unsigned char[128]")
+        cnt = ffi.new("int64_t *")
+        if self._locked_all:
+            # Inside the whole-FPS section this thread holds every lock:
+            # relaxed inspection reads are then exact.
+            pi = self._pinfo(i)
+            return _decode(ptype, bytes(pi.value)), int(pi.cnt0)
+        sliced(lambda d: lib.shmg_fps_get(f, i, buf, 128, cnt, d), deadline_ns(timeout),
+               self.path, f"get parameter {i}")
+        return _decode(ptype, ffi.buffer(buf)[:]), int(cnt[0])
+
+    def set(self, key: Union[str, int], value: Any, *, as_type: Optional[str] = None,
+            timeout: Optional[float] = None) -> int:
+        """Set a parameter under its lock: value, cnt0 + 1 once, UPDATE bit.
+        Returns the new cnt0. The value is encoded by the parameter's type
+        (a value that does not fit is refused, and nothing changes)."""
+        i = self.index(key)
+        f = self._handle()
+        b = _encode(self._type(i, as_type), value, f"parameter {i}", self.path)
+        cnt = ffi.new("int64_t *")
+        if self._locked_all:
+            check(lib.shmg_fps_set_locked(f, i, b, len(b), cnt), self.path, f"set parameter {i}")
+        else:
+            sliced(lambda d: lib.shmg_fps_set(f, i, b, len(b), cnt, d), deadline_ns(timeout),
+                   self.path, f"set parameter {i}")
+        return int(cnt[0])
+
+    def update(self, key: Union[str, int], fn: Callable[[Any], Any], *,
+               as_type: Optional[str] = None, timeout: Optional[float] = None) -> int:
+        """Read-modify-write under the parameter's lock: value = fn(value).
+        cnt0 + 1 and UPDATE only if the value changed. fn runs with the lock
+        held (keep it short; an exception in it changes nothing and is
+        re-raised). Returns the new cnt0."""
+        i = self.index(key)
+        f = self._handle()
+        if self._locked_all:
+            v, c = self.get(i, as_type=as_type)
+            nv = fn(v)
+            return self.set(i, nv, as_type=as_type) if nv != v else c
+        box = [self._type(i, as_type), fn, self.path, None]
+        h = ffi.new_handle(box)
+        cnt = ffi.new("int64_t *")
+        sliced(lambda d: lib.shmg_fps_update(f, i, _update_cb, h, cnt, d),
+               deadline_ns(timeout), self.path, f"update parameter {i}")
+        if box[3] is not None:
+            raise box[3]
+        return int(cnt[0])
+
+    def __getitem__(self, key: Union[str, int]) -> Any:
+        return self.get(key)[0]
+
+    def __setitem__(self, key: Union[str, int], value: Any) -> None:
+        self.set(key, value)
+
+    def keys(self) -> List[str]:
+        """The full names of the named parameters."""
+        return [k for k in (self.keyword(i) for i in range(self.nparam)) if k]
+
+    def flags(self, key: Union[str, int], set: int = 0, clear: int = 0) -> int:
+        """Set and clear fpflag bits in one atomic step; returns the new flags."""
+        i = self.index(key)
+        out = ffi.new("uint64_t *")
+        check(lib.shmg_fps_flags(self._handle(), i, set, clear, out), self.path, "flags")
+        return int(out[0])
+
+    @contextlib.contextmanager
+    def locked(self, *, timeout: Optional[float] = None) -> Iterator["FPS"]:
+        """The whole-FPS section: every parameter's lock, in index order.
+        Inside it, this FPS object's reads and sets use the held locks."""
+        f = self._handle()
+        if self._locked_all:
+            raise InvalidArgument(_lib.SHMG_EDEADLK, self.path, "the whole-FPS section is already held")
+        sliced(lambda d: lib.shmg_fps_lock_all(f, d), deadline_ns(timeout), self.path, "lock all")
+        self._locked_all = True
+        try:
+            yield self
+        finally:
+            self._locked_all = False
+            check(lib.shmg_fps_unlock_all(f), self.path, "unlock all")
+
+    # ------------------------------------------------------------ monitor
+    def inspect(self) -> FpsInfo:
+        """What ``shmguard inspect --json`` shows, plus each named parameter."""
+        f = self._handle()
+        info = ffi.new("struct shmg_fps_info *")
+        info.size = ffi.sizeof("struct shmg_fps_info")
+        check(lib.shmg_fps_inspect(f, info), self.path, "inspect")
+        held = dead = broken = 0
+        params = []
+        for i in range(info.nparam):
+            l = ffi.new("struct shmg_xlock *")
+            check(lib.shmg_fps_param_lock(f, i, l), self.path, "lock")
+            li = ffi.new("struct shmg_xlock_info *")
+            li.size = ffi.sizeof("struct shmg_xlock_info")
+            lib.shmg_xlock_inspect(l, li)
+            if li.state != 0:
+                held += 1
+                if li.state in (3, 4):
+                    broken += 1
+                elif li.owner_alive == _lib.SHMG_PROC_DEAD:
+                    dead += 1
+            pi = self._pinfo(i)
+            kw = to_str(pi.keyword)
+            if kw or li.state != 0 or pi.cnt0:
+                params.append(ParamInfo(
+                    index=i, keyword=kw, type=int(pi.type),
+                    type_name=_TYPE_NAME.get(pi.type, hex(pi.type)), fpflag=int(pi.fpflag),
+                    cnt0=int(pi.cnt0), value=_decode(pi.type, bytes(pi.value)),
+                    lock_offset=int(pi.lock_offset), lock_state=_LOCK_STATE.get(li.state, "?"),
+                    lock_owner_tid=int(li.owner_tid)))
+        return FpsInfo(path=self.path, kind="milk-fps",
+                       bytes=int(lib.shmg_region_size(lib.shmg_fps_region(f))),
+                       name=to_str(info.name), layout=self._layout, parameters=int(info.nparam),
+                       updates=int(info.cnt_sum), signal=int(info.signal),
+                       locks_not_unlocked=held, locks_dead_owner=dead, locks_broken=broken,
+                       params=params)
+
+    def recover(self) -> List[str]:
+        """Recover every parameter lock whose holder died (shmg_fps_recover)."""
+        steps: List[str] = []
+
+        @ffi.callback("void(void *, int, const char *)")
+        def report(arg, result, text):
+            steps.append(to_str(text))
+
+        o = ffi.new("struct shmg_recover_opts *")
+        o.size = ffi.sizeof("struct shmg_recover_opts")
+        o.report = report
+        check(lib.shmg_fps_recover(self._handle(), o), self.path, "recover")
+        return steps
+
+
+# ---------------------------------------------------------------- PINFO
+
+_LOOPSTAT = ["init", "active", "pause", "stop", "error", "spin", "crashed"]
+
+
+@dataclass
+class PinfoInfo:
+    """The state ``shmguard inspect --json`` shows for a PINFO file."""
+    path: str
+    kind: str
+    bytes: int
+    name: str
+    pid: int
+    pid_liveness: str
+    loopcnt: int
+    ctrlval: int
+    loopstat: str
+    statuscode: int
+    statusmsg: str
+    lock_offset: int
+    lock_state: str
+
+
+class Pinfo:
+    """A milk PINFO file (``proc.<name>.<pid>.shm``).
+
+    ``Pinfo(path)`` or ``Pinfo(name, pid)`` opens; :meth:`create` makes one.
+    Monitor side: :meth:`pause`, :meth:`step`, :meth:`exit`, :meth:`run`
+    (commands never lost; an exit pending is never replaced). Process side:
+    :meth:`heartbeat`, :meth:`set_status`, :meth:`transition`.
+    """
+
+    RUN, PAUSE, STEP, EXIT, SPIN = 0, 1, 2, 3, 5
+
+    def __init__(self, name_or_path: PathLike, pid: Optional[int] = None, *, follow: bool = False):
+        self._p = None
+        self.path = pinfo_path(os.fspath(name_or_path), pid) if pid is not None else os.fspath(name_or_path)
+        pp = ffi.new("struct shmg_pinfo **")
+        err = lib.shmg_pinfo_open(pp, self.path.encode(), _lib.SHMG_REGION_FOLLOW if follow else 0)
+        if err:
+            raise error_for(err, self.path, "open")
+        self._p = pp[0]
+
+    @classmethod
+    def create(cls, name: str, pid: Optional[int] = None, *, path: Optional[str] = None,
+               layout: str = "new", replace: bool = False) -> "Pinfo":
+        """Create a zeroed PINFO file for process `name` (PID: this one by
+        default), as milk's own creation leaves it."""
+        self = cls.__new__(cls)
+        self._p = None
+        pid = os.getpid() if pid is None else pid
+        self.path = path if path is not None else pinfo_path(name, pid)
+        w = ffi.new("struct shmg_pinfo_params *")
+        w.size = ffi.sizeof("struct shmg_pinfo_params")
+        w.file_size = 4640 if layout == "new" else 4624
+        cname = ffi.new("char[]", name.encode())
+        w.name = cname
+        w.pid = pid
+        pp = ffi.new("struct shmg_pinfo **")
+        err = lib.shmg_pinfo_create(pp, self.path.encode(), w, 0o600,
+                                    _lib.SHMG_REGION_REPLACE if replace else 0)
+        if err == -errno.EEXIST:
+            raise FileExistsError(errno.EEXIST, "a file exists there (replace=True replaces it)", self.path)
+        if err:
+            raise error_for(err, self.path, "create")
+        self._p = pp[0]
+        return self
+
+    def close(self) -> None:
+        p, self._p = self._p, None
+        if p is not None:
+            lib.shmg_pinfo_close(p)
+
+    def __enter__(self) -> "Pinfo":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def _handle(self):
+        if self._p is None:
+            raise ValueError(f"{self.path}: the PINFO file is closed")
+        return self._p
+
+    # monitor side
+    def command(self, cmd: int, *, timeout: Optional[float] = None) -> None:
+        """Ask the process for `cmd` (RUN, PAUSE, STEP, EXIT, SPIN). Raises
+        Busy-like ShmguardError (-EALREADY) when an exit is pending."""
+        p = self._handle()
+        sliced(lambda d: lib.shmg_pinfo_command(p, cmd, d), deadline_ns(timeout), self.path, "command")
+
+    def pause(self, **kw) -> None:
+        self.command(self.PAUSE, **kw)
+
+    def step(self, **kw) -> None:
+        self.command(self.STEP, **kw)
+
+    def exit(self, **kw) -> None:
+        self.command(self.EXIT, **kw)
+
+    def run(self, **kw) -> None:
+        self.command(self.RUN, **kw)
+
+    @property
+    def ctrl(self) -> int:
+        """CTRLval now: the pending command."""
+        return int(lib.shmg_pinfo_ctrl(self._handle()))
+
+    @property
+    def loopcnt(self) -> int:
+        """The loop counter (heartbeats so far)."""
+        return int(lib.shmg_pinfo_loopcnt(self._handle()))
+
+    @property
+    def status(self):
+        """(code, message), read as one unit under the status lock."""
+        p = self._handle()
+        code = ffi.new("int *")
+        msg = ffi.new("char[200]")
+        sliced(lambda d: lib.shmg_pinfo_get_status(p, code, msg, 200, d), None, self.path, "status")
+        return int(code[0]), to_str(msg)
+
+    # process side
+    def set_status(self, code: int, msg: str, *, timeout: Optional[float] = None) -> None:
+        """Write the status code and message (at most 199 bytes) as one unit."""
+        b = msg.encode()
+        if len(b) >= 200 or b"\0" in b:
+            raise InvalidArgument(-errno.EINVAL, self.path,
+                                  f"a status message of {len(b)} bytes does not fit 199 bytes, or has a NUL")
+        p = self._handle()
+        sliced(lambda d: lib.shmg_pinfo_set_status(p, code, b, d), deadline_ns(timeout),
+               self.path, "set status")
+
+    def heartbeat(self) -> int:
+        """loopcnt + 1 (atomic); returns the new value."""
+        return int(lib.shmg_pinfo_heartbeat(self._handle()))
+
+    def transition(self, frm: int, to: int, *, timeout: Optional[float] = None) -> bool:
+        """CTRLval from `frm` to `to` only if it still holds `frm`; returns
+        whether it changed (a command written meanwhile is kept)."""
+        p = self._handle()
+        now = ffi.new("int *")
+        try:
+            sliced(lambda d: lib.shmg_pinfo_transition(p, frm, to, now, d), deadline_ns(timeout),
+                   self.path, "transition")
+        except ShmguardError as e:
+            if e.code == -errno.EAGAIN:
+                return False
+            raise
+        return True
+
+    def inspect(self) -> PinfoInfo:
+        p = self._handle()
+        i = ffi.new("struct shmg_pinfo_info *")
+        i.size = ffi.sizeof("struct shmg_pinfo_info")
+        check(lib.shmg_pinfo_inspect(p, i), self.path, "inspect")
+        l = ffi.new("struct shmg_xlock *")
+        check(lib.shmg_pinfo_status_lock(p, l), self.path, "lock")
+        li = ffi.new("struct shmg_xlock_info *")
+        li.size = ffi.sizeof("struct shmg_xlock_info")
+        lib.shmg_xlock_inspect(l, li)
+        return PinfoInfo(path=self.path, kind="milk-pinfo", bytes=int(i.file_size),
+                         name=to_str(i.name), pid=int(i.pid), pid_liveness=liveness(i.pid_alive),
+                         loopcnt=int(i.loopcnt), ctrlval=int(i.ctrl),
+                         loopstat=_LOOPSTAT[i.loopstat] if 0 <= i.loopstat < 7 else "?",
+                         statuscode=int(i.statuscode), statusmsg=to_str(i.statusmsg),
+                         lock_offset=int(i.lock_offset), lock_state=_LOCK_STATE.get(li.state, "?"))

@@ -1,0 +1,521 @@
+"""ImageStreamIO streams: guarded reads, writes and waits.
+
+A stream is an ImageStreamIO file (version "2.00"), ``<dir>/<name>.im.shm``
+where ``dir`` is ``$MILK_SHM_DIR`` when it names a directory, else
+``/milk/shm`` when it exists, else ``$TMPDIR`` or ``/tmp`` (the library's
+``shmg_isio_path``).
+
+Array order: a NumPy array of a stream is C-ordered with the file's
+``size[]`` reversed: ``size[0]`` (the fastest-varying axis, the image
+width) is the *last* axis. A 2-D stream of width W and height H is an array
+of shape ``(H, W)``, and pixel ``i`` of the file is ``array.ravel()[i]``.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import threading
+from dataclasses import dataclass
+from typing import Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _lib
+from ._common import deadline_ns, resolve, sliced, to_str
+from .errors import InvalidArgument, check, error_for
+
+ffi, lib = _lib.ffi, _lib.lib
+
+__all__ = ["Stream", "Frame", "Update", "StreamInfo", "SlotInfo", "stream_path",
+           "DATATYPES"]
+
+#: ImageStreamIO datatype codes and their NumPy dtypes (native byte order).
+DATATYPES = {
+    1: np.dtype(np.uint8), 2: np.dtype(np.int8), 3: np.dtype(np.uint16),
+    4: np.dtype(np.int16), 5: np.dtype(np.uint32), 6: np.dtype(np.int32),
+    7: np.dtype(np.uint64), 8: np.dtype(np.int64), 9: np.dtype(np.float32),
+    10: np.dtype(np.float64), 11: np.dtype(np.complex64), 12: np.dtype(np.complex128),
+    13: np.dtype(np.float16),
+}
+_CODE_OF = {dt: code for code, dt in DATATYPES.items()}
+_TOOL_NAMES = {1: "uint8", 2: "int8", 3: "uint16", 4: "int16", 5: "uint32", 6: "int32",
+               7: "uint64", 8: "int64", 9: "float", 10: "double", 11: "complex-float",
+               12: "complex-double", 13: "half"}
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def liveness(alive: int) -> str:
+    """The tool's word for a liveness result."""
+    if alive == _lib.SHMG_PROC_ALIVE:
+        return "alive"
+    if alive == _lib.SHMG_PROC_DEAD:
+        return "dead"
+    return "none" if alive == -errno.ENOENT else "unknown"
+
+
+def stream_path(name: PathLike) -> str:
+    """The file of stream `name` (``shmg_isio_path``); a path (with '/') is kept."""
+    return resolve(name, lib.shmg_isio_path, "stream", ".im.shm")
+
+
+class Frame(NamedTuple):
+    """One consistent frame: its pixels, its frame number (cnt0 when it was
+    published) and the copies the library rejected before it."""
+    data: np.ndarray
+    counter: int
+    retries: int
+
+
+class Update(NamedTuple):
+    """What a wait returns: the counter now, and the frames published since
+    the one waited after that were never seen (``counter - after - 1``)."""
+    counter: int
+    missed: int
+
+
+@dataclass
+class SlotInfo:
+    """A semaphore slot (``shmguard inspect --json``: ``semaphores[]``)."""
+    slot: int
+    value: int
+    reader_pid: int
+    reader_liveness: Optional[str]
+
+
+@dataclass
+class StreamInfo:
+    """The state ``shmguard inspect --json`` shows for a stream."""
+    path: str
+    kind: str
+    bytes: int
+    name: str
+    size: List[int]
+    datatype: str
+    data_bytes: int
+    mark_offset: int
+    write_flag: int
+    counter: int
+    writer_pid: int
+    writer_liveness: str
+    cnt1: int
+    waiters_byte: int
+    cbsize: int
+    cbindex: int
+    nsem: int
+    semaphores: List[SlotInfo]
+    creator_pid: int
+
+
+_empty = np.empty
+_new = ffi.new
+_from_buffer = ffi.from_buffer
+_isio_read = lib.shmg_isio_read
+_SNAP_T = ffi.typeof("struct shmg_wflag_snap *")
+_SNAP_SIZE = ffi.sizeof("struct shmg_wflag_snap")
+_PAST = ffi.new("struct timespec *")  # {0, 0}: long passed
+# One snapshot struct per thread, reused (it is read right after each call).
+_tls = threading.local()
+
+
+def _new_snap():
+    snap = ffi.new(_SNAP_T)
+    snap.size = _SNAP_SIZE
+    return snap
+
+
+def _dims_of(shape: Sequence[int]) -> List[int]:
+    return list(reversed([int(n) for n in shape]))
+
+
+class Stream:
+    """An ImageStreamIO stream, guarded by shmguard.
+
+    ``Stream("name")`` opens an existing stream by name (or by path, if the
+    argument has a '/'); ``Stream("name", data)`` creates one with the shape
+    and dtype of ``data`` and publishes ``data`` as its first frame (as
+    pyMilk's ``SHM``). :meth:`open` and :meth:`create` say it explicitly.
+
+    Reading: :meth:`read` returns a new array, never torn (``read(out=a)``
+    fills ``a``); :meth:`snapshot` also returns the frame number;
+    :meth:`wait` / :meth:`wait_update` wait for the next frame (the GIL is
+    released and Ctrl-C works); iterating yields each new :class:`Frame`.
+
+    Writing: :meth:`write` publishes a frame (the first write claims the
+    stream: one writer at a time, by PID; a dead writer is taken over).
+
+    Array order: C order with the file's size[] reversed, so a stream of
+    width W and height H is an (H, W) array (size[0] is the last axis).
+
+    Errors are :class:`shmguard.ShmguardError` subclasses carrying the
+    library's code, the path and its detail line: NotFound, LayoutError (not
+    a stream of version 2.00), WriterDead, TooFast, Timeout, Busy (another
+    live writer), InvalidArgument (a frame of the wrong dtype or shape: the
+    stream is left unchanged).
+
+    A Stream is closed by :meth:`close`, ``with``, or garbage collection.
+    """
+
+    def __init__(self, name: PathLike, data: Optional[np.ndarray] = None, *,
+                 cbsize: int = 0, nsem: int = 0, nkw: int = 0, replace: bool = False,
+                 follow: bool = False):
+        self._s = None
+        self._claimed = False
+        if data is None:
+            self._open(name, follow)
+        else:
+            arr = np.asarray(data)
+            self._create(name, arr.shape, arr.dtype, cbsize, nsem, nkw, replace)
+            self.write(arr)
+
+    # ------------------------------------------------------------ constructors
+    @classmethod
+    def open(cls, name: PathLike, *, follow: bool = False) -> "Stream":
+        """Open an existing stream (fully validated: nothing is changed in a
+        file that is refused). Raises NotFound, LayoutError, ..."""
+        self = cls.__new__(cls)
+        self._s = None
+        self._claimed = False
+        self._open(name, follow)
+        return self
+
+    @classmethod
+    def create(cls, name: PathLike, shape: Sequence[int], dtype=np.float32, *,
+               cbsize: int = 0, nsem: int = 0, nkw: int = 0,
+               replace: bool = False) -> "Stream":
+        """Create a stream of this shape (1 to 3 axes) and dtype, all zero,
+        counter 0. It appears under its name only once complete. An existing
+        file is an error (FileExistsError) unless ``replace=True`` (then it is
+        replaced atomically). ``cbsize`` >= 2 adds a circular buffer, which
+        lets readers copy without retries while the writer writes."""
+        self = cls.__new__(cls)
+        self._s = None
+        self._claimed = False
+        self._create(name, tuple(shape), np.dtype(dtype), cbsize, nsem, nkw, replace)
+        return self
+
+    def _open(self, name: PathLike, follow: bool) -> None:
+        self.path = stream_path(name)
+        pp = ffi.new("struct shmg_isio **")
+        flags = _lib.SHMG_REGION_FOLLOW if follow else 0
+        err = lib.shmg_isio_open(pp, self.path.encode(), flags)
+        if err:
+            raise error_for(err, self.path, "open")
+        self._s = pp[0]
+        self._setup()
+
+    def _create(self, name, shape, dtype, cbsize, nsem, nkw, replace) -> None:
+        path = stream_path(name)
+        base = os.path.basename(path)
+        sname = base[: -len(".im.shm")] if base.endswith(".im.shm") else base
+        dt = np.dtype(dtype)
+        if dt.byteorder == ">" or dt.newbyteorder("=") not in _CODE_OF:
+            raise InvalidArgument(-errno.EINVAL, path,
+                                  f"dtype {dt} has no ImageStreamIO datatype (one of "
+                                  f"{', '.join(str(d) for d in DATATYPES.values())})")
+        if not 1 <= len(shape) <= 3:
+            raise InvalidArgument(-errno.EINVAL, path,
+                                  f"shape {tuple(shape)} has {len(shape)} axes; streams have 1 to 3")
+        if any(int(n) < 1 for n in shape):
+            raise InvalidArgument(-errno.EINVAL, path, f"shape {tuple(shape)}: every axis must be >= 1")
+        p = ffi.new("struct shmg_isio_params *")
+        p.size = ffi.sizeof("struct shmg_isio_params")
+        p.naxis = len(shape)
+        p.datatype = _CODE_OF[dt.newbyteorder("=")]
+        p.nsem = nsem
+        for i, n in enumerate(_dims_of(shape)):
+            p.dims[i] = n
+        p.nkw = nkw
+        p.cbsize = cbsize
+        p.imagetype = 1 if cbsize else 0  # SHMG_ISIO_CIRCULAR_BUFFER
+        cname = ffi.new("char[]", sname.encode())
+        p.name = cname
+        pp = ffi.new("struct shmg_isio **")
+        err = lib.shmg_isio_create(pp, path.encode(), p, 0o600,
+                                   _lib.SHMG_REGION_REPLACE if replace else 0)
+        if err == -errno.EEXIST:
+            raise FileExistsError(errno.EEXIST, "a file exists there (replace=True replaces it)", path)
+        if err:
+            raise error_for(err, path, "create")
+        self.path = path
+        self._s = pp[0]
+        self._setup()
+
+    def _setup(self) -> None:
+        l = ffi.new("struct shmg_isio_layout *")
+        l.size = ffi.sizeof("struct shmg_isio_layout")
+        check(lib.shmg_isio_get_layout(self._s, l), self.path, "layout")
+        self._layout = l
+        self.dtype: np.dtype = DATATYPES[l.datatype]
+        #: The array shape: the file's size[] reversed (see the module's doc).
+        self.shape: Tuple[int, ...] = tuple(reversed([l.dims[i] for i in range(l.naxis)]))
+        self.nbytes: int = int(l.data_size)
+        self.cbsize: int = int(l.cbsize)
+        self.nsem: int = int(l.nsem)
+        self._has_data = bool(l.has_data)
+        self._seen = int(lib.shmg_isio_counter(self._s))
+
+    # ------------------------------------------------------------ lifetime
+    def close(self) -> None:
+        """Release the stream if this object claimed it, unmap, close."""
+        s, self._s = self._s, None
+        if s is not None:
+            if self._claimed:
+                lib.shmg_isio_release(s)
+            lib.shmg_isio_close(s)
+
+    def __enter__(self) -> "Stream":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def _handle(self):
+        s = self._s
+        if s is None:
+            raise ValueError(f"{self.path}: the stream is closed")
+        return s
+
+    def __repr__(self) -> str:
+        state = "closed" if self._s is None else f"counter {self.counter}"
+        return f"<shmguard.Stream {self.path!r} shape={self.shape} dtype={self.dtype} {state}>"
+
+    @property
+    def name(self) -> str:
+        """The stream's name (from its file name)."""
+        b = os.path.basename(self.path)
+        return b[: -len(".im.shm")] if b.endswith(".im.shm") else b
+
+    # ------------------------------------------------------------ readers
+    @property
+    def counter(self) -> int:
+        """The frame counter cnt0 now (frames published so far)."""
+        return int(lib.shmg_isio_counter(self._handle()))
+
+    def get_counter(self) -> int:
+        """The frame counter now (pyMilk's name for :attr:`counter`)."""
+        return self.counter
+
+    def _check_out(self, out) -> np.ndarray:
+        if not isinstance(out, np.ndarray):
+            raise InvalidArgument(-errno.EINVAL, self.path,
+                                  f"out must be a numpy.ndarray, not {type(out).__name__}")
+        if out.dtype != self.dtype:
+            raise InvalidArgument(-errno.EINVAL, self.path,
+                                  f"out has dtype {out.dtype}, the stream's is {self.dtype}")
+        if out.shape != self.shape:
+            raise InvalidArgument(-errno.EINVAL, self.path,
+                                  f"out has shape {out.shape}, the stream's is {self.shape}")
+        if not out.flags.c_contiguous or not out.flags.writeable:
+            raise InvalidArgument(-errno.EINVAL, self.path,
+                                  "out must be C-contiguous and writeable")
+        return out
+
+    def _read_slow(self, err: int, dst, snap, timeout: Optional[float]) -> None:
+        """The fast path's attempt (with a deadline already passed) returned
+        err: the writer was mid-frame, a signal came, or a real error.
+
+        Hook point for pinned reads: the library has no pinned (zero-copy,
+        reader-pinned) read yet. When it gets one, it plugs in next to this
+        copy, and read(pinned=True) stops raising NotImplementedError.
+        """
+        s = self._handle()
+        if not self._has_data:
+            raise InvalidArgument(-errno.ENOTSUP, self.path,
+                                  "a GPU stream (location >= 0) has no pixel data in the file")
+        if err not in (-errno.ETIMEDOUT, -errno.EINTR):
+            raise error_for(err, self.path, "read")
+        n = self.nbytes
+        sliced(lambda d: lib.shmg_isio_read(s, dst, n, snap, d), deadline_ns(timeout),
+               self.path, "read")
+
+    def read(self, out: Optional[np.ndarray] = None, *, timeout: Optional[float] = 5.0,
+             pinned: bool = False) -> np.ndarray:
+        """The current frame, copied consistently (never torn).
+
+        Returns a new array of the stream's shape and dtype, or fills `out`
+        (same dtype and shape, C-contiguous) and returns it. Waits at most
+        `timeout` seconds (None: as long as it takes) for a writer that is
+        mid-frame (and, on a stream with a circular buffer, for a first
+        frame). Raises WriterDead (the writer died mid-frame), TooFast (the
+        frame was rewritten during every copy attempt), Timeout.
+        ``pinned=True`` is reserved for the library's future pinned reads.
+        """
+        if pinned:
+            raise NotImplementedError("pinned reads do not exist in libshmguard yet "
+                                      "(see Stream._read_slow, the hook point)")
+        arr = _empty(self.shape, self.dtype) if out is None else self._check_out(out)
+        try:
+            snap = _tls.snap
+        except AttributeError:
+            snap = _tls.snap = _new_snap()
+        dst = _from_buffer(arr)
+        # First attempt: a deadline in the past, so no clock read and no
+        # waiting; a writer mid-frame sends us to the sliced slow path.
+        err = _isio_read(self._s or self._handle(), dst, self.nbytes, snap, _PAST)
+        if err:
+            self._read_slow(err, dst, snap, timeout)
+        f = snap.frame
+        if f > self._seen:
+            self._seen = f
+        return arr
+
+    def snapshot(self, out: Optional[np.ndarray] = None, *,
+                 timeout: Optional[float] = 5.0) -> Frame:
+        """As :meth:`read`, with the frame number: a :class:`Frame`."""
+        arr = _empty(self.shape, self.dtype) if out is None else self._check_out(out)
+        try:
+            snap = _tls.snap
+        except AttributeError:
+            snap = _tls.snap = _new_snap()
+        dst = _from_buffer(arr)
+        err = _isio_read(self._s or self._handle(), dst, self.nbytes, snap, _PAST)
+        if err:
+            self._read_slow(err, dst, snap, timeout)
+        f = int(snap.frame)
+        if f > self._seen:
+            self._seen = f
+        return Frame(arr, f, int(snap.retries))
+
+    # pyMilk / ImageStreamIOWrap spellings
+    def get_data(self, check: bool = False, timeout: Optional[float] = 5.0) -> np.ndarray:
+        """pyMilk's read: with ``check=True``, first wait for a frame newer
+        than the last one this object saw."""
+        if check:
+            self.wait(timeout=timeout)
+        return self.read(timeout=timeout)
+
+    def copy(self) -> np.ndarray:
+        """ImageStreamIOWrap's name for :meth:`read`."""
+        return self.read()
+
+    def wait_update(self, after: int, *, timeout: Optional[float] = None) -> Update:
+        """Wait until the counter exceeds `after`; return the counter and the
+        frames missed (``counter - after - 1``). The GIL is released while
+        waiting; Ctrl-C raises KeyboardInterrupt within a fraction of a
+        second. Raises Timeout, WriterDead (the writer died: no frame will
+        come), CounterBackwards (the stream was recreated)."""
+        s = self._handle()
+        after = int(after)
+        now = ffi.new("uint64_t *")
+        sliced(lambda d: lib.shmg_isio_wait(s, after, now, d), deadline_ns(timeout),
+               self.path, "wait")
+        c = int(now[0])
+        self._seen = max(self._seen, c)
+        return Update(c, c - after - 1)
+
+    def wait(self, *, timeout: Optional[float] = None) -> Update:
+        """Wait for a frame newer than the last one this object saw (read,
+        waited for, or the counter when it was opened)."""
+        return self.wait_update(self._seen, timeout=timeout)
+
+    def semwait(self, timeout: Optional[float] = None) -> Update:
+        """ImageStreamIOWrap's spelling of :meth:`wait` (on the guard's futex;
+        semaphore slots are not used by this binding)."""
+        return self.wait(timeout=timeout)
+
+    def __iter__(self) -> Iterator[Frame]:
+        """Each new frame as it comes (wait, then a consistent copy), forever;
+        frames published while the previous one was handled are skipped
+        (compare :attr:`Frame.counter` values to count them)."""
+        while True:
+            self.wait()
+            yield self.snapshot(timeout=None)
+
+    # ------------------------------------------------------------ writer
+    def claim(self) -> None:
+        """Become the stream's writer (one process at a time). Raises Busy
+        when a live process is the writer; warns OwnerDied when a dead
+        writer was replaced."""
+        check(lib.shmg_isio_claim(self._handle()), self.path, "claim")
+        self._claimed = True
+
+    def release(self) -> None:
+        """Stop being the writer."""
+        if self._claimed:
+            self._claimed = False
+            check(lib.shmg_isio_release(self._handle()), self.path, "release")
+
+    def write(self, array: np.ndarray) -> int:
+        """Publish a frame: `array` must have the stream's dtype and shape and
+        be C-contiguous (a clear InvalidArgument otherwise, and the stream is
+        unchanged). The first write claims the stream. Returns the new counter."""
+        s = self._handle()
+        if not isinstance(array, np.ndarray):
+            raise InvalidArgument(-errno.EINVAL, self.path,
+                                  f"a frame must be a numpy.ndarray, not {type(array).__name__}")
+        if array.dtype != self.dtype:
+            raise InvalidArgument(-errno.EINVAL, self.path,
+                                  f"frame dtype is {array.dtype}, the stream's is {self.dtype}")
+        if array.shape != self.shape:
+            raise InvalidArgument(-errno.EINVAL, self.path,
+                                  f"frame shape is {array.shape}, the stream's is {self.shape}")
+        if not array.flags.c_contiguous:
+            raise InvalidArgument(-errno.EINVAL, self.path,
+                                  "the frame is not C-contiguous (numpy.ascontiguousarray makes it so)")
+        if not self._has_data:
+            raise InvalidArgument(-errno.ENOTSUP, self.path,
+                                  "a GPU stream (location >= 0) has no pixel data in the file")
+        if not self._claimed:
+            self.claim()
+        cnt = ffi.new("uint64_t *")
+        err = lib.shmg_isio_write(s, ffi.from_buffer(array), self.nbytes, cnt)
+        if err:
+            raise error_for(err, self.path, "write")
+        return int(cnt[0])
+
+    def set_data(self, array: np.ndarray) -> int:
+        """pyMilk's name for :meth:`write`."""
+        return self.write(array)
+
+    # ------------------------------------------------------------ monitor
+    def inspect(self) -> StreamInfo:
+        """The stream's guard state, as ``shmguard inspect --json`` shows it
+        (relaxed loads; never writes)."""
+        s = self._handle()
+        info = ffi.new("struct shmg_isio_info *")
+        info.size = ffi.sizeof("struct shmg_isio_info")
+        check(lib.shmg_isio_inspect(s, info), self.path, "inspect")
+        slots = []
+        for k in range(self.nsem):
+            si = ffi.new("struct shmg_isio_slot_info *")
+            si.size = ffi.sizeof("struct shmg_isio_slot_info")
+            check(lib.shmg_isio_inspect_slot(s, k, si), self.path, "inspect slot")
+            slots.append(SlotInfo(k, si.value, si.reader,
+                                  liveness(si.reader_alive) if si.reader > 0 else None))
+        l = self._layout
+        return StreamInfo(
+            path=self.path, kind="imagestreamio",
+            bytes=int(lib.shmg_region_size(lib.shmg_isio_region(s))),
+            name=to_str(info.name), size=[l.dims[i] for i in range(l.naxis)],
+            datatype=_TOOL_NAMES.get(l.datatype, "?"), data_bytes=int(l.data_size),
+            mark_offset=288, write_flag=info.write, counter=int(info.cnt0),
+            writer_pid=info.owner_pid,
+            writer_liveness="garbage" if info.owner_pid < 0 else liveness(info.owner_alive),
+            cnt1=int(info.cnt1), waiters_byte=info.waiters, cbsize=int(l.cbsize),
+            cbindex=int(info.cbindex), nsem=int(l.nsem), semaphores=slots,
+            creator_pid=info.creator_pid)
+
+    md = property(inspect, doc="ImageStreamIOWrap's metadata view: :meth:`inspect`.")
+
+    def recover(self, *, blank: bool = False, dry_run: bool = False) -> List[str]:
+        """Clear what dead processes left (shmg_isio_recover); returns the
+        steps taken, in words. Raises for the first step left alone."""
+        steps: List[str] = []
+
+        @ffi.callback("void(void *, int, const char *)")
+        def report(arg, result, text):
+            steps.append(to_str(text))
+
+        o = ffi.new("struct shmg_recover_opts *")
+        o.size = ffi.sizeof("struct shmg_recover_opts")
+        o.flags = (_lib.SHMG_RECOVER_BLANK if blank else 0) | (_lib.SHMG_RECOVER_DRY_RUN if dry_run else 0)
+        o.report = report
+        check(lib.shmg_isio_recover(self._handle(), o), self.path, "recover")
+        return steps
