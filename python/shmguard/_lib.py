@@ -27,6 +27,7 @@ const char *shmg_error_detail(int err);
 typedef void (*shmg_recover_report_fn)(void *arg, int result, const char *text);
 struct shmg_recover_opts {
     uint32_t size; uint32_t flags; shmg_recover_report_fn report; void *report_arg;
+    int32_t force_pid;
 };
 
 /* wait.h */
@@ -88,11 +89,12 @@ int shmg_isio_sem_release(struct shmg_isio *s);
 struct shmg_isio_info {
     uint32_t size; char name[81]; uint8_t write; uint8_t waiters;
     uint64_t cnt0, cnt1, cnt2; uint32_t cbindex; uint64_t cbcycle;
-    int32_t creator_pid; int32_t owner_pid; int owner_alive;
+    int32_t creator_pid; int32_t owner_pid; int owner_alive; uint8_t semlog_damaged;
 };
 int shmg_isio_inspect(const struct shmg_isio *s, struct shmg_isio_info *info);
 struct shmg_isio_slot_info {
     uint32_t size; int value; int32_t reader; int reader_alive; int32_t poster;
+    uint8_t damaged;
 };
 int shmg_isio_inspect_slot(const struct shmg_isio *s, unsigned k, struct shmg_isio_slot_info *info);
 int shmg_isio_recover(struct shmg_isio *s, const struct shmg_recover_opts *opts);

@@ -79,6 +79,7 @@ class SlotInfo:
     """A semaphore slot (``shmguard inspect --json``: ``semaphores[]``)."""
     slot: int
     value: int
+    damaged: bool
     reader_pid: int
     reader_liveness: Optional[str]
 
@@ -487,7 +488,7 @@ class Stream:
             si = ffi.new("struct shmg_isio_slot_info *")
             si.size = ffi.sizeof("struct shmg_isio_slot_info")
             check(lib.shmg_isio_inspect_slot(s, k, si), self.path, "inspect slot")
-            slots.append(SlotInfo(k, si.value, si.reader,
+            slots.append(SlotInfo(k, si.value, bool(si.damaged), si.reader,
                                   liveness(si.reader_alive) if si.reader > 0 else None))
         l = self._layout
         return StreamInfo(
@@ -504,9 +505,12 @@ class Stream:
 
     md = property(inspect, doc="ImageStreamIOWrap's metadata view: :meth:`inspect`.")
 
-    def recover(self, *, blank: bool = False, dry_run: bool = False) -> List[str]:
+    def recover(self, *, blank: bool = False, dry_run: bool = False,
+                force_pid: int = 0) -> List[str]:
         """Clear what dead processes left (shmg_isio_recover); returns the
-        steps taken, in words. Raises for the first step left alone."""
+        steps taken, in words. Raises for the first step left alone.
+        ``force_pid`` names a live process to treat as dead (an operator's
+        decision: ``shmguard recover --force``)."""
         steps: List[str] = []
 
         @ffi.callback("void(void *, int, const char *)")
@@ -517,5 +521,6 @@ class Stream:
         o.size = ffi.sizeof("struct shmg_recover_opts")
         o.flags = (_lib.SHMG_RECOVER_BLANK if blank else 0) | (_lib.SHMG_RECOVER_DRY_RUN if dry_run else 0)
         o.report = report
+        o.force_pid = force_pid
         check(lib.shmg_isio_recover(self._handle(), o), self.path, "recover")
         return steps
