@@ -155,12 +155,12 @@ SHMG_EXPORT int shmg_fps_set_double(struct shmg_fps *f, unsigned i, double v,
 SHMG_EXPORT int shmg_fps_set_string(struct shmg_fps *f, unsigned i, const char *s,
 				    const struct timespec *deadline)
 {
-	char buf[SHMG_FPS_VAL_MAX] = {0};
+	char buf[SHMG_FPS_STRING_MAX] = {0};
 	if (!s)
 		return shmg__fail(-EINVAL, "no string");
 	if (strlcpy(buf, s, sizeof(buf)) >= sizeof(buf))
-		return shmg__fail(-ENAMETOOLONG, "a string of at most %d bytes expected",
-				  SHMG_FPS_VAL_MAX - 1);
+		return shmg__fail(-ENAMETOOLONG, "a string of %zu bytes; at most %d fit milk's "
+				  "string slot", strlen(s), SHMG_FPS_STRING_MAX - 1);
 	return shmg_fps_set(f, i, buf, sizeof(buf), NULL, deadline);
 }
 

@@ -347,9 +347,14 @@ START_TEST(fps_set_get)
 	ck_assert_int_eq(shmg_fps_set_double(f, 1, 2.5, NULL), 0);
 	ck_assert_int_eq(shmg_fps_get(f, 1, &d, sizeof(d), &cnt, NULL), 0);
 	ck_assert(d == 2.5);
+	/* milk's second string slot (the current state) is left alone. */
+	struct shmg_fps_param_info pi = {.size = sizeof(pi)};
+	ck_assert_int_eq(shmg_fps_inspect_param(f, 2, &pi), 0);
+	memcpy(FB(f) + pi.lock_offset - 8 + 3928 + 64, "state", 6); /* record + val + 64 */
 	ck_assert_int_eq(shmg_fps_set_string(f, 2, "gain", NULL), 0);
 	ck_assert_int_eq(shmg_fps_get(f, 2, str, sizeof(str), &cnt, NULL), 0);
 	ck_assert_str_eq(str, "gain");
+	ck_assert_str_eq(str + 64, "state");
 	char big[200];
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = 0;

@@ -199,6 +199,11 @@ START_TEST(read_while_writing_times_out)
 	ck_assert_int_eq(shmg_wflag_wait_idle(g, &dl), -ETIMEDOUT);
 	shmg_wflag_publish(g);
 	ck_assert_int_eq(shmg_wflag_wait_idle(g, &dl), 0);
+	/* A deadline already passed: one look, never a sleep. */
+	ck_assert_int_eq(shmg_wflag_read(g, buf, seg + OFF_MAIN, FRAME, &snap, &dl), 0);
+	ck_assert_uint_eq(snap.frame, 2);
+	ck_assert_int_eq(shmg_wflag_wait_update(g, 2, NULL, &dl), -ETIMEDOUT);
+	ck_assert_int_eq(shmg_wflag_wait_update(g, 1, NULL, &dl), 0);
 }
 END_TEST
 

@@ -170,6 +170,9 @@ struct shmg_fps;
 #define SHMG_FPS_NAME_MAX 100      /* the FPS name, NUL included */
 #define SHMG_FPS_KEYWORD_MAX 1280  /* a parameter's keywordfull, NUL included */
 #define SHMG_FPS_VAL_MAX 128       /* bytes of a parameter's value union */
+#define SHMG_FPS_STRING_MAX 64     /* a string value: the first of milk's two
+				    * 64-byte slots (set point; the second is
+				    * the current state) */
 #define SHMG_FPS_UPDATE UINT64_C(4) /* the header signal's UPDATE bit */
 
 enum shmg_fps_layout { SHMG_FPS_AUTO = 0, SHMG_FPS_2024 = 1, SHMG_FPS_NEW = 2 };
@@ -248,7 +251,9 @@ SHMG_EXPORT int shmg_fps_set_int64(struct shmg_fps *f, unsigned i, int64_t v,
 				   const struct timespec *deadline);
 SHMG_EXPORT int shmg_fps_set_double(struct shmg_fps *f, unsigned i, double v,
 				    const struct timespec *deadline);
-/* The string (< 128 bytes, else -ENAMETOOLONG), NUL-padded. */
+/* The string (< 64 bytes, else -ENAMETOOLONG), NUL-padded, into the
+ * value's first 64-byte slot (milk's set point); the second slot is left
+ * as it is. */
 SHMG_EXPORT int shmg_fps_set_string(struct shmg_fps *f, unsigned i,
 				    const char *s,
 				    const struct timespec *deadline);

@@ -153,7 +153,9 @@ struct shmg_wflag_snap {
  * (futex sleep, deadline honoured); a copy that the writer overlapped is
  * retried, at most SHMG_WFLAG_READ_TRIES times. Acquire: what the writer
  * stored before publishing this frame is visible afterwards.
- * snap (may be NULL) receives the outcome.
+ * snap (may be NULL) receives the outcome. A deadline already passed makes
+ * the call look and never sleep (-ETIMEDOUT where it would have to wait),
+ * here and in the waits below.
  * Returns 0 (dst holds frame snap->frame, never torn), SHMG_ETOOFAST,
  * SHMG_EWRITERDEAD (the mark is set and the owner is dead), -ETIMEDOUT,
  * -EINTR, SHMG_EGARBAGE (a latch index out of range), -ERANGE (src/len
