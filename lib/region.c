@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <shmguard/atomic.h>
@@ -22,6 +24,7 @@
 
 #include "detail.h"
 #include "region_internal.h"
+#include "testing.h"
 
 #define REGION_USER_FLAGS \
 	(SHMG_REGION_RDONLY | SHMG_REGION_FOLLOW | SHMG_REGION_REPLACE)
@@ -205,34 +208,100 @@ SHMG_EXPORT bool shmg_region_writable(const struct shmg_region *r)
 	return r && !(r->flags & SHMG_REGION_RDONLY);
 }
 
-/* The temporary name beside path (same directory, so link/rename stay in
- * one filesystem). 0 or -ENAMETOOLONG. */
-static int tmp_name(char *buf, size_t len, const char *path, unsigned seq)
+/* The directory part of path ("." when it has none), into buf. 0 or
+ * -ENAMETOOLONG. */
+static int dir_of(char *buf, size_t len, const char *path)
 {
 	const char *slash = strrchr(path, '/');
-	int n;
-	if (slash)
-		n = snprintf(buf, len, "%.*s/.shmg-tmp.%ld.%u", (int)(slash - path),
-			     path, (long)getpid(), seq);
-	else
-		n = snprintf(buf, len, ".shmg-tmp.%ld.%u", (long)getpid(), seq);
+	int n = slash ? snprintf(buf, len, "%.*s", (int)(slash - path + (slash == path)), path)
+		      : snprintf(buf, len, ".");
 	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
 }
 
-/* Create the temporary file: its descriptor, or -errno. */
-static int create_tmp(char *tmp, size_t len, const char *path)
+/* A temporary name beside path (same directory, so link and rename stay
+ * in one filesystem) that nobody can guess: 64 random bits. 0 or
+ * -ENAMETOOLONG. */
+static int tmp_name(char *buf, size_t len, const char *path)
 {
-	static unsigned seq;
-	for (int tries = 0;; tries++) {
-		int rc = tmp_name(tmp, len, path, shmg_atomic_inc(&seq, relaxed));
-		if (rc)
-			return rc;
-		int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd >= 0)
-			return fd;
-		if (errno != EEXIST || tries > 100)
-			return -errno;
+	char dir[PATH_MAX];
+	uint64_t r;
+	int rc = dir_of(dir, sizeof(dir), path);
+	if (rc)
+		return rc;
+	/* The kernel's random bits; if it cannot give them (never on a
+	 * running system), still a name nobody picked in advance. */
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
+		struct timespec t;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		r = ((uint64_t)t.tv_nsec << 32) ^ (uint64_t)t.tv_sec ^ (uint64_t)getpid() ^
+		    (uintptr_t)&r;
 	}
+	int n = snprintf(buf, len, "%s/.shmg-tmp.%016llx", dir, (unsigned long long)r);
+	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
+}
+
+/* The file is being made: an unnamed file (O_TMPFILE) where the
+ * filesystem has them, else one under a random name. */
+struct new_file {
+	int fd;
+	bool unnamed;
+	char tmp[PATH_MAX]; /* the random name, when named */
+};
+
+/* Tests of the named fallback turn O_TMPFILE off (lib/testing.h). */
+#ifdef SHMG_TESTING
+bool shmg__test_no_tmpfile;
+#define TMPFILE_ALLOWED (!shmg__test_no_tmpfile)
+#else
+#define TMPFILE_ALLOWED true
+#endif
+
+/* Make the file: its descriptor in nf->fd, or -errno with a detail saying
+ * that the temporary file, not path, failed. */
+static int create_tmp(struct new_file *nf, const char *path)
+{
+	char dir[PATH_MAX];
+	int rc = dir_of(dir, sizeof(dir), path);
+	if (rc)
+		return rc;
+	nf->unnamed = false;
+	if (TMPFILE_ALLOWED) {
+		nf->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		if (nf->fd >= 0) {
+			nf->unnamed = true;
+			return 0;
+		}
+		/* Not supported by this filesystem (or kernel): a name. */
+		if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+			return shmg__fail(-errno, "creating a file in %s: %s", dir, strerror(errno));
+	}
+	for (int tries = 0; tries < 16; tries++) {
+		if ((rc = tmp_name(nf->tmp, sizeof(nf->tmp), path)) != 0)
+			return rc;
+		nf->fd = open(nf->tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (nf->fd >= 0)
+			return 0;
+		if (errno != EEXIST)
+			return shmg__fail(-errno, "creating the temporary file %s: %s", nf->tmp,
+					  strerror(errno));
+	}
+	return shmg__fail(-EAGAIN, "16 random temporary names in %s were all taken "
+			  "(someone is planting files there)", dir);
+}
+
+/* Give an unnamed file the name `to`: AT_EMPTY_PATH where the caller may
+ * (CAP_DAC_READ_SEARCH), else through /proc/self/fd, which needs no
+ * privilege (both as linkat(2) describes). Like link(), it refuses an
+ * existing name. */
+static int link_unnamed(int fd, const char *to)
+{
+	char proc[48];
+	if (linkat(fd, "", AT_FDCWD, to, AT_EMPTY_PATH) == 0)
+		return 0;
+	if (errno != EPERM && errno != ENOENT)
+		return -errno;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	return linkat(AT_FDCWD, proc, AT_FDCWD, to, AT_SYMLINK_FOLLOW) == 0 ? 0 : -errno;
 }
 
 /* Exactly `mode` (the umask applied to open), and `size` bytes. */
@@ -252,15 +321,25 @@ static int size_file(int fd, size_t size, mode_t mode)
  * Publish. link() refuses an existing name (no clobber, no race); rename()
  * replaces atomically. Openers see either nothing/the old file or the fully
  * initialised new one. The stores of init() are visible to any process
- * mapping the file afterwards (same page cache pages).
+ * mapping the file afterwards (same page cache pages). An unnamed file is
+ * linked at path directly, or (to replace) under a random name first.
  */
-static int publish(const char *tmp, const char *path, unsigned flags)
+static int publish(struct new_file *nf, const char *path, unsigned flags)
 {
+	int rc;
+	if (nf->unnamed && !(flags & SHMG_REGION_REPLACE))
+		return link_unnamed(nf->fd, path);
+	if (nf->unnamed) {
+		if ((rc = tmp_name(nf->tmp, sizeof(nf->tmp), path)) != 0 ||
+		    (rc = link_unnamed(nf->fd, nf->tmp)) != 0)
+			return rc;
+		nf->unnamed = false; /* named now: a failure below unlinks it */
+	}
 	if (flags & SHMG_REGION_REPLACE)
-		return rename(tmp, path) == 0 ? 0 : -errno;
-	if (link(tmp, path) != 0)
+		return rename(nf->tmp, path) == 0 ? 0 : -errno;
+	if (link(nf->tmp, path) != 0)
 		return -errno;
-	unlink(tmp);
+	unlink(nf->tmp);
 	return 0;
 }
 
@@ -282,7 +361,7 @@ SHMG_EXPORT int shmg_region_create(struct shmg_region **r, const char *path,
 				   size_t size, mode_t mode, unsigned flags,
 				   shmg_region_init_fn init, void *arg)
 {
-	char tmp[PATH_MAX];
+	struct new_file nf;
 	void *p = MAP_FAILED;
 
 	if (!r)
@@ -291,33 +370,33 @@ SHMG_EXPORT int shmg_region_create(struct shmg_region **r, const char *path,
 	int rc = create_args(path, size, mode, flags);
 	if (rc)
 		return rc;
-	int fd = create_tmp(tmp, sizeof(tmp), path);
-	if (fd < 0)
-		return fd;
-	if ((rc = size_file(fd, size, mode ? mode : 0600)) != 0)
+	if ((rc = create_tmp(&nf, path)) != 0)
+		return rc;
+	if ((rc = size_file(nf.fd, size, mode ? mode : 0600)) != 0)
 		goto fail;
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, nf.fd, 0);
 	if (p == MAP_FAILED) {
 		rc = -errno;
 		goto fail;
 	}
-	if (init && (rc = init(p, size, fd, arg)) != 0) {
+	if (init && (rc = init(p, size, nf.fd, arg)) != 0) {
 		rc = rc > 0 ? -EINVAL : rc;
 		goto fail;
 	}
-	if ((rc = publish(tmp, path, flags)) != 0)
+	if ((rc = publish(&nf, path, flags)) != 0)
 		goto fail;
-	if ((*r = region_new(p, size, fd, 0, true)) != NULL)
+	if ((*r = region_new(p, size, nf.fd, 0, true)) != NULL)
 		return 0;
 	/* Published, but no handle: the file stays, as a created file would. */
 	munmap(p, size);
-	close(fd);
+	close(nf.fd);
 	return -ENOMEM;
 fail:
 	if (p != MAP_FAILED)
 		munmap(p, size);
-	unlink(tmp);
-	close(fd);
+	if (!nf.unnamed)
+		unlink(nf.tmp);
+	close(nf.fd);
 	return rc;
 }
 

@@ -14,6 +14,7 @@
 #ifndef SHMG_TESTING_H
 #define SHMG_TESTING_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -52,6 +53,9 @@ extern void (*shmg__test_point)(int point);
 /* With a test point set, unlock always takes its slow path (where the
  * unlock points are). */
 #define SHMG__TESTING_SLOW_UNLOCK() (shmg__test_point != NULL)
+
+/* Region creation without O_TMPFILE (the named fallback), when set. */
+extern bool shmg__test_no_tmpfile;
 
 /* A failure injected at a point (0: none). */
 extern int (*shmg__test_fail)(int point);

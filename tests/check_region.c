@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include <shmguard/region.h>
 
 #include "testutil.h"
+#include "testing.h" /* the named-temporary fallback (test build) */
 
 /* The mapping's bytes. */
 #define B(r) ((unsigned char *)shmg_region_base(r))
@@ -110,7 +112,7 @@ START_TEST(create_modes_and_umask)
 }
 END_TEST
 
-START_TEST(create_errors_leave_nothing)
+static void errors_leave_nothing_case(void)
 {
 	struct shmg_region *r;
 	int v = 1;
@@ -125,9 +127,20 @@ START_TEST(create_errors_leave_nothing)
 	ck_assert_int_eq(dir_entries(), 0);
 	ck_assert_ptr_null(r); /* no handle after a failure */
 }
+
+/* Both ways of making the file: unnamed (O_TMPFILE) and under a random
+ * temporary name (the fallback where the filesystem has no O_TMPFILE). */
+START_TEST(create_errors_leave_nothing)
+{
+	shmg__test_no_tmpfile = false;
+	errors_leave_nothing_case();
+	shmg__test_no_tmpfile = true;
+	errors_leave_nothing_case();
+	shmg__test_no_tmpfile = false;
+}
 END_TEST
 
-START_TEST(create_eexist_and_replace)
+static void eexist_and_replace_case(void)
 {
 	struct shmg_region *r, *o;
 	int v1 = 1, v2 = 2;
@@ -153,6 +166,80 @@ START_TEST(create_eexist_and_replace)
 	ck_assert_int_eq(symlink("/nonexistent-target", at("s")), 0);
 	ck_assert_int_eq(shmg_region_create(&r, at("s"), 64, 0, 0, NULL, NULL), -EEXIST);
 	ck_assert_int_eq(access("/nonexistent-target", F_OK), -1);
+	ck_assert_int_eq(unlink(at("s")), 0);
+	ck_assert_int_eq(dir_entries(), 0);
+}
+
+START_TEST(create_eexist_and_replace)
+{
+	shmg__test_no_tmpfile = false;
+	eexist_and_replace_case();
+	shmg__test_no_tmpfile = true;
+	eexist_and_replace_case();
+	shmg__test_no_tmpfile = false;
+}
+END_TEST
+
+/* Names another user could plant to block creation (the old temporary
+ * names were <dir>/.shmg-tmp.<pid>.<n>, n counting from 0) change nothing:
+ * the temporary file is unnamed or has 64 random bits in its name. */
+START_TEST(create_ignores_planted_temporary_names)
+{
+	struct shmg_region *r;
+	char name[64];
+	int v = 3;
+	for (int n = 0; n < 300; n++) {
+		snprintf(name, sizeof(name), ".shmg-tmp.%ld.%d", (long)getpid(), n);
+		int fd = open(at(name), O_CREAT | O_EXCL | O_WRONLY, 0600);
+		ck_assert_int_ge(fd, 0);
+		close(fd);
+	}
+	for (int named = 0; named < 2; named++) {
+		shmg__test_no_tmpfile = named;
+		snprintf(name, sizeof(name), "p%d", named);
+		ck_assert_int_eq(shmg_region_create(&r, at(name), 64, 0, 0, fill, &v), 0);
+		ck_assert_uint_eq(B(r)[63], 3);
+		shmg_region_close(r);
+		ck_assert_int_eq(unlink(at(name)), 0);
+	}
+	shmg__test_no_tmpfile = false;
+	char cmd[160];
+	snprintf(cmd, sizeof(cmd), "test $(ls -A '%s' | wc -l) -eq 300", dir);
+	ck_assert_msg(system(cmd) == 0, "a temporary file was left beside the planted ones");
+}
+END_TEST
+
+static int stop_in_init(void *base, size_t size, int fd, void *arg)
+{
+	(void)base; (void)size; (void)fd;
+	int *pipes = arg;
+	char c = 0;
+	if (write(pipes[1], &c, 1) != 1)
+		return -EIO;
+	for (;;)
+		pause(); /* killed here */
+}
+
+/* A creator killed in the middle of init leaves nothing, not even a
+ * temporary file: the file being made has no name until it is complete. */
+START_TEST(killed_during_create_leaves_nothing)
+{
+	int pipes[2];
+	char c;
+	ck_assert_int_eq(pipe(pipes), 0);
+	pid_t pid = tu_fork();
+	if (pid == 0) {
+		struct shmg_region *r;
+		shmg_region_create(&r, at("k"), 4096, 0, 0, stop_in_init, pipes);
+		_exit(1);
+	}
+	ck_assert_int_eq(read(pipes[0], &c, 1), 1);
+	kill(pid, SIGKILL);
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_int_eq(dir_entries(), 0);
+	close(pipes[0]);
+	close(pipes[1]);
 }
 END_TEST
 
@@ -379,6 +466,8 @@ int main(void)
 	tcase_add_test(tc, create_modes_and_umask);
 	tcase_add_test(tc, create_errors_leave_nothing);
 	tcase_add_test(tc, create_eexist_and_replace);
+	tcase_add_test(tc, create_ignores_planted_temporary_names);
+	tcase_add_test(tc, killed_during_create_leaves_nothing);
 	tcase_add_test(tc, open_errors);
 	tcase_add_test(tc, readonly_and_permissions);
 	tcase_add_test(tc, open_in_names);
