@@ -67,6 +67,9 @@ done
 t 2 "inspect without PATH" $tool inspect
 t 2 "bad --interval" $tool inspect --interval soon "$d/healthy.im.shm"
 t 2 "bad --wflag" $tool inspect --wflag 8 "$d/generic.shm"
+tab=$(printf '\t')
+t 2 "--interval after white space" $tool inspect --interval "${tab}5ms" "$d/healthy.im.shm"
+t 2 "--wflag offset after white space" $tool inspect --wflag "${tab}8,16" "$d/generic.shm"
 t 2 "bad --xlock width" $tool inspect --xlock 64,5 "$d/generic.shm"
 t 2 "bad --fps-layout" $tool inspect --fps-layout 2023 "$d/healthy.fps.shm"
 t 2 "unknown option" $tool recover --force "$d/healthy.im.shm"

@@ -43,7 +43,9 @@ bool cli_is_help(const char *arg)
 bool cli_parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
 	char *end;
-	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+	/* A digit first: strtoull would skip any leading white space, and
+	 * then take a sign ("\t-1" as 2^64 - 1). */
+	if (!s || *s < '0' || *s > '9')
 		return false;
 	/* decimal, or hex with 0x: a leading 0 does not mean octal here */
 	int base = s[0] == '0' && (s[1] == 'x' || s[1] == 'X') ? 16 : 10;
@@ -61,7 +63,8 @@ bool cli_parse_duration_ns(const char *s, uint64_t *ns)
 		{"us", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"", 1e6},
 	};
 	char *end;
-	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+	/* A digit or '.' first: strtod would skip any leading white space. */
+	if (!s || ((*s < '0' || *s > '9') && *s != '.'))
 		return false;
 	errno = 0;
 	double v = strtod(s, &end);
