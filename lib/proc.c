@@ -1,5 +1,6 @@
 /*
- * Process identity (pid + start time) and liveness probes through /proc.
+ * Process identity (pid + start time) and liveness probes through /proc,
+ * and the other uses of /proc (naming an unnamed file).
  * See include/shmguard/proc.h and doc/proc.md. Slow path only.
  */
 #include "config.h"
@@ -127,4 +128,15 @@ int shmg__owner_alive(pid_t tid, uint64_t start_bits, unsigned nbits)
 		return shmg__test_alive(tid, start_bits, nbits);
 #endif
 	return shmg_proc_alive(tid, start_bits, nbits);
+}
+
+int shmg__link_fd(int fd, const char *to)
+{
+	char proc[48];
+	if (linkat(fd, "", AT_FDCWD, to, AT_EMPTY_PATH) == 0)
+		return 0;
+	if (errno != EPERM && errno != ENOENT)
+		return -errno;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	return linkat(AT_FDCWD, proc, AT_FDCWD, to, AT_SYMLINK_FOLLOW) == 0 ? 0 : -errno;
 }

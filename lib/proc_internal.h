@@ -73,6 +73,12 @@ bool shmg__watch_dead(struct shmg__proc_watch *w, pid_t tid,
  * a blocking waiter's full probe decides. */
 bool shmg__thread_gone(pid_t tid, uint64_t start_bits, unsigned nbits);
 
+/* Give the file open as fd (an O_TMPFILE file, nameless) the name `to`:
+ * linkat AT_EMPTY_PATH where the caller may (CAP_DAC_READ_SEARCH), else
+ * through /proc/self/fd, which needs no privilege (both as linkat(2)
+ * describes). Refuses an existing name, as link(). 0 or -errno. */
+int shmg__link_fd(int fd, const char *to);
+
 /* Is `tid` process `pid` or one of its threads? */
 bool shmg__thread_of(pid_t pid, pid_t tid);
 

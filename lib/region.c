@@ -23,6 +23,7 @@
 #include <shmguard/region.h>
 
 #include "detail.h"
+#include "proc_internal.h"
 #include "region_internal.h"
 #include "testing.h"
 
@@ -289,21 +290,6 @@ static int create_tmp(struct new_file *nf, const char *path)
 			  "(someone is planting files there)", dir);
 }
 
-/* Give an unnamed file the name `to`: AT_EMPTY_PATH where the caller may
- * (CAP_DAC_READ_SEARCH), else through /proc/self/fd, which needs no
- * privilege (both as linkat(2) describes). Like link(), it refuses an
- * existing name. */
-static int link_unnamed(int fd, const char *to)
-{
-	char proc[48];
-	if (linkat(fd, "", AT_FDCWD, to, AT_EMPTY_PATH) == 0)
-		return 0;
-	if (errno != EPERM && errno != ENOENT)
-		return -errno;
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	return linkat(AT_FDCWD, proc, AT_FDCWD, to, AT_SYMLINK_FOLLOW) == 0 ? 0 : -errno;
-}
-
 /* Exactly `mode` (the umask applied to open), and `size` bytes. */
 static int size_file(int fd, size_t size, mode_t mode)
 {
@@ -328,10 +314,10 @@ static int publish(struct new_file *nf, const char *path, unsigned flags)
 {
 	int rc;
 	if (nf->unnamed && !(flags & SHMG_REGION_REPLACE))
-		return link_unnamed(nf->fd, path);
+		return shmg__link_fd(nf->fd, path);
 	if (nf->unnamed) {
 		if ((rc = tmp_name(nf->tmp, sizeof(nf->tmp), path)) != 0 ||
-		    (rc = link_unnamed(nf->fd, nf->tmp)) != 0)
+		    (rc = shmg__link_fd(nf->fd, nf->tmp)) != 0)
 			return rc;
 		nf->unnamed = false; /* named now: a failure below unlinks it */
 	}

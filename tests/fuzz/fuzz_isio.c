@@ -2,9 +2,9 @@
  * fuzz_isio: an ImageStreamIO stream file with arbitrary contents, through
  * every call that reads what the file says: shmg_isio_open's validation,
  * then (mapped read-only, so any write would fault) the layout, inspect,
- * every semaphore slot and a dry-run recover; then (mapped read-write, as
- * a waiting reader maps it) a frame read and a slice read that must not
- * wait.
+ * every semaphore slot, a dry-run recover, and the frame reads and waits
+ * of a reader that may only read (with a deadline already passed: they
+ * must not sleep); then the same reads and waits mapped read-write.
  */
 #include <shmguard.h>
 
@@ -70,6 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (shmg_isio_open(&s, path, SHMG_REGION_RDONLY) != 0)
 		return 0;
 	look(s);
+	read_frames(s);
 	shmg_isio_close(s);
 	/* The same file read-write: the validation must agree. */
 	FUZZ_ASSERT(shmg_isio_open(&s, path, 0) == 0);
