@@ -25,6 +25,7 @@ static const char *const shmg_messages[] = {
 	[SHMG_ENOTOWNER - SHMG_E_FIRST] = "caller does not own the lock",
 	[SHMG_EDEADLK - SHMG_E_FIRST] = "caller already owns the lock",
 	[SHMG_ECOUNTER - SHMG_E_FIRST] = "frame counter moved backwards or wrapped",
+	[SHMG_ETRUNCATED - SHMG_E_FIRST] = "the file was truncated under its mapping",
 };
 
 SHMG_EXPORT const char *shmg_strerror(int err)

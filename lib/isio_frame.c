@@ -31,7 +31,10 @@ static int writer_check(const struct shmg_isio *s)
 		return -ENOTSUP;
 	/* The owner word is ours only after shmg_isio_claim in this process
 	 * (getpid: a forked child must claim for itself). */
-	if (shmg_atomic_load(s->guard.owner, relaxed) != (int32_t)getpid())
+	int32_t owner = shmg_atomic_load(s->guard.owner, relaxed);
+	if (shmg__truncated(s->region))
+		return SHMG_ETRUNCATED; /* the owner word read is a zero page's */
+	if (owner != (int32_t)getpid())
 		return SHMG_ENOTOWNER;
 	return 0;
 }
@@ -80,7 +83,9 @@ static int publish(struct shmg_isio *s, struct shmg_wflag *g, uint64_t *cnt)
 	shmg__isio_post_all(s);
 	if (cnt)
 		*cnt = n;
-	return 0;
+	/* Truncated under us (SHMG_REGION_TRUNCATION): the frame went to
+	 * zero pages, and nobody will read it. */
+	return shmg__truncated(s->region) ? SHMG_ETRUNCATED : 0;
 }
 
 SHMG_EXPORT int shmg_isio_write(struct shmg_isio *s, const void *frame,

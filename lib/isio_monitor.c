@@ -57,6 +57,8 @@ SHMG_EXPORT int shmg_isio_inspect(const struct shmg_isio *s, struct shmg_isio_in
 	own.creator_pid = load32(s, ISIO_CREATORPID);
 	own.semlog_damaged = shmg__sem_check((sem_t *)(void *)(isio_base(s) + s->layout.off_semlog),
 					     "semlog", 0) != 0;
+	if (shmg__truncated(s->region))
+		return SHMG_ETRUNCATED;
 	return SHMG__SIZED_OUT(info, &own, struct shmg_isio_info);
 }
 
@@ -74,5 +76,7 @@ SHMG_EXPORT int shmg_isio_inspect_slot(const struct shmg_isio *s, unsigned k,
 	own.reader = load32(s, l->off_semreadpid + 4 * (size_t)k);
 	own.reader_alive = pid_alive(own.reader);
 	own.poster = load32(s, l->off_semwritepid + 4 * (size_t)k);
+	if (shmg__truncated(s->region))
+		return SHMG_ETRUNCATED;
 	return SHMG__SIZED_OUT(info, &own, struct shmg_isio_slot_info);
 }

@@ -106,6 +106,8 @@ SHMG_EXPORT int shmg_isio_sem_wait(const struct shmg_isio *s, uint64_t *now,
 		return shmg__fail(-EINVAL, "no semaphore slot claimed");
 	sem_t *sem = isio_sem(s, (unsigned)s->slot);
 	int rc = shmg__sem_check(sem, "semaphore", (unsigned)s->slot);
+	if (!rc && shmg__truncated(s->region))
+		rc = SHMG_ETRUNCATED;
 	if (rc)
 		return rc;
 	if (!deadline) {
@@ -131,5 +133,5 @@ SHMG_EXPORT int shmg_isio_sem_wait(const struct shmg_isio *s, uint64_t *now,
 	shmg__sem_drain(sem);
 	if (now)
 		*now = shmg_atomic_load(s->guard.counter, acquire);
-	return 0;
+	return shmg__truncated(s->region) ? SHMG_ETRUNCATED : 0;
 }

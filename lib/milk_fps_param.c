@@ -120,7 +120,7 @@ SHMG_EXPORT int shmg_fps_set(struct shmg_fps *f, unsigned i, const void *val,
 		return got;
 	err = shmg_fps_set_locked(f, i, val, len, cnt);
 	shmg_xlock_unlock(&l);
-	return err ? err : got;
+	return milk_result(f->region, err ? err : got);
 }
 
 SHMG_EXPORT int shmg_fps_get(const struct shmg_fps *f, unsigned i, void *val,
@@ -137,7 +137,7 @@ SHMG_EXPORT int shmg_fps_get(const struct shmg_fps *f, unsigned i, void *val,
 	if (cnt)
 		*cnt = shmg_atomic_load(fps_cnt0(f, i), relaxed);
 	shmg_xlock_unlock(&l);
-	return got;
+	return milk_result(f->region, got);
 }
 
 SHMG_EXPORT int shmg_fps_set_int64(struct shmg_fps *f, unsigned i, int64_t v,
@@ -180,7 +180,7 @@ SHMG_EXPORT int shmg_fps_update(struct shmg_fps *f, unsigned i,
 	else if (!err && cnt)
 		*cnt = shmg_atomic_load(fps_cnt0(f, i), relaxed);
 	shmg_xlock_unlock(&l);
-	return err ? err : changed < 0 ? changed : got;
+	return milk_result(f->region, err ? err : changed < 0 ? changed : got);
 }
 
 SHMG_EXPORT int shmg_fps_flags(struct shmg_fps *f, unsigned i, uint64_t set,
@@ -194,7 +194,7 @@ SHMG_EXPORT int shmg_fps_flags(struct shmg_fps *f, unsigned i, uint64_t set,
 	shmg_atomic_rmw_loop(flags, ov, nv, acq_rel, { nv = (ov | set) & ~clear; });
 	if (out)
 		*out = nv;
-	return 0;
+	return milk_result(f->region, 0);
 }
 
 SHMG_EXPORT int shmg_fps_lock_all(struct shmg_fps *f, const struct timespec *deadline)
@@ -241,7 +241,8 @@ SHMG_EXPORT int shmg_fps_inspect(const struct shmg_fps *f, struct shmg_fps_info 
 	own.signal = shmg_atomic_load(f->signal, relaxed);
 	for (unsigned i = 0; i < f->nparam; i++)
 		own.cnt_sum += (uint64_t)shmg_atomic_load(fps_cnt0(f, i), relaxed);
-	return SHMG__SIZED_OUT(info, &own, struct shmg_fps_info);
+	int err = milk_result(f->region, 0);
+	return err ? err : SHMG__SIZED_OUT(info, &own, struct shmg_fps_info);
 }
 
 SHMG_EXPORT int shmg_fps_inspect_param(const struct shmg_fps *f, unsigned i,
@@ -259,6 +260,8 @@ SHMG_EXPORT int shmg_fps_inspect_param(const struct shmg_fps *f, unsigned i,
 	shmg__copy_text(own.keyword, rec + FPS_KEYWORDFULL, SHMG_FPS_KEYWORD_MAX);
 	shmg_atomic_load_memcpy(own.value, rec + FPS_VAL, sizeof(own.value), relaxed);
 	own.lock_offset = f->header + (size_t)i * f->record + FPS_USERFLAG;
+	if ((err = milk_result(f->region, 0)) != 0)
+		return err;
 	return SHMG__SIZED_OUT(info, &own, struct shmg_fps_param_info);
 }
 

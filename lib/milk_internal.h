@@ -12,6 +12,8 @@
 #include <shmguard/milk.h>
 #include <shmguard/xlock.h>
 
+#include <shmguard/error.h>
+
 #include "region_internal.h"
 
 /* PINFO: the same offsets in the 2024 and the newer layout. */
@@ -51,6 +53,14 @@ struct shmg_fps {
 	unsigned nparam;       /* NBparamMAX, from the file size */
 	uint64_t *signal;      /* the header's signal word */
 };
+
+/* What an operation on region r returns: `result`, unless the file was
+ * truncated under the mapping while it ran (SHMG_REGION_TRUNCATION), when
+ * what it read or wrote was zero pages, not the file. */
+static inline int milk_result(const struct shmg_region *r, int result)
+{
+	return shmg__truncated(r) ? SHMG_ETRUNCATED : result;
+}
 
 static inline unsigned char *fps_record(const struct shmg_fps *f, unsigned i)
 {

@@ -163,7 +163,7 @@ SHMG_EXPORT int shmg_pinfo_command(struct shmg_pinfo *p, int cmd,
 	else
 		shmg_atomic_store(ctrlval(p), cmd, relaxed);
 	shmg_xlock_unlock(&p->lock);
-	return err;
+	return milk_result(p->region, err);
 }
 
 SHMG_EXPORT int shmg_pinfo_transition(struct shmg_pinfo *p, int from, int to,
@@ -182,7 +182,7 @@ SHMG_EXPORT int shmg_pinfo_transition(struct shmg_pinfo *p, int from, int to,
 	shmg_xlock_unlock(&p->lock);
 	if (now)
 		*now = cur;
-	return err;
+	return milk_result(p->region, err);
 }
 
 SHMG_EXPORT int shmg_pinfo_ctrl(const struct shmg_pinfo *p)
@@ -203,7 +203,7 @@ SHMG_EXPORT int shmg_pinfo_set_status(struct shmg_pinfo *p, int code, const char
 	memcpy(p->region->base + PINFO_STATUSMSG, buf, sizeof(buf));
 	*word32(p, PINFO_STATUSCODE) = code;
 	shmg_xlock_unlock(&p->lock);
-	return got;
+	return milk_result(p->region, got);
 }
 
 SHMG_EXPORT int shmg_pinfo_get_status(const struct shmg_pinfo *p, int *code,
@@ -222,7 +222,7 @@ SHMG_EXPORT int shmg_pinfo_get_status(const struct shmg_pinfo *p, int *code,
 		*code = c;
 	if (msg && len)
 		strlcpy(msg, buf, len);
-	return got;
+	return milk_result(p->region, got);
 }
 
 SHMG_EXPORT int64_t shmg_pinfo_heartbeat(struct shmg_pinfo *p)
@@ -250,7 +250,8 @@ SHMG_EXPORT int shmg_pinfo_inspect(const struct shmg_pinfo *p, struct shmg_pinfo
 	own.loopcnt = shmg_atomic_load(loopcnt(p), relaxed);
 	shmg__copy_text(own.statusmsg, p->region->base + PINFO_STATUSMSG, sizeof(own.statusmsg));
 	own.lock_offset = PINFO_LOCK;
-	return SHMG__SIZED_OUT(info, &own, struct shmg_pinfo_info);
+	int err = milk_result(p->region, 0);
+	return err ? err : SHMG__SIZED_OUT(info, &own, struct shmg_pinfo_info);
 }
 
 SHMG_EXPORT int shmg_pinfo_recover(struct shmg_pinfo *p, const struct shmg_recover_opts *opts)

@@ -28,7 +28,8 @@
 #include "testing.h"
 
 #define REGION_USER_FLAGS \
-	(SHMG_REGION_RDONLY | SHMG_REGION_FOLLOW | SHMG_REGION_REPLACE)
+	(SHMG_REGION_RDONLY | SHMG_REGION_FOLLOW | SHMG_REGION_REPLACE | \
+	 SHMG_REGION_TRUNCATION)
 /* Longest accepted name for open_in: one path element. */
 #define REGION_NAME_MAX 255
 
@@ -43,8 +44,27 @@ static struct shmg_region *region_new(void *base, size_t size, int fd,
 		r->fd = fd;
 		r->flags = flags;
 		r->owned = owned;
+		r->guard_slot = -1;
+		r->truncated = 0;
 	}
 	return r;
+}
+
+/* A new handle for a mapping of a file, guarded against truncation when
+ * asked; on failure nothing is released. */
+static int region_for_file(struct shmg_region **out, void *base, size_t size, int fd,
+			   unsigned flags)
+{
+	struct shmg_region *r = region_new(base, size, fd, flags, true);
+	if (!r)
+		return -ENOMEM;
+	int err = (flags & SHMG_REGION_TRUNCATION) ? shmg__truncation_guard(r) : 0;
+	if (err) {
+		free(r);
+		return err;
+	}
+	*out = r;
+	return 0;
 }
 
 /* Map the whole of the regular file behind fd; takes ownership of fd. */
@@ -77,11 +97,9 @@ static int map_fd(struct shmg_region **out, int fd, unsigned flags)
 					 (intmax_t)st.st_size);
 		goto fail;
 	}
-	*out = region_new(p, (size_t)st.st_size, fd, flags, true);
-	if (*out)
+	if ((err = region_for_file(out, p, (size_t)st.st_size, fd, flags)) == 0)
 		return 0;
 	munmap(p, (size_t)st.st_size);
-	err = -ENOMEM;
 fail:
 	close(fd);
 	return err;
@@ -112,7 +130,8 @@ static int open_at(struct shmg_region **r, int dirfd, const char *path,
 		/* A directory opened for writing fails with EISDIR: not a regular file. */
 		return err == -EISDIR ? shmg__fail(-EINVAL, "%s is a directory", path) : err;
 	}
-	return map_fd(r, fd, flags & (SHMG_REGION_RDONLY | SHMG_REGION_FOLLOW));
+	return map_fd(r, fd, flags & (SHMG_REGION_RDONLY | SHMG_REGION_FOLLOW |
+				      SHMG_REGION_TRUNCATION));
 }
 
 SHMG_EXPORT int shmg_region_open(struct shmg_region **r, const char *path,
@@ -157,13 +176,15 @@ SHMG_EXPORT int shmg_region_from_fd(struct shmg_region **r, int fd,
 	if (!r)
 		return -EINVAL;
 	*r = NULL;
-	if (fd < 0 || (flags & ~(SHMG_REGION_RDONLY | SHMG_REGION_FOLLOW)))
+	if (fd < 0 || (flags & ~(SHMG_REGION_RDONLY | SHMG_REGION_FOLLOW |
+				 SHMG_REGION_TRUNCATION)))
 		return shmg__fail(-EINVAL, fd < 0 ? "negative descriptor"
-				  : "only SHMG_REGION_RDONLY applies to a descriptor");
+				  : "only SHMG_REGION_RDONLY and SHMG_REGION_TRUNCATION apply "
+				    "to a descriptor");
 	int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (own < 0)
 		return -errno;
-	return map_fd(r, own, flags & SHMG_REGION_RDONLY);
+	return map_fd(r, own, flags & (SHMG_REGION_RDONLY | SHMG_REGION_TRUNCATION));
 }
 
 SHMG_EXPORT int shmg_region_from_memory(struct shmg_region **r, void *base,
@@ -182,6 +203,7 @@ SHMG_EXPORT void shmg_region_close(struct shmg_region *r)
 {
 	if (!r)
 		return;
+	shmg__truncation_unguard(r);
 	if (r->owned) {
 		munmap(r->base, r->size);
 		close(r->fd);
@@ -336,8 +358,9 @@ static int create_args(const char *path, size_t size, mode_t mode, unsigned flag
 	if (size == 0 || size > (uintmax_t)INT64_MAX)
 		return shmg__fail(-EINVAL, "size %zu: between 1 and 2^63 - 1 expected", size);
 	if ((flags & ~REGION_USER_FLAGS) || (flags & SHMG_REGION_RDONLY))
-		return shmg__fail(-EINVAL, "flags 0x%x: only SHMG_REGION_REPLACE and "
-				  "SHMG_REGION_FOLLOW apply to creation", flags);
+		return shmg__fail(-EINVAL, "flags 0x%x: only SHMG_REGION_REPLACE, "
+				  "SHMG_REGION_FOLLOW and SHMG_REGION_TRUNCATION apply to "
+				  "creation", flags);
 	if (mode & ~(mode_t)07777)
 		return shmg__fail(-EINVAL, "mode 0%o has bits beyond 07777", (unsigned)mode);
 	return 0;
@@ -371,12 +394,12 @@ SHMG_EXPORT int shmg_region_create(struct shmg_region **r, const char *path,
 	}
 	if ((rc = publish(&nf, path, flags)) != 0)
 		goto fail;
-	if ((*r = region_new(p, size, nf.fd, 0, true)) != NULL)
+	if ((rc = region_for_file(r, p, size, nf.fd, flags & SHMG_REGION_TRUNCATION)) == 0)
 		return 0;
 	/* Published, but no handle: the file stays, as a created file would. */
 	munmap(p, size);
 	close(nf.fd);
-	return -ENOMEM;
+	return rc;
 fail:
 	if (p != MAP_FAILED)
 		munmap(p, size);
@@ -384,6 +407,11 @@ fail:
 		unlink(nf.tmp);
 	close(nf.fd);
 	return rc;
+}
+
+SHMG_EXPORT bool shmg_region_truncated(const struct shmg_region *r)
+{
+	return r && shmg__truncated(r);
 }
 
 SHMG_EXPORT bool shmg_region_contains(const struct shmg_region *r,

@@ -174,6 +174,7 @@ int shmg__wflag_place(struct shmg_wflag *g, const struct shmg_region *r,
 	n.base = r->base;
 	n.size = r->size;
 	n.readonly = !shmg_region_writable(r);
+	n.truncated = r->guard_slot >= 0 ? &r->truncated : NULL;
 	*g = n;
 	return 0;
 }

@@ -27,12 +27,20 @@ struct shmg_wflag {
 	size_t data_len;
 	unsigned next;         /* writer: the copy begun by shmg_wflag_begin */
 	bool readonly;         /* mapped read-only: readers write nothing */
+	const int *truncated;  /* the region's flag (SHMG_REGION_TRUNCATION), or NULL */
 	uint32_t mark_bits;    /* the mark's bits within *futex */
 	uint32_t waiters_bits; /* the waiters byte's bits within *futex */
 	unsigned waiters_shift; /* and their position */
 	const unsigned char *base; /* the region, to check read sources */
 	size_t size;
 };
+
+/* Was the file truncated under the guard's region? Checked after looking:
+ * what the zero pages say is not the file's. */
+static inline bool wflag_truncated(const struct shmg_wflag *g)
+{
+	return g->truncated && __atomic_load_n(g->truncated, __ATOMIC_ACQUIRE);
+}
 
 /* Place a guard into *g (shmg_wflag_new without the allocation; the
  * placement p is the library's own, already size-checked). */

@@ -70,6 +70,8 @@ enum wait_for { FOR_IDLE, FOR_UPDATE };
 static int condition(const struct shmg_wflag *g, enum wait_for what,
 		     uint64_t after, uint64_t *now)
 {
+	if (SHMG__UNLIKELY(wflag_truncated(g)))
+		return SHMG_ETRUNCATED;
 	if (what == FOR_IDLE)
 		return byte_load(g->mark, acquire) == 0;
 	uint64_t c = shmg_atomic_load(g->counter, acquire);
@@ -279,6 +281,8 @@ static int read_single(const struct shmg_wflag *g, void *dst,
 		 * counter (tests/spin/seqlock.pml, mutant RELAXED_RECHECK). */
 		uint8_t m2 = byte_load(g->mark, acquire);
 		uint64_t c2 = shmg_atomic_load(g->counter, relaxed);
+		if (SHMG__UNLIKELY(wflag_truncated(g)))
+			return SHMG_ETRUNCATED;
 		if (m2 == 0 && c2 == c1) {
 			snap->frame = c1;
 			snap->retries = tries;
@@ -320,6 +324,8 @@ static int read_latch(const struct shmg_wflag *g, void *dst, size_t len,
 		/* A copy that read any byte of a later rewrite sees that
 		 * rewrite's zeroed sequence word here (fence-fence
 		 * synchronization; tests/spin/wflag_latch.pml). */
+		if (SHMG__UNLIKELY(wflag_truncated(g)))
+			return SHMG_ETRUNCATED;
 		if (shmg_atomic_load(seq, relaxed) == q1) {
 			snap->frame = q1;
 			snap->retries = tries;

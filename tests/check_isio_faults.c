@@ -544,6 +544,53 @@ START_TEST(force_pid_takes_from_a_live_writer)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- truncation */
+
+/*
+ * Another process truncates a stream under a reader asleep in a wait and a
+ * writer: with SHMG_REGION_TRUNCATION neither dies of SIGBUS; the sleeper
+ * wakes at its probe and every call says SHMG_ETRUNCATED (none reports a
+ * frame of zeros as a frame).
+ */
+START_TEST(truncated_under_reader_and_writer)
+{
+	struct shmg_isio_params p = params(3);
+	struct shmg_isio *s;
+	ck_assert_int_eq(shmg_isio_create(&s, path, &p, 0, SHMG_REGION_TRUNCATION), 0);
+	ck_assert_int_eq(shmg_isio_claim(s), 0);
+	write_frame(s, 1);
+	pid_t kid = tu_fork();
+	if (kid == 0) {
+		struct shmg_isio *r;
+		struct timespec dl;
+		uint64_t now;
+		uint16_t f[W * H];
+		struct shmg_wflag_snap snap = {.size = sizeof(snap)};
+		struct shmg_isio_info info = {.size = sizeof(info)};
+		if (shmg_isio_open(&r, path, SHMG_REGION_TRUNCATION) != 0)
+			_exit(1);
+		shmg_deadline_in(&dl, 20ull * 1000000000u);
+		if (shmg_isio_wait(r, 1, &now, &dl) != SHMG_ETRUNCATED)
+			_exit(2);
+		if (shmg_isio_read(r, f, sizeof(f), &snap, &dl) != SHMG_ETRUNCATED)
+			_exit(3);
+		if (shmg_isio_inspect(r, &info) != SHMG_ETRUNCATED)
+			_exit(4);
+		_exit(0);
+	}
+	tu_wait_in_futex(kid);
+	int fd = open(path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, 0), 0);
+	close(fd);
+	uint16_t f[W * H];
+	fill_frame(f, 2);
+	ck_assert_int_eq(shmg_isio_write(s, f, sizeof(f), NULL), SHMG_ETRUNCATED);
+	tu_wait_ok(kid);
+	shmg_isio_close(s);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("isio_faults");
@@ -557,6 +604,7 @@ int main(void)
 	tcase_add_test(tc, recover_failure_changes_nothing_unrecorded_writer);
 	tcase_add_test(tc, writer_dead_in_first_frame);
 	tcase_add_test(tc, force_pid_takes_from_a_live_writer);
+	tcase_add_test(tc, truncated_under_reader_and_writer);
 	suite_add_tcase(s, tc);
 	return tu_run_suite(s);
 }

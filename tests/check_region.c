@@ -457,6 +457,65 @@ START_TEST(no_half_initialised_open)
 }
 END_TEST
 
+/* Truncate the file behind r to 0 bytes, as another process could. */
+static void truncate_under(const char *path)
+{
+	int fd = open(path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, 0), 0);
+	close(fd);
+}
+
+/* How a child that touches byte `at` of a truncated file mapped with
+ * `flags` ends: 0 survived (and saw the flag), else its signal. */
+static int touch_truncated(const char *path, unsigned flags, bool other_unguarded)
+{
+	pid_t pid = tu_fork();
+	if (pid == 0) {
+		struct shmg_region *r, *u = NULL;
+		int v = 7;
+		if (shmg_region_create(&r, path, 8192, 0, flags, fill, &v) != 0)
+			_exit(10);
+		if (other_unguarded) {
+			char other[300];
+			snprintf(other, sizeof(other), "%s.other", path);
+			if (shmg_region_create(&u, other, 8192, 0, 0, fill, &v) != 0)
+				_exit(11);
+			truncate_under(other);
+			/* A fault outside the guarded regions: the default. */
+			(void)*(volatile unsigned char *)B(u);
+			_exit(12);
+		}
+		truncate_under(path);
+		volatile unsigned char c = B(r)[4096];
+		_exit(c == 0 && shmg_region_truncated(r) ? 0 : 13);
+	}
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	if (WIFSIGNALED(status))
+		return WTERMSIG(status);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child exit 0x%x", status);
+	return 0;
+}
+
+/* Another process truncates the file: by default the next access is a
+ * SIGBUS that kills; with SHMG_REGION_TRUNCATION the access reads zeros and
+ * the region says it was truncated; a fault in a region without the flag
+ * still takes its default course while a guarded one exists. */
+START_TEST(truncation_survived_when_asked)
+{
+	ck_assert_int_eq(touch_truncated(at("plain"), 0, false), SIGBUS);
+	ck_assert_int_eq(touch_truncated(at("guarded"), SHMG_REGION_TRUNCATION, false), 0);
+	ck_assert_int_eq(touch_truncated(at("both"), SHMG_REGION_TRUNCATION, true), SIGBUS);
+	struct shmg_region *r;
+	int v = 1;
+	ck_assert_int_eq(shmg_region_create(&r, at("g2"), 64, 0, SHMG_REGION_TRUNCATION, fill, &v), 0);
+	ck_assert(!shmg_region_truncated(r));
+	shmg_region_close(r);
+	ck_assert(!shmg_region_truncated(NULL));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("region");
@@ -468,6 +527,7 @@ int main(void)
 	tcase_add_test(tc, create_eexist_and_replace);
 	tcase_add_test(tc, create_ignores_planted_temporary_names);
 	tcase_add_test(tc, killed_during_create_leaves_nothing);
+	tcase_add_test(tc, truncation_survived_when_asked);
 	tcase_add_test(tc, open_errors);
 	tcase_add_test(tc, readonly_and_permissions);
 	tcase_add_test(tc, open_in_names);

@@ -196,6 +196,22 @@ wait $w
 err_has "the file shrank while being read" "truncated under watch"
 one_error_line "truncated under watch"
 checks=$((checks + 1))
+# The same for a stream watched with its frame follower (a second thread,
+# asleep in a wait when the file goes).
+cp "$d/healthy.im.shm" "$work/shrinking.im.shm"
+$tool watch --interval 20ms "$work/shrinking.im.shm" >"$work/view" 2>"$work/err" &
+w=$!
+shown "$work/view"
+truncate -s 0 "$work/shrinking.im.shm"
+i=0
+while kill -0 $w 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+if kill -0 $w 2>/dev/null; then kill -9 $w; fail "watch (following) kept going on a truncated file"; fi
+wait $w
+st=$?
+[ $st -eq 1 ] || fail "watch (following) of a truncated file: exit $st, expected 1 (a signal is >128)"
+err_has "the file shrank while being read" "truncated under a following watch"
+one_error_line "truncated under a following watch"
+checks=$((checks + 1))
 
 # ---- recover
 t 0 "recover dead writer mid-frame" $tool recover "$d/deadwriter-midframe.im.shm"

@@ -24,8 +24,10 @@ int seg_error(const char *path, int err)
 
 int seg_open(struct segment *s, const char *path, const struct seg_options *o)
 {
+	/* Truncation by another process must never kill the tool, on any of
+	 * its threads: the library turns it into SHMG_ETRUNCATED. */
 	unsigned flags = (o->writable ? 0 : SHMG_REGION_RDONLY) |
-			 (o->follow ? SHMG_REGION_FOLLOW : 0);
+			 (o->follow ? SHMG_REGION_FOLLOW : 0) | SHMG_REGION_TRUNCATION;
 	struct shmg_region *peek;
 	int err;
 

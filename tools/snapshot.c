@@ -2,8 +2,6 @@
 #define _GNU_SOURCE
 
 #include <errno.h>
-#include <setjmp.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,33 +58,8 @@ struct lock_view *snapshot_add_lock(struct snapshot *o, const struct shmg_xlock 
 	return v;
 }
 
-/* A file that another process truncates under our mapping raises SIGBUS
- * on the next read past its new end: report it, do not crash. Per thread,
- * so a fault elsewhere keeps its default action. */
-static __thread sigjmp_buf *bus_escape;
-
-static void on_sigbus(int sig)
-{
-	if (bus_escape)
-		siglongjmp(*bus_escape, 1);
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
 bool snapshot_take(const struct segment *s, struct snapshot *o)
 {
-	static bool installed;
-	sigjmp_buf env;
-	if (!installed) {
-		struct sigaction sa = {.sa_handler = on_sigbus};
-		sigaction(SIGBUS, &sa, NULL);
-		installed = true;
-	}
-	if (sigsetjmp(env, 1)) {
-		bus_escape = NULL;
-		return false;
-	}
-	bus_escape = &env;
 	void *state = o->state;
 	memset(state, 0, s->kind->state_size);
 	memset(o, 0, sizeof(*o));
@@ -96,8 +69,10 @@ bool snapshot_take(const struct segment *s, struct snapshot *o)
 	o->kind = s->kind;
 	o->size = shmg_region_size(seg_region(s));
 	s->kind->read(s, o);
-	bus_escape = NULL;
-	return true;
+	/* Every segment is mapped with SHMG_REGION_TRUNCATION (segment.c): a
+	 * file truncated under the mapping reads as zeros instead of killing
+	 * the tool, on any thread; what was read is then not the file's. */
+	return !shmg_region_truncated(seg_region(s));
 }
 
 void snapshot_mappers(const struct segment *s, struct snapshot *o)

@@ -80,6 +80,8 @@ static void *follow(void *arg)
 		}
 		f->last_error = err == -ETIMEDOUT ? 0 : err;
 		pthread_mutex_unlock(&f->mu);
+		if (err == SHMG_ETRUNCATED)
+			break; /* the views say so, and watch ends */
 		if (err == SHMG_EWRITERDEAD)
 			nanosleep(&(struct timespec){0, 200000000}, NULL);
 	}

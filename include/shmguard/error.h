@@ -72,8 +72,11 @@ enum {
 	SHMG_EDEADLK = -30991,
 	/* A frame counter moved backwards (the stream was recreated). */
 	SHMG_ECOUNTER = -30990,
+	/* The file was truncated under the mapping (SHMG_REGION_TRUNCATION):
+	 * what was read is not the file's. */
+	SHMG_ETRUNCATED = -30989,
 };
-#define SHMG_E_LAST (-30990)
+#define SHMG_E_LAST (-30989)
 
 /*
  * shmg_strerror: a static description of a result: 0, SHMG_OWNERDEAD,

@@ -40,6 +40,13 @@ enum shmg_region_flags {
 	SHMG_REGION_RDONLY = 1u << 0,  /* map PROT_READ only */
 	SHMG_REGION_FOLLOW = 1u << 1,  /* accept a symlink as the last path element */
 	SHMG_REGION_REPLACE = 1u << 2, /* create: atomically replace an existing file */
+	/* Survive another process truncating the file: a fault in the mapping
+	 * (SIGBUS) maps zero pages over the region and marks it truncated, and
+	 * the library's reads and waits return SHMG_ETRUNCATED instead of
+	 * killing the process. Installs a process-wide SIGBUS handler that
+	 * passes other faults on (doc/region.md, "When another process
+	 * truncates the file"). */
+	SHMG_REGION_TRUNCATION = 1u << 3,
 };
 
 /*
@@ -97,6 +104,11 @@ SHMG_EXPORT int shmg_region_fd(const struct shmg_region *r);
 /* Was the region mapped for writing? (false with SHMG_REGION_RDONLY, or for
  * a file opened read-only.) */
 SHMG_EXPORT bool shmg_region_writable(const struct shmg_region *r);
+
+/* Was the file truncated under a region opened with SHMG_REGION_TRUNCATION
+ * (its pages read as zeros since)? Check it after reading the region
+ * directly; the library's own reads and waits do. */
+SHMG_EXPORT bool shmg_region_truncated(const struct shmg_region *r);
 
 /*
  * Checked placement: a pointer to the `width`-byte object at `offset`.

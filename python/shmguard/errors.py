@@ -128,6 +128,11 @@ class CounterBackwards(ShmguardError):
     """The frame counter moved backwards: the stream was recreated (SHMG_ECOUNTER)."""
 
 
+class Truncated(ShmguardError):
+    """The file was truncated under the mapping (SHMG_ETRUNCATED): what was
+    read is not the file's."""
+
+
 class OwnerDied(ShmguardError, UserWarning):
     """A note on a success (SHMG_OWNERDEAD): a lock or a stream was taken over
     from a process that died; what it left may be half done. Emitted as a
@@ -144,6 +149,7 @@ _BY_CODE = {
     _lib.SHMG_ENOTOWNER: NotOwner,
     _lib.SHMG_EDEADLK: Deadlock,
     _lib.SHMG_ECOUNTER: CounterBackwards,
+    _lib.SHMG_ETRUNCATED: Truncated,
     _lib.SHMG_OWNERDEAD: OwnerDied,
     -_errno.ETIMEDOUT: Timeout,
     -_errno.EINTR: Interrupted,
