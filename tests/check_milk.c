@@ -166,6 +166,10 @@ START_TEST(pinfo_status_and_commands)
 	ck_assert_int_eq(shmg_pinfo_heartbeat(p), 1);
 	ck_assert_int_eq(shmg_pinfo_heartbeat(p), 2);
 	ck_assert_int_eq(shmg_pinfo_loopcnt(p), 2);
+	/* A loop counter the file says is at its maximum wraps (an atomic
+	 * add is two's complement: no undefined behaviour for UBSan). */
+	memcpy(PB(p) + 504, &(int64_t){INT64_MAX}, 8);
+	ck_assert(shmg_pinfo_heartbeat(p) == INT64_MIN);
 	shmg_pinfo_close(p);
 }
 END_TEST
