@@ -36,13 +36,17 @@ static void init_metadata(unsigned char *b, const struct create_arg *a, ino_t in
 	const struct shmg_isio_layout *l = a->l;
 	struct timespec now;
 
-	clock_gettime(CLOCK_REALTIME, &now);
 	strlcpy((char *)b + ISIO_NAME, a->p->name, SHMG_ISIO_NAME_MAX);
 	PUT(b, ISIO_NAXIS, uint8_t, l->naxis);
-	memcpy(b + ISIO_SIZE, l->dims, sizeof(l->dims));
+	for (unsigned i = 0; i < l->naxis; i++) /* size[i >= naxis] stays 0 */
+		PUT(b, ISIO_SIZE + 4 * i, uint32_t, l->dims[i]);
 	PUT(b, ISIO_NELEMENT, uint64_t, l->nelement);
 	PUT(b, ISIO_DATATYPE, uint8_t, l->datatype);
 	PUT(b, ISIO_IMAGETYPE, uint64_t, l->imagetype);
+	/* Two readings, last access first, as ImageStreamIO does. */
+	clock_gettime(ISIO_CLOCK, &now);
+	memcpy(b + ISIO_LASTACCESSTIME, &now, sizeof(now));
+	clock_gettime(ISIO_CLOCK, &now);
 	memcpy(b + ISIO_CREATIONTIME, &now, sizeof(now));
 	PUT(b, ISIO_CREATORPID, int32_t, getpid());
 	PUT(b, ISIO_OWNERPID, int32_t, 0);
@@ -69,16 +73,20 @@ static int init_stream(void *base, size_t size, int fd, void *arg)
 	if (size != l->file_size || fstat(fd, &st) != 0)
 		return -EIO;
 	init_metadata(b, a, st.st_ino);
-	for (unsigned i = 0; i <= l->nsem; i++) {
-		/* nsem reader semaphores, then the semlog right after them */
-		size_t off = i < l->nsem ? l->off_sem + i * sizeof(sem_t) : l->off_semlog;
-		if (sem_init((sem_t *)(void *)(b + off), 1, 0) != 0)
+	for (unsigned i = 0; i < l->nkw; i++)
+		PUT(b, l->off_kw + (size_t)i * ISIO_KW_SIZE + ISIO_KW_TYPE, char, 'N');
+	/* The reader semaphores; the semlog is left all zero, as ImageStreamIO
+	 * leaves it (a value of 0 that glibc reads as process-private). */
+	for (unsigned i = 0; i < l->nsem; i++)
+		if (sem_init((sem_t *)(void *)(b + l->off_sem + i * sizeof(sem_t)), 1, 0) != 0)
 			return -errno;
-	}
 	for (unsigned i = 0; i < l->nsem; i++) {
 		PUT(b, l->off_semreadpid + 4 * (size_t)i, int32_t, -1);
 		PUT(b, l->off_semwritepid + 4 * (size_t)i, int32_t, -1);
 	}
+	for (unsigned i = 0; i < l->nproctrace; i++)
+		PUT(b, l->off_proctrace + (size_t)i * ISIO_PROCTRACE_SIZE +
+			       ISIO_PROCTRACE_TRIGSEMINDEX, int32_t, -1);
 	/* The ready marker last, after everything above (doc/imagestreamio.md,
 	 * "Creating"): the release fence keeps every store above before it. */
 	shmg_atomic_thread_fence(release);

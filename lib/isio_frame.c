@@ -51,7 +51,7 @@ static void finish_frame(struct shmg_isio *s, void *copy, const void *frame)
 	struct timespec now;
 	size_t md = l->off_cbmd;
 
-	clock_gettime(CLOCK_REALTIME, &now);
+	clock_gettime(ISIO_CLOCK, &now);
 	if (copy) {
 		md += (size_t)s->latch.next * ISIO_CBMD_SIZE;
 		shmg_atomic_store_memcpy(copy, frame, l->data_size, relaxed);
@@ -62,8 +62,13 @@ static void finish_frame(struct shmg_isio *s, void *copy, const void *frame)
 	} else if (l->cbsize == 1) {
 		shmg_atomic_store_memcpy(isio_base(s) + l->off_cbdata, frame,
 					 l->data_size, relaxed);
-		/* No latch: its cnt0 is plain metadata here. */
+		/* No latch: its cnt0 is plain metadata here. The write index
+		 * wraps to 0 at every frame: CBcycle counts them, as
+		 * ImageStreamIO's does. */
 		shmg_atomic_store(isio_word64(s, md), next, relaxed);
+		shmg_atomic_store(isio_word64(s, ISIO_CBCYCLE),
+				  shmg_atomic_load(isio_word64(s, ISIO_CBCYCLE), relaxed) + 1,
+				  relaxed);
 	}
 	if (l->cbsize) {
 		shmg_atomic_store(isio_word64(s, md + ISIO_CBMD_CNT1),

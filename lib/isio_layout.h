@@ -6,6 +6,7 @@
 #define SHMG_ISIO_LAYOUT_H
 
 #include <semaphore.h>
+#include <time.h>
 
 #define ISIO_MD_SIZE 384
 #define ISIO_VERSION 0 /* char[32] */
@@ -42,6 +43,8 @@
 #define ISIO_IMDATAMEMSIZE 312
 
 #define ISIO_KW_SIZE 128
+#define ISIO_KW_TYPE 16 /* char: 'N' (none) in a fresh file */
+#define ISIO_PROCTRACE_TRIGSEMINDEX 48 /* int: -1 in a fresh file */
 #define ISIO_PROCTRACE_SIZE 64
 #define ISIO_CBMD_SIZE 48 /* cnt0 @0, cnt1 @8, atime @16, writetime @32 */
 #define ISIO_CBMD_CNT1 8
@@ -51,5 +54,13 @@
 #define ISIO_DEFAULT_NSEM 10
 #define ISIO_DEFAULT_NPROCTRACE 10
 #define ISIO_SEM_POST_CAP 10 /* writers post a semaphore below this value */
+
+/* ImageStreamIO's clock for every time it writes: CLOCK_TAI where the
+ * system has it (Linux), else CLOCK_REALTIME. */
+#ifdef CLOCK_TAI
+#define ISIO_CLOCK CLOCK_TAI
+#else
+#define ISIO_CLOCK CLOCK_REALTIME
+#endif
 
 #endif /* SHMG_ISIO_LAYOUT_H */

@@ -29,16 +29,20 @@
  * A damaged semaphore is never handed to glibc, which would abort the
  * writer: it is skipped (its reader gets nothing from it, inspect reports
  * it and recover reinitialises it). */
-static void post_capped(sem_t *sem, const char *what, unsigned k)
+static bool post_capped(sem_t *sem, const char *what, unsigned k)
 {
-	if (shmg__sem_check(sem, what, k) == 0 && shmg__sem_value(sem) < ISIO_SEM_POST_CAP)
-		sem_post(sem);
+	if (shmg__sem_check(sem, what, k) != 0 || shmg__sem_value(sem) >= ISIO_SEM_POST_CAP)
+		return false;
+	return sem_post(sem) == 0;
 }
 
 void shmg__isio_post_all(const struct shmg_isio *s)
 {
+	int32_t self = (int32_t)getpid();
 	for (unsigned i = 0; i < s->layout.nsem; i++)
-		post_capped(isio_sem(s, i), "semaphore", i);
+		if (post_capped(isio_sem(s, i), "semaphore", i)) /* who posted, as ImageStreamIO */
+			shmg_atomic_store((int32_t *)(void *)(isio_base(s) + s->layout.off_semwritepid +
+							       4 * (size_t)i), self, relaxed);
 	post_capped((sem_t *)(void *)(isio_base(s) + s->layout.off_semlog), "semlog", 0);
 }
 
