@@ -1,0 +1,2 @@
+/* placeholder */
+int bench_loop_placeholder;
