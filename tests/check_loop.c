@@ -673,8 +673,15 @@ START_TEST(pause_sleeps_and_resumes)
 		struct shmg_loop_params lp = {.size = sizeof(lp), .mode = SHMG_LOOP_IMMEDIATE,
 					      .pinfo = p, .loopcnt_max = 1000};
 		ck_assert_int_eq(shmg_loop_new(&l, &lp), 0);
-		struct timespec dl = in_s(30);
-		int r, n = 0;
+		/* The first step sleeps until RUN arrives: at once, not at its
+		 * deadline (the command wakes the CTRLval word). */
+		struct timespec dl = in_s(20);
+		double t0 = now_s();
+		ck_assert_int_eq(shmg_loop_step(l, &dl), 1);
+		ck_assert_msg(now_s() - t0 < 15, "a paused loop slept to its deadline");
+		shmg_loop_exec_start(l, NULL);
+		shmg_loop_exec_end(l, NULL);
+		int r, n = 1;
 		while ((r = shmg_loop_step(l, &dl)) == 1) {
 			shmg_loop_exec_start(l, NULL);
 			shmg_loop_exec_end(l, NULL);
