@@ -61,8 +61,8 @@ SHMG_EXPORT int shmg_loop_grant(struct shmg_isio *s, uint64_t n, uint64_t *cnt2)
 	/* Dekker with the producer (shmg__loop_wait_credit): raise cnt2,
 	 * seq_cst fence, look for sleepers; the producer counts itself,
 	 * seq_cst fence, looks at cnt2. One of the two sees the other
-	 * (the Dekker shape of tests/spin/wflag_wake.pml; tested by
-	 * cnt2_credit_never_lost and cnt2_sleeps_until_granted). */
+	 * (tests/spin/loop_credit.pml; tested by cnt2_credit_never_lost
+	 * and cnt2_sleeps_until_granted). */
 	shmg_atomic_thread_fence(seq_cst);
 	if (shmg_atomic_load(sleepers_of(s), relaxed) != 0)
 		shmg_futex_wake(cnt2_futex(s), INT32_MAX);

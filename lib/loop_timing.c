@@ -42,7 +42,8 @@ static struct timespec load_ts(const unsigned char *p)
  * orders the earlier release of k - 1 before the entry; fence-fence
  * synchronization, C11 7.17.4) or >= k (exec_end), and so discards the slot
  * (shmg_loop_timing). Same shape as the seqlock of rules.md, rule 3, with
- * the sequence word as the mark; tested by timing_ring_never_torn.
+ * the sequence word as the mark; checked by tests/spin/loop_ring.pml and
+ * tested by timing_ring_never_torn.
  */
 SHMG_EXPORT void shmg_loop_exec_start(struct shmg_loop *l, const struct timespec *now)
 {
