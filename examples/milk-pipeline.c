@@ -42,8 +42,13 @@ static const char *dir;
 static unsigned frames;
 static unsigned mode = SHMG_LOOP_CNT0;
 
+static int is_monitor;
+static void kill_stages(void);
+
 static void die(const char *what, int err)
 {
+	if (is_monitor)
+		kill_stages();
 	fprintf(stderr, "milk-pipeline: %s: %s (%s)\n", what, shmg_strerror(err),
 		shmg_error_detail(err));
 	exit(1);
@@ -218,19 +223,49 @@ static long cpu_ticks(pid_t pid)
 	return -1;
 }
 
+static pid_t stages[3];
+
+/* On a failure: no stage is left running. */
+static void kill_stages(void)
+{
+	for (int i = 0; i < 3; i++)
+		if (stages[i] > 0) {
+			kill(stages[i], SIGKILL);
+			waitpid(stages[i], NULL, 0);
+			stages[i] = 0;
+		}
+}
+
 /* Poll a monitor's view (a person's refresh rate: 1 ms) until cond holds;
- * 60 s at most. */
+ * 60 s at most, then the stages are stopped and the run fails. */
 #define UNTIL(cond, what)                                                      \
 	do {                                                                   \
 		int ms_ = 0;                                                   \
 		while (!(cond)) {                                              \
 			if (++ms_ > 60000) {                                   \
 				fprintf(stderr, "milk-pipeline: never %s\n", what); \
+				kill_stages();                                 \
 				return 1;                                      \
 			}                                                      \
 			nanosleep(&(struct timespec){0, 1000000}, NULL);       \
 		}                                                              \
 	} while (0)
+
+/* Stage i has exited with status 0 (60 s at most). */
+static int reaped(int i)
+{
+	int status = 0;
+	for (int ms = 0; ms < 60000; ms++) {
+		pid_t r = waitpid(stages[i], &status, WNOHANG);
+		if (r == stages[i]) {
+			stages[i] = 0;
+			return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		}
+		nanosleep(&(struct timespec){0, 1000000}, NULL);
+	}
+	fprintf(stderr, "milk-pipeline: stage %d did not end\n", i);
+	return 0;
+}
 
 static int monitor(pid_t cam_pid, pid_t proc_pid, pid_t cons_pid)
 {
@@ -271,20 +306,20 @@ static int monitor(pid_t cam_pid, pid_t proc_pid, pid_t cons_pid)
 		die("run", err);
 	/* The camera stops at loopcntMax; the stages leave on exit once they
 	 * have seen the last frame. */
-	int status;
-	if (waitpid(cam_pid, &status, 0) != cam_pid || !WIFEXITED(status) || WEXITSTATUS(status))
+	if (!reaped(0))
 		failed = 1;
 	UNTIL(info_of(pp).cnt == frames, "saw the processing stage reach the last frame");
 	if ((err = shmg_pinfo_command(pp, SHMG_PINFO_EXIT, NULL)) != 0)
 		die("exit", err);
-	if (waitpid(proc_pid, &status, 0) != proc_pid || !WIFEXITED(status) || WEXITSTATUS(status))
+	if (!reaped(1))
 		failed = 1;
 	int64_t outputs = shmg_pinfo_loopcnt(pp);
 	UNTIL((int64_t)info_of(pk).cnt == outputs, "saw the consumer reach the last output");
 	if ((err = shmg_pinfo_command(pk, SHMG_PINFO_EXIT, NULL)) != 0)
 		die("exit", err);
-	if (waitpid(cons_pid, &status, 0) != cons_pid || !WIFEXITED(status) || WEXITSTATUS(status))
+	if (!reaped(2))
 		failed = 1;
+	kill_stages(); /* any that did not end */
 
 	struct shmg_loop_info c = info_of(pc), p = info_of(pp), k = info_of(pk);
 	printf("camera    wrote %lld frames (loopstat %d)\n", (long long)c.loopcnt, c.loopstat);
@@ -325,6 +360,9 @@ static pid_t start(int (*stage)(int))
 	close(fds[1]);
 	if (read(fds[0], &c, 1) != 1) { /* the stage is set up */
 		fprintf(stderr, "milk-pipeline: a stage failed to start\n");
+		is_monitor = 1;
+		waitpid(pid, NULL, 0);
+		kill_stages();
 		exit(1);
 	}
 	close(fds[0]);
@@ -356,6 +394,9 @@ int main(int argc, char **argv)
 		shmg_isio_close(s);
 	}
 	/* Downstream first, so nobody misses the first frames' credit. */
-	pid_t k = start(consumer), p = start(process), c = start(camera);
-	return monitor(c, p, k);
+	stages[2] = start(consumer);
+	stages[1] = start(process);
+	stages[0] = start(camera);
+	is_monitor = 1;
+	return monitor(stages[0], stages[1], stages[2]);
 }
