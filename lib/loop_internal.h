@@ -64,13 +64,21 @@
  * seen, within one slice. */
 #define LOOP_SLICE_NS 50000000u
 
+/* A paused loop sleeps on CTRLval in slices of this long: a legacy monitor
+ * that stores a command without waking anybody (milk's procCTRL) is obeyed
+ * within one slice; shmg_pinfo_command wakes it at once. */
+#define LOOP_PAUSE_SLICE_NS 1000000000u
+
 #ifdef SHMG_TESTING
-/* Tests of wake-ups stretch the slice, so a lost wake-up cannot hide behind
- * it (tests/check_loop.c). */
+/* Tests of wake-ups stretch the slices, so a lost wake-up cannot hide behind
+ * one (tests/check_loop.c). */
 extern uint64_t shmg__test_loop_slice_ns;
 #define LOOP_SLICE() (shmg__test_loop_slice_ns ? shmg__test_loop_slice_ns : LOOP_SLICE_NS)
+#define LOOP_PAUSE_SLICE()                                                     \
+	(shmg__test_loop_slice_ns ? shmg__test_loop_slice_ns : LOOP_PAUSE_SLICE_NS)
 #else
 #define LOOP_SLICE() ((uint64_t)LOOP_SLICE_NS)
+#define LOOP_PAUSE_SLICE() ((uint64_t)LOOP_PAUSE_SLICE_NS)
 #endif
 
 #define LOOP_DEFAULT_SEM_TIMEOUT_NS 2000000000u

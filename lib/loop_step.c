@@ -15,6 +15,7 @@
 #include "detail.h"
 #include "loop_internal.h"
 #include "milk_internal.h"
+#include "wait_internal.h"
 
 static void set_loopstat(struct shmg_loop *l, int32_t v)
 {
@@ -49,15 +50,23 @@ SHMG_EXPORT int shmg_loop_step(struct shmg_loop *l, const struct timespec *deadl
 			/* No polling: shmg_pinfo_command wakes this word after
 			 * every command; the kernel compares the word with
 			 * PAUSE as it queues us, so a command stored after
-			 * our load is never slept through (doc/wait.md). */
-			int err = shmg_futex_wait((const uint32_t *)(const void *)
-						  loop_p32(l, PINFO_CTRLVAL),
-						  (uint32_t)SHMG_PINFO_PAUSE, deadline);
+			 * our load is never slept through (doc/wait.md). The
+			 * slice (1 s) only serves legacy monitors. */
+			struct timespec until;
+			int err = shmg__wake_by(&until, deadline, LOOP_PAUSE_SLICE());
+			if (err)
+				return err;
+			err = shmg_futex_wait((const uint32_t *)(const void *)
+					      loop_p32(l, PINFO_CTRLVAL),
+					      (uint32_t)SHMG_PINFO_PAUSE, &until);
 			if (err == -ETIMEDOUT || err == -EINTR) {
-				/* The command may have come with the signal. */
+				/* A command that came with the signal or the
+				 * slice's end wins; a legacy monitor's plain
+				 * store is seen here. */
 				if (shmg_pinfo_ctrl(l->p.pinfo) != SHMG_PINFO_PAUSE)
 					continue;
-				return err;
+				if (err == -EINTR || shmg_deadline_passed(deadline))
+					return err;
 			}
 			continue;
 		}

@@ -620,6 +620,7 @@ END_TEST
 START_TEST(exit_races_single_steps)
 {
 	uint64_t state = 11;
+	shmg__test_loop_slice_ns = 60000000000ull; /* only the wake-up resumes */
 	for (int round = 0; round < 60; round++) {
 		char name[16];
 		snprintf(name, sizeof(name), "stepper%d", round);
@@ -668,6 +669,7 @@ END_TEST
  * RUN; loopcnt_max ends the loop. */
 START_TEST(pause_sleeps_and_resumes)
 {
+	shmg__test_loop_slice_ns = 60000000000ull; /* only the wake-up resumes */
 	struct shmg_pinfo *p = pinfo_new("pauser", SHMG_PINFO_SIZE_2024);
 	ck_assert_int_eq(shmg_pinfo_command(p, SHMG_PINFO_PAUSE, NULL), 0);
 	pid_t c = tu_fork();
@@ -832,6 +834,29 @@ START_TEST(exit_reaches_a_waiting_loop)
 }
 END_TEST
 
+/* A legacy monitor (milk's procCTRL) stores CTRLval plainly and wakes
+ * nobody: a paused loop still obeys it, within its pause slice (1 s). */
+START_TEST(legacy_monitor_obeyed)
+{
+	struct shmg_pinfo *p = pinfo_new("legacymon", SHMG_PINFO_SIZE_2024);
+	ck_assert_int_eq(shmg_pinfo_command(p, SHMG_PINFO_PAUSE, NULL), 0);
+	pid_t c = tu_fork();
+	if (c == 0) {
+		struct shmg_loop *l = loop_new(p, NULL, SHMG_LOOP_IMMEDIATE, 0);
+		struct timespec dl = in_s(20);
+		double t0 = now_s();
+		ck_assert_int_eq(shmg_loop_step(l, &dl), 0); /* the exit */
+		ck_assert(now_s() - t0 < 15);
+		shmg_loop_free(l);
+		_exit(0);
+	}
+	tu_wait_in_futex(c);
+	P32(p, 520) = SHMG_PINFO_EXIT; /* a plain store, no wake-up */
+	tu_wait_ok(c);
+	shmg_pinfo_close(p);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("loop");
@@ -859,6 +884,7 @@ int main(void)
 	tcase_add_test(pc, pause_sleeps_and_resumes);
 	tcase_add_test(pc, timing_ring_never_torn);
 	tcase_add_test(pc, exit_reaches_a_waiting_loop);
+	tcase_add_test(pc, legacy_monitor_obeyed);
 	suite_add_tcase(s, pc);
 	return tu_run_suite(s);
 }
