@@ -15,6 +15,7 @@
 #include "detail.h"
 #include "loop_internal.h"
 #include "milk_internal.h"
+#include "testing.h"
 #include "wait_internal.h"
 
 static void set_loopstat(struct shmg_loop *l, int32_t v)
@@ -36,6 +37,7 @@ SHMG_EXPORT int shmg_loop_step(struct shmg_loop *l, const struct timespec *deadl
 		case SHMG_PINFO_STEP: {
 			/* One iteration, then pause; an EXIT sent in between
 			 * stays (-EAGAIN: look again at what is there). */
+			SHMG__TEST_POINT(SHMG__LOOP_STEP_READ);
 			int err = shmg_pinfo_transition(l->p.pinfo, SHMG_PINFO_STEP,
 							SHMG_PINFO_PAUSE, &now, deadline);
 			if (err == -EAGAIN)

@@ -24,8 +24,10 @@
 
 #include "testutil.h"
 
-/* Test hooks of the testing build (lib/loop_internal.h, lib/testing.h). */
-extern uint64_t shmg__test_loop_slice_ns, shmg__test_wflag_probe_ns;
+#include "testing.h"
+
+/* The loop's test hook (lib/loop_internal.h): its slices. */
+extern uint64_t shmg__test_loop_slice_ns;
 
 static char dir[64];
 
@@ -834,6 +836,42 @@ START_TEST(exit_reaches_a_waiting_loop)
 }
 END_TEST
 
+/* The exit lands exactly between the step's read of STEP and its change of
+ * CTRLval (a protocol point of the testing build sends it there): the step
+ * must see it and return 0; milk's read-then-store would overwrite it with
+ * PAUSE and sleep. */
+static struct shmg_pinfo *race_pinfo;
+static void exit_now(int point)
+{
+	if (point == SHMG__LOOP_STEP_READ)
+		ck_assert_int_eq(shmg_pinfo_command(race_pinfo, SHMG_PINFO_EXIT, NULL), 0);
+}
+
+START_TEST(exit_between_step_read_and_pause)
+{
+	shmg__test_loop_slice_ns = 60000000000ull;
+	for (int round = 0; round < 5; round++) {
+		char name[16];
+		snprintf(name, sizeof(name), "between%d", round);
+		race_pinfo = pinfo_new(name, round % 2 ? SHMG_PINFO_SIZE_NEW : SHMG_PINFO_SIZE_2024);
+		ck_assert_int_eq(shmg_pinfo_command(race_pinfo, SHMG_PINFO_STEP, NULL), 0);
+		pid_t c = tu_fork();
+		if (c == 0) {
+			struct shmg_loop *l = loop_new(race_pinfo, NULL, SHMG_LOOP_IMMEDIATE, 0);
+			shmg__test_point = exit_now;
+			struct timespec dl = in_s(20);
+			ck_assert_int_eq(shmg_loop_step(l, &dl), 0);
+			ck_assert_int_eq(shmg_pinfo_ctrl(race_pinfo), SHMG_PINFO_EXIT);
+			shmg__test_point = NULL;
+			shmg_loop_free(l);
+			_exit(0);
+		}
+		tu_wait_ok(c);
+		shmg_pinfo_close(race_pinfo);
+	}
+}
+END_TEST
+
 /* A legacy monitor (milk's procCTRL) stores CTRLval plainly and wakes
  * nobody: a paused loop still obeys it, within its pause slice (1 s). */
 START_TEST(legacy_monitor_obeyed)
@@ -885,6 +923,7 @@ int main(void)
 	tcase_add_test(pc, timing_ring_never_torn);
 	tcase_add_test(pc, exit_reaches_a_waiting_loop);
 	tcase_add_test(pc, legacy_monitor_obeyed);
+	tcase_add_test(pc, exit_between_step_read_and_pause);
 	suite_add_tcase(s, pc);
 	return tu_run_suite(s);
 }
