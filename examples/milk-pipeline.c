@@ -12,12 +12,14 @@
  *              frame received or missed.
  *
  * Every camera frame returns its credit exactly once, so the camera is
- * never more than WINDOW frames ahead and nothing deadlocks. The monitor
+ * never more than WINDOW frames ahead, nothing deadlocks, and cnt2 ends at
+ * FRAMES + WINDOW. The monitor
  * (this process) pauses `process`, single-steps it 3 times, resumes it,
  * then sends exit to `process` and `consumer` once they have seen the last
  * frame, and checks: every frame accounted for (received + missed =
- * written, at both stages), exit obeyed, and no stage burning CPU while
- * the pipeline is paused (its CPU time from /proc/PID/stat).
+ * written, at both stages), every credit given back exactly once, exit
+ * obeyed, and no stage burning CPU while the pipeline is paused (its CPU
+ * time from /proc/PID/stat).
  *
  * usage: milk-pipeline DIR FRAMES [cnt0|semaphore]; exit 0 when all holds.
  */
@@ -322,6 +324,15 @@ static int monitor(pid_t cam_pid, pid_t proc_pid, pid_t cons_pid)
 	kill_stages(); /* any that did not end */
 
 	struct shmg_loop_info c = info_of(pc), p = info_of(pp), k = info_of(pk);
+	/* Credit: every camera frame gave its credit back exactly once. */
+	struct shmg_isio *cam = stream_open("cam");
+	struct shmg_isio_info ci = {.size = sizeof(ci)};
+	shmg_isio_inspect(cam, &ci);
+	shmg_isio_close(cam);
+	printf("credit    cnt2 %llu = %u frames + window %d: %s\n", (unsigned long long)ci.cnt2,
+	       frames, WINDOW, ci.cnt2 == (uint64_t)frames + WINDOW ? "yes" : "no");
+	if (ci.cnt2 != (uint64_t)frames + WINDOW)
+		failed = 1;
 	printf("camera    wrote %lld frames (loopstat %d)\n", (long long)c.loopcnt, c.loopstat);
 	printf("process   received %lld + missed %llu = %llu (written %u), exit obeyed: %s\n",
 	       (long long)p.loopcnt, (unsigned long long)p.missed_total,

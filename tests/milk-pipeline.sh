@@ -15,7 +15,7 @@ for mode in cnt0 semaphore; do
 	printf '%s\n' "$out" | sed "s/^/$mode: /"
 	[ $rc -eq 0 ] || { echo "FAIL: milk-pipeline $mode exited $rc"; status=1; continue; }
 	for want in "received [0-9]* + missed [0-9]* = 3000 (written 3000), exit obeyed: yes" \
-		"consumer  received .* exit obeyed: yes" "3 single steps" "camera    wrote 3000 frames" \
+		"consumer  received .* exit obeyed: yes" "3 single steps" "camera    wrote 3000 frames" "credit    cnt2 3004 = 3000 frames + window 4: yes" \
 		"^ok: every frame accounted for"; do
 		printf '%s\n' "$out" | grep -q -- "$want" || { echo "FAIL: $mode: no line '$want'"; status=1; }
 	done
