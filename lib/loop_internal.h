@@ -62,7 +62,7 @@
 /* Waits sleep in slices of at most this long: an EXIT command reaches a
  * loop that waits for its trigger, and a legacy peer that wakes nobody is
  * seen, within one slice. */
-#define LOOP_SLICE_NS 50000000u
+#define LOOP_SLICE_NS 100000000u
 
 /* A paused loop sleeps on CTRLval in slices of this long: a legacy monitor
  * that stores a command without waking anybody (milk's procCTRL) is obeyed

@@ -484,7 +484,7 @@ START_TEST(dead_writer_reported)
 END_TEST
 
 /* A legacy writer (plain stores of cnt0, no wake-up) and a legacy consumer
- * (plain store of cnt2) are still seen, within the slice (50 ms). */
+ * (plain store of cnt2) are still seen, within the slice (100 ms). */
 START_TEST(legacy_peers_seen)
 {
 	struct shmg_pinfo *p = pinfo_new("legacy", SHMG_PINFO_SIZE_2024);

@@ -122,7 +122,7 @@ struct shmg_loop_trigger {
  * t->run says whether mode 5 runs anyway), SHMG_EWRITERDEAD (the input's
  * guarded writer died), -EINTR (a signal), -ECANCELED (an EXIT command
  * arrived while waiting), SHMG_ECOUNTER (the input was recreated), -EINVAL
- * (t's size). A legacy writer that wakes nobody is seen within 50 ms.
+ * (t's size). A legacy writer that wakes nobody is seen within 100 ms.
  */
 SHMG_EXPORT int shmg_loop_wait(struct shmg_loop *l,
 			       struct shmg_loop_trigger *t,

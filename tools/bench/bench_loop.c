@@ -4,7 +4,7 @@
  *   latency from a frame's publish to the loop's wait returning, the loop
  *   asleep (a frame every 200 us): CNT0 (futex) vs SEMAPHORE (a claimed
  *   slot, sem_clockwait) vs milk's CNT0 as milk writes it (poll cnt0 with
- *   usleep(5)); medians and 99th percentiles;
+ *   usleep(5)), interleaved in batches; medians and 99th percentiles;
  *   CPU time of a loop waiting 1 s for input that never comes, vs the
  *   polling loop;
  *   missed frames after bursts of 25 frames: ours (from cnt0) vs milk's
@@ -77,14 +77,22 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The median and the 99th percentile of v[0..n) (sorts v). */
+static void med_p99(double *v, size_t n, double *med, double *p99)
+{
+	qsort(v, n, sizeof(double), cmp_double);
+	*med = v[n / 2];
+	*p99 = v[n * 99 / 100];
+}
+
 struct shared {
 	uint32_t ready, done;
 	uint64_t t[];
 };
 
-/* One run: `rounds` frames, one every ~200 us; the loop process records
- * when each wait returned. Fills the median and the 99th percentile (us). */
-static int latency(enum peer how, int rounds, double *med, double *p99)
+/* One batch: `rounds` frames, one every ~200 us; the loop process records
+ * when each wait returned. Appends the latencies (us) to lat. */
+static int latency(enum peer how, int rounds, double *lat)
 {
 	struct shmg_isio *s;
 	struct shmg_pinfo *p;
@@ -133,15 +141,8 @@ static int latency(enum peer how, int rounds, double *med, double *p99)
 	}
 	int status;
 	waitpid(pid, &status, 0);
-	double *lat = malloc(sizeof(double) * (size_t)rounds);
-	if (!lat)
-		return 1;
 	for (int k = 0; k < rounds; k++)
 		lat[k] = (double)(sh->t[rounds + k] - sh->t[k]) / 1e3;
-	qsort(lat, (size_t)rounds, sizeof(double), cmp_double);
-	*med = lat[rounds / 2];
-	*p99 = lat[(size_t)rounds * 99 / 100];
-	free(lat);
 	shmg_isio_close(s);
 	shmg_pinfo_close(p);
 	munmap(sh, shsize);
@@ -245,7 +246,7 @@ static int missed(int bursts, double *ours, double *peer)
 int bench_suite_loop(void);
 int bench_suite_loop(void)
 {
-	int reps = bench_quick() ? 1 : 3, rounds = bench_quick() ? 40 : 2000;
+	int reps = bench_quick() ? 1 : 3, rounds = bench_quick() ? 80 : 2400;
 	double secs = bench_quick() ? 0.1 : 1.0;
 	double mc[8], ms[8], mp[8], pc[8], ps[8], pp[8], ic[8], ip[8];
 	int failed = 0;
@@ -257,13 +258,27 @@ int bench_suite_loop(void)
 	}
 	if (reps > 8)
 		reps = 8;
+	/* Each repetition interleaves the three in batches, so a change of
+	 * the machine's load hits them alike. */
+	enum { BATCHES = 8 };
+	int per = rounds / BATCHES;
+	double *lc_ = malloc(sizeof(double) * (size_t)rounds * 3);
+	if (!lc_)
+		return 1;
+	double *ls_ = lc_ + rounds, *lp_ = ls_ + rounds;
 	for (int r = 0; r < reps && !failed; r++) {
-		failed |= latency(CNT0, rounds, &mc[r], &pc[r]);
-		failed |= latency(SEM, rounds, &ms[r], &ps[r]);
-		failed |= latency(POLLING, rounds, &mp[r], &pp[r]);
+		for (int b = 0; b < BATCHES && !failed; b++) {
+			failed |= latency(CNT0, per, lc_ + b * per);
+			failed |= latency(SEM, per, ls_ + b * per);
+			failed |= latency(POLLING, per, lp_ + b * per);
+		}
+		med_p99(lc_, (size_t)(per * BATCHES), &mc[r], &pc[r]);
+		med_p99(ls_, (size_t)(per * BATCHES), &ms[r], &ps[r]);
+		med_p99(lp_, (size_t)(per * BATCHES), &mp[r], &pp[r]);
 		failed |= idle_cpu(CNT0, secs, &ic[r]);
 		failed |= idle_cpu(POLLING, secs, &ip[r]);
 	}
+	free(lc_);
 	double ours = 0, peer = 0;
 	failed |= missed(bench_quick() ? 4 : 50, &ours, &peer);
 	char cmd[96];
