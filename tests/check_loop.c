@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -120,6 +121,15 @@ static double now_s(void)
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* CPU seconds this process used so far. */
+static double cpu_now(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
 }
 
 /* Wait until process pid is blocked in system call nr (/proc/PID/syscall). */
@@ -310,8 +320,9 @@ START_TEST(semaphore_missed_exact) { missed_exact(SHMG_LOOP_SEMAPHORE, 2); }
 END_TEST
 
 /* Timeouts end at the deadline (CLOCK_MONOTONIC: not early, not stretched
- * by a clock mix-up such as TAI's 37 s), are reported as timeouts, counted,
- * and only mode 5 runs on. */
+ * by a clock mix-up such as TAI's 37 s, and asleep meanwhile: a wait whose
+ * sleeps end at once on a clock mix-up would spin to the deadline), are
+ * reported as timeouts, counted, and only mode 5 runs on. */
 static void timeout_case(unsigned mode, uint64_t timeout_ns, int use_deadline, uint32_t run)
 {
 	struct shmg_pinfo *p = pinfo_new("timeout", SHMG_PINFO_SIZE_2024);
@@ -320,11 +331,13 @@ static void timeout_case(unsigned mode, uint64_t timeout_ns, int use_deadline, u
 	struct shmg_loop_trigger t = {.size = sizeof(t)};
 	for (int i = 0; i < 3; i++) {
 		struct timespec dl = in_s(0.03);
-		double t0 = now_s();
+		double t0 = now_s(), c0 = cpu_now();
 		ck_assert_int_eq(shmg_loop_wait(l, &t, use_deadline ? &dl : NULL), -ETIMEDOUT);
-		double took = now_s() - t0;
+		double took = now_s() - t0, cpu = cpu_now() - c0;
 		ck_assert_msg(took >= 0.029, "timed out early: %.4f s", took);
 		ck_assert_msg(took < 2.0, "timeout stretched: %.4f s", took);
+		/* Asleep until then, not spinning to the deadline. */
+		ck_assert_msg(cpu < took / 2, "%.4f s of CPU in a %.4f s wait", cpu, took);
 		ck_assert_uint_eq(t.status, SHMG_LOOP_TIMEDOUT);
 		ck_assert_uint_eq(t.run, run);
 		ck_assert_int_eq(P32(p, 1008), SHMG_LOOP_TIMEDOUT);
