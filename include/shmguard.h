@@ -11,6 +11,7 @@
  *   isio.h    ImageStreamIO stream files, guarded, byte-for-byte compatible
  *   xlock.h   exclusive lock in one existing word, with owner-death recovery
  *   milk.h    milk PINFO and FPS files: lossless commands, status, parameters
+ *   loop.h    milk's processing loop: triggers, commands, timing in PINFO
  *   error.h   return codes and shmg_strerror()
  */
 #ifndef SHMGUARD_H
@@ -27,5 +28,6 @@
 #include <shmguard/isio.h>
 #include <shmguard/xlock.h>
 #include <shmguard/milk.h>
+#include <shmguard/loop.h>
 
 #endif /* SHMGUARD_H */

@@ -15,6 +15,7 @@
 #include <shmguard/error.h>
 #include <shmguard/milk.h>
 #include <shmguard/proc.h>
+#include <shmguard/wait.h>
 
 #include "detail.h"
 #include "milk_internal.h"
@@ -163,6 +164,11 @@ SHMG_EXPORT int shmg_pinfo_command(struct shmg_pinfo *p, int cmd,
 	else
 		shmg_atomic_store(ctrlval(p), cmd, relaxed);
 	shmg_xlock_unlock(&p->lock);
+	/* A loop paused in shmg_loop_step sleeps on this word: wake it. A
+	 * command is rare (a person or a script), so this syscall is not on a
+	 * fast path (rules.md, rule 5). */
+	if (err >= 0)
+		shmg_futex_wake((const uint32_t *)(const void *)ctrlval(p), INT32_MAX);
 	return milk_result(p->region, err);
 }
 

@@ -30,6 +30,7 @@ enum shmg__test_points {
 	SHMG__XLOCK_STOLEN,          /* taken from a dead owner, not yet returned */
 	SHMG__XLOCK_UNLOCK_BEFORE,   /* in unlock's slow path, before the exchange */
 	SHMG__XLOCK_UNLOCK_AFTER,    /* after the exchange, before the wake */
+	SHMG__LOOP_STEP_READ,        /* loop step: STEP read, CTRLval not yet changed */
 };
 
 /* Where recovery may fail before it changes anything (shmg__test_fail's

@@ -264,6 +264,42 @@ static int hold(const char *path, bool unmap)
 		pause();
 }
 
+/* A loop that ran: a semaphore trigger on loopin.im.shm, one timeout, a
+ * wait that missed 2 frames, 5 iterations 1 s apart that took 250 us
+ * each (fixed times), then a pause command. */
+static void loop_ran(void)
+{
+	struct shmg_isio *s;
+	struct shmg_isio_params ip = {.size = sizeof(ip), .name = "loopin", .naxis = 2,
+				      .dims = {8, 8}, .datatype = SHMG_ISIO_UINT16};
+	check(shmg_isio_create(&s, at("loopin.im.shm"), &ip, 0600, 0), "loopin");
+	check(shmg_isio_claim(s), "claim loopin");
+	struct shmg_pinfo *p;
+	struct shmg_pinfo_params pp = {.size = sizeof(pp), .file_size = SHMG_PINFO_SIZE_2024,
+				       .name = "looper", .pid = getpid()};
+	check(shmg_pinfo_create(&p, at("loop.pinfo.shm"), &pp, 0600, 0), "loop pinfo");
+	struct shmg_loop *l;
+	struct shmg_loop_params lp = {.size = sizeof(lp), .mode = SHMG_LOOP_SEMAPHORE, .pinfo = p,
+				      .input = s, .timeout_ns = 1000000, .loopcnt_max = 100};
+	check(shmg_loop_new(&l, &lp), "loop");
+	struct shmg_loop_trigger t = {.size = sizeof(t)};
+	if (shmg_loop_wait(l, &t, NULL) != -ETIMEDOUT)
+		check(-EPROTO, "the loop's timeout");
+	static const uint16_t frame[64];
+	for (int i = 0; i < 3; i++)
+		check(shmg_isio_write(s, frame, sizeof(frame), NULL), "frame");
+	check(shmg_loop_wait(l, &t, NULL), "loop wait");
+	for (int k = 0; k < 5; k++) {
+		struct timespec a = {10 + k, 0}, b = {10 + k, 250000};
+		shmg_loop_exec_start(l, &a);
+		shmg_loop_exec_end(l, &b);
+	}
+	check(shmg_pinfo_command(p, SHMG_PINFO_PAUSE, NULL), "pause");
+	shmg_loop_free(l); /* loopstat: stopped */
+	shmg_pinfo_close(p);
+	shmg_isio_close(s);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "--json") == 0)
@@ -289,6 +325,7 @@ int main(int argc, char **argv)
 	check(shmg_pinfo_create(&p, at("healthy.pinfo.shm"), &pp, 0600, 0), "pinfo");
 	check(shmg_pinfo_set_status(p, 7, "converging", NULL), "status");
 	shmg_pinfo_close(p);
+	loop_ran();
 	struct shmg_fps *f;
 	struct shmg_fps_params fp = {.size = sizeof(fp), .layout = SHMG_FPS_2024, .nparam = 8,
 				     .name = "healthy"};

@@ -67,4 +67,12 @@ verify xlock.pml SHMG_MODEL pass
 for mutant in LOST_WAITER_BIT NONCAS_STEAL NO_WAITERS_AFTER_SLEEP; do
 	verify xlock.pml "$mutant" fail
 done
+verify loop_ring.pml SHMG_MODEL pass
+for mutant in NO_WRITER_FENCE NO_READER_FENCE RELAXED_FIRST KEEP_ALL; do
+	verify loop_ring.pml "$mutant" fail
+done
+verify loop_credit.pml SHMG_MODEL pass
+for mutant in NO_PRODUCER_FENCE NO_GRANT_FENCE NO_KERNEL_COMPARE NO_SLEEPER_COUNT; do
+	verify loop_credit.pml "$mutant" fail
+done
 exit $status
