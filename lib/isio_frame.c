@@ -172,11 +172,30 @@ SHMG_EXPORT int shmg_isio_write_slice(struct shmg_isio *s, const void *data,
 	return publish(s, g, cnt);
 }
 
-/* Readers use the latch only when its writer follows this protocol, which
- * the owner word tells (ImageStreamIO itself never sets it). */
-static bool use_latch(const struct shmg_isio *s)
+/*
+ * Readers use the latch only on evidence that its writer follows this
+ * protocol. ownerPID alone is not enough: applications set it themselves
+ * while writing the legacy way. The evidence is the sequence word of the
+ * copy CBindex names, which only a guarded writer writes (ImageStreamIO
+ * never writes the circular-buffer records): it holds cnt0, or cnt0 + 1
+ * in the moment between a guarded publish's index and counter stores.
+ * Before the first frame there is nothing to tell by; the latch then waits
+ * for that frame. Anything else reads through the single buffer, which a
+ * guarded writer keeps too (doc/imagestreamio.md, "Which writer").
+ */
+int shmg__isio_latch_fresh(const struct shmg_isio *s)
 {
-	return s->has_latch && shmg_atomic_load(s->guard.owner, relaxed) > 0;
+	if (!s->has_latch || shmg_atomic_load(s->guard.owner, relaxed) <= 0)
+		return 0;
+	uint64_t c = shmg_atomic_load(s->guard.counter, acquire);
+	if (c == 0)
+		return 1;
+	uint32_t i = shmg_atomic_load(isio_cbindex(s), acquire);
+	if (i >= s->layout.cbsize)
+		return 0;
+	uint64_t q = shmg_atomic_load(isio_word64(s, s->layout.off_cbmd +
+						     (size_t)i * ISIO_CBMD_SIZE), acquire);
+	return q != 0 && (q == c || q == c + 1);
 }
 
 SHMG_EXPORT int shmg_isio_read(const struct shmg_isio *s, void *dst,
@@ -187,8 +206,13 @@ SHMG_EXPORT int shmg_isio_read(const struct shmg_isio *s, void *dst,
 		return -ENOTSUP;
 	if (len > s->layout.data_size)
 		return -ERANGE;
-	if (use_latch(s))
-		return shmg_wflag_read(&s->latch, dst, NULL, len, snap, deadline);
+	if (shmg__isio_latch_fresh(s)) {
+		int err = shmg_wflag_read(&s->latch, dst, NULL, len, snap, deadline);
+		/* A writer that stopped sequencing the copies (another took
+		 * over the legacy way): the single buffer. */
+		if (err != SHMG_ETOOFAST || shmg__isio_latch_fresh(s))
+			return err;
+	}
 	return shmg_wflag_read(&s->guard, dst, shmg_isio_data(s), len, snap,
 			       deadline);
 }
@@ -216,6 +240,6 @@ SHMG_EXPORT uint64_t shmg_isio_counter(const struct shmg_isio *s)
 SHMG_EXPORT int shmg_isio_wait(const struct shmg_isio *s, uint64_t after,
 			       uint64_t *now, const struct timespec *deadline)
 {
-	return shmg_wflag_wait_update(use_latch(s) ? &s->latch : &s->guard,
+	return shmg_wflag_wait_update(shmg__isio_latch_fresh(s) ? &s->latch : &s->guard,
 				      after, now, deadline);
 }

@@ -10,6 +10,7 @@
 
 #include <shmguard/isio.h>
 
+#include "isio_layout.h"
 #include "region_internal.h"
 #include "wflag_internal.h"
 
@@ -39,6 +40,10 @@ int shmg__isio_layout_read(struct shmg_isio_layout *l,
 /* Place the guard and the latch of an opened or created stream. */
 int shmg__isio_place_guards(struct shmg_isio *s);
 
+/* 1 when readers may use the latch: a guarded writer is recorded and the
+ * copy CBindex names carries its sequence word (lib/isio_frame.c). */
+int shmg__isio_latch_fresh(const struct shmg_isio *s);
+
 /* Post every reader semaphore below the cap, then the semlog. */
 void shmg__isio_post_all(const struct shmg_isio *s);
 
@@ -57,6 +62,11 @@ static inline int32_t *isio_readpid(const struct shmg_isio *s, unsigned i)
 {
 	return (int32_t *)(void *)(isio_base(s) + s->layout.off_semreadpid +
 				   (size_t)i * sizeof(int32_t));
+}
+
+static inline uint32_t *isio_cbindex(const struct shmg_isio *s)
+{
+	return (uint32_t *)(void *)(isio_base(s) + ISIO_CBINDEX);
 }
 
 static inline uint64_t *isio_word64(const struct shmg_isio *s, size_t off)

@@ -205,6 +205,11 @@ int shmg__isio_layout_read(struct shmg_isio_layout *l,
 	if (!memchr(base + ISIO_NAME, '\0', SHMG_ISIO_NAME_MAX))
 		return shmg__fail(SHMG_ELAYOUT, "the name field (%d bytes) is not NUL-terminated",
 				  SHMG_ISIO_NAME_MAX);
+	/* ImageStreamIO refuses a stream not marked shared (a process-local
+	 * image written to a file): so does this client. */
+	if (MD(base, ISIO_SHARED, uint8_t) != 1)
+		return shmg__fail(SHMG_ELAYOUT, "shared is %u, 1 expected (not a shared stream)",
+				  MD(base, ISIO_SHARED, uint8_t));
 	read_counts(&n, base);
 	int err = count_elements(&n);
 	if (err)

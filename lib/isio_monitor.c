@@ -37,6 +37,23 @@ static int32_t load32(const struct shmg_isio *s, size_t off)
 	return shmg_atomic_load((const int32_t *)(const void *)(isio_base(s) + off), relaxed);
 }
 
+/* What the frames' writer left tells which kind it is (enum
+ * shmg_isio_writer_kind; doc/imagestreamio.md, "Which writer"). */
+static uint8_t writer_kind(const struct shmg_isio *s, uint64_t cnt0, int32_t owner)
+{
+	const struct shmg_isio_layout *l = &s->layout;
+	if (cnt0 == 0)
+		return SHMG_ISIO_WRITER_UNKNOWN;
+	if (l->cbsize == 0)
+		return owner > 0 ? SHMG_ISIO_WRITER_GUARDED : SHMG_ISIO_WRITER_UNKNOWN;
+	uint32_t i = load32(s, ISIO_CBINDEX);
+	if (i >= l->cbsize)
+		return SHMG_ISIO_WRITER_LEGACY;
+	uint64_t q = load64(s, l->off_cbmd + (size_t)i * ISIO_CBMD_SIZE);
+	return q != 0 && (q == cnt0 || q == cnt0 + 1) ? SHMG_ISIO_WRITER_GUARDED
+						      : SHMG_ISIO_WRITER_LEGACY;
+}
+
 SHMG_EXPORT int shmg_isio_inspect(const struct shmg_isio *s, struct shmg_isio_info *info)
 {
 	struct shmg_isio_info own;
@@ -55,6 +72,7 @@ SHMG_EXPORT int shmg_isio_inspect(const struct shmg_isio *s, struct shmg_isio_in
 	own.cbindex = (uint32_t)load32(s, ISIO_CBINDEX);
 	own.cbcycle = load64(s, ISIO_CBCYCLE);
 	own.creator_pid = load32(s, ISIO_CREATORPID);
+	own.writer_kind = writer_kind(s, own.cnt0, own.owner_pid);
 	own.semlog_damaged = shmg__sem_check((sem_t *)(void *)(isio_base(s) + s->layout.off_semlog),
 					     "semlog", 0) != 0;
 	if (shmg__truncated(s->region))

@@ -13,15 +13,16 @@ static bool is_dir(const char *path)
 	return path && *path && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* ImageStreamIO's rule exactly, so both find each other's streams:
+ * $MILK_SHM_DIR when set (even if it does not exist: opening there then
+ * fails with -ENOENT, as ImageStreamIO's does), else /milk/shm if it is a
+ * directory, else /tmp. Never $TMPDIR, which ImageStreamIO does not read. */
 const char *shmg__shm_dir(void)
 {
 	const char *dir = getenv("MILK_SHM_DIR");
-	if (is_dir(dir))
+	if (dir && *dir)
 		return dir;
-	if (is_dir("/milk/shm"))
-		return "/milk/shm";
-	dir = getenv("TMPDIR");
-	return is_dir(dir) ? dir : "/tmp";
+	return is_dir("/milk/shm") ? "/milk/shm" : "/tmp";
 }
 
 const char *shmg__proc_dir(void)

@@ -5,8 +5,8 @@
 #ifndef SHMG_SHMDIR_H
 #define SHMG_SHMDIR_H
 
-/* $MILK_SHM_DIR if a directory, else /milk/shm if one, else $TMPDIR if a
- * directory, else /tmp. */
+/* $MILK_SHM_DIR when set, else /milk/shm if a directory, else /tmp:
+ * ImageStreamIO's own rule (never $TMPDIR). */
 const char *shmg__shm_dir(void);
 
 /* $MILK_PROC_DIR if a directory, else shmg__shm_dir(). */

@@ -27,6 +27,8 @@ struct shmg_wflag {
 	size_t data_len;
 	unsigned next;         /* writer: the copy begun by shmg_wflag_begin */
 	bool readonly;         /* mapped read-only: readers write nothing */
+	uint8_t unwoken;       /* readers' evidence that the writer wakes nobody
+				* (a legacy writer): they poll (wflag_read.c) */
 	const int *truncated;  /* the region's flag (SHMG_REGION_TRUNCATION), or NULL */
 	uint32_t mark_bits;    /* the mark's bits within *futex */
 	uint32_t waiters_bits; /* the waiters byte's bits within *futex */

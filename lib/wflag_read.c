@@ -30,10 +30,12 @@
  * a dead writer is reported within one period. */
 #define PROBE_NS 64000000u
 /* A reader on a read-only mapping cannot announce itself, so a writer with
- * a waiters byte never wakes it: it polls, first after POLL_MIN_NS, the
- * interval doubling while nothing happens up to POLL_MAX_NS (doc/wflag.md,
- * "Read-only readers"). An idle stream then costs such a reader about
- * 1,000 wake-ups a second; a frame is seen at most POLL_MAX_NS late. */
+ * a waiters byte never wakes it; and a writer that does not follow the
+ * guard (an unmodified ImageStreamIO writer) wakes nobody. Such readers
+ * poll, first after POLL_MIN_NS, the interval doubling while nothing
+ * happens up to POLL_MAX_NS (doc/wflag.md, "Read-only readers" and
+ * "Writers that wake nobody"). An idle stream then costs such a reader
+ * about 1,000 wake-ups a second; a frame is seen at most POLL_MAX_NS late. */
 #define POLL_MIN_NS 50000u
 #define POLL_MAX_NS 1000000u
 #ifdef SHMG_TESTING
@@ -110,7 +112,34 @@ static bool writer_dead(const struct shmg_wflag *g, enum wait_for what)
 struct sleep_on {
 	uint32_t *word;
 	uint32_t seen;
+	uint8_t announced; /* the waiters byte as announced (0: none) */
 };
+
+/* The handle is the caller's own (process-local, never const storage):
+ * readers keep their evidence about the writer in it. */
+static uint8_t *unwoken(const struct shmg_wflag *g)
+{
+	return (uint8_t *)&((struct shmg_wflag *)(uintptr_t)g)->unwoken;
+}
+
+/*
+ * A sleep that timed out found what it waited for: the writer published
+ * while this reader was announced, and woke nobody. Poll from now on (a
+ * wake seen later turns that off), and take back this announcement, which
+ * such a writer never clears: by a CAS from exactly the byte announced, so
+ * a publish that advanced the generation meanwhile keeps it.
+ */
+static void writer_woke_nobody(const struct shmg_wflag *g, const struct sleep_on *s)
+{
+	shmg_atomic_store(unwoken(g), 1, relaxed);
+#if __GCC_ATOMIC_CHAR_LOCK_FREE == 2
+	if (s->announced & WAITERS_ASLEEP)
+		shmg_atomic_cmpxchg(g->waiters, s->announced,
+				    (uint8_t)(s->announced & ~WAITERS_ASLEEP), relaxed);
+#else
+	(void)s; /* no 1-byte CAS here: the next guarded publish clears it */
+#endif
+}
 
 /*
  * With a waiters byte: announce, then look (a Dekker handshake with the
@@ -128,6 +157,7 @@ static int announce_then_look(const struct shmg_wflag *g, enum wait_for what,
 	if (!(mine & WAITERS_ASLEEP))
 		mine = byte_or(g->waiters, WAITERS_ASLEEP, relaxed);
 	shmg_atomic_thread_fence(seq_cst);
+	s->announced = mine;
 	int c = condition(g, what, after, now);
 	if (c != 0)
 		return c;
@@ -161,6 +191,7 @@ static int look_then_sleep_word(const struct shmg_wflag *g,
 				enum wait_for what, uint64_t after,
 				uint64_t *now, struct sleep_on *s)
 {
+	s->announced = 0;
 	if (what == FOR_IDLE || g->waiters) {
 		/* With a waiters byte (a read-only reader, which polls) the
 		 * mark's word is also where announced sleepers are woken, and
@@ -185,7 +216,7 @@ static int wflag_wait(const struct shmg_wflag *g, enum wait_for what,
 	/* Only a reader that may write announces; without a waiters byte
 	 * nobody needs to, and with one a read-only reader polls. */
 	const bool announces = g->waiters && !g->readonly;
-	const bool polls = g->waiters && g->readonly;
+	const bool polls = g->waiters && (g->readonly || shmg_atomic_load(unwoken(g), relaxed));
 	uint64_t nap_ns = polls ? POLL_MIN_NS : probe_ns;
 	struct timespec probe_at;
 	struct sleep_on s;
@@ -217,12 +248,18 @@ static int wflag_wait(const struct shmg_wflag *g, enum wait_for what,
 		err = shmg_futex_wait(s.word, s.seen, &until);
 		if (err == -EINTR)
 			return -EINTR;
+		if (err == 0 && announces)
+			shmg_atomic_store(unwoken(g), 0, relaxed); /* a writer that wakes */
 		if (err != -ETIMEDOUT)
 			continue;
-		/* Announcements stay: another sleeper may rely on one. A dead
-		 * writer is reported rather than a timeout. */
-		if ((c = condition(g, what, after, now)) != 0)
+		/* Announcements stay (another sleeper may rely on one), unless
+		 * the writer is seen to wake nobody. A dead writer is reported
+		 * rather than a timeout. */
+		if ((c = condition(g, what, after, now)) != 0) {
+			if (c > 0 && announces)
+				writer_woke_nobody(g, &s);
 			return c > 0 ? 0 : c;
+		}
 		bool at_deadline = shmg_deadline_passed(deadline);
 		if (at_deadline || shmg_deadline_passed(&probe_at)) {
 			if (writer_dead(g, what))

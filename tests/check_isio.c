@@ -160,10 +160,19 @@ START_TEST(path_rules)
 	ck_assert_int_eq(setenv("MILK_SHM_DIR", dir, 1), 0);
 	ck_assert_int_eq(shmg_isio_path(buf, sizeof(buf), "cam"), 0);
 	ck_assert_str_eq(buf, path);
+	/* Set but missing: used all the same, as ImageStreamIO does (an open
+	 * there fails with -ENOENT rather than finding another stream). */
 	ck_assert_int_eq(setenv("MILK_SHM_DIR", "/nonexistent-shmg", 1), 0);
 	ck_assert_int_eq(shmg_isio_path(buf, sizeof(buf), "cam"), 0);
-	ck_assert_int_ne(strncmp(buf, "/nonexistent", 12), 0);
+	ck_assert_str_eq(buf, "/nonexistent-shmg/cam.im.shm");
+	/* Unset: /milk/shm where it exists, else /tmp; never $TMPDIR. */
 	unsetenv("MILK_SHM_DIR");
+	ck_assert_int_eq(setenv("TMPDIR", dir, 1), 0);
+	ck_assert_int_eq(shmg_isio_path(buf, sizeof(buf), "cam"), 0);
+	struct stat st;
+	ck_assert_str_eq(buf, stat("/milk/shm", &st) == 0 && S_ISDIR(st.st_mode)
+				      ? "/milk/shm/cam.im.shm" : "/tmp/cam.im.shm");
+	unsetenv("TMPDIR");
 	ck_assert_int_eq(shmg_isio_path(buf, sizeof(buf), ""), -EINVAL);
 	ck_assert_int_eq(shmg_isio_path(buf, sizeof(buf), "a/b"), -EINVAL);
 	ck_assert_int_eq(shmg_isio_path(buf, 8, "cam"), -ENAMETOOLONG);
@@ -175,8 +184,8 @@ START_TEST(path_rules)
 END_TEST
 
 /* Copy the file, change it with `edit`, and require open to refuse it
- * without changing a byte. */
-static void refused(void (*edit)(int fd, off_t size), int expect)
+ * with `expect` and a detail naming the cause, without changing a byte. */
+static void refused(void (*edit)(int fd, off_t size), int expect, const char *why)
 {
 	char bad[160], cmd[400];
 	struct shmg_isio *s;
@@ -193,6 +202,8 @@ static void refused(void (*edit)(int fd, off_t size), int expect)
 	snprintf(cmd, sizeof(cmd), "cp '%s' '%s.before'", bad, bad);
 	ck_assert_int_eq(system(cmd), 0);
 	ck_assert_int_eq(shmg_isio_open(&s, bad, 0), expect);
+	ck_assert_msg(strstr(shmg_error_detail(expect), why), "the detail '%s' lacks '%s'",
+		      shmg_error_detail(expect), why);
 	snprintf(cmd, sizeof(cmd), "cmp -s '%s' '%s.before'", bad, bad);
 	ck_assert_msg(system(cmd) == 0, "a refused open changed the file");
 }
@@ -212,6 +223,7 @@ static void bad_naxis(int fd, off_t n) { uint8_t v = 0; (void)n; put(fd, 112, &v
 static void more_sems(int fd, off_t n) { uint16_t v = 11; (void)n; put(fd, 258, &v, 2); }
 static void unterminated_name(int fd, off_t n) { char v[80]; (void)n; memset(v, 'x', 80); put(fd, 32, v, 80); }
 static void bad_memsize(int fd, off_t n) { uint64_t v = 1; (void)n; put(fd, 312, &v, 8); }
+static void not_shared(int fd, off_t n) { uint8_t v = 0; (void)n; put(fd, 224, &v, 1); }
 
 START_TEST(open_validates)
 {
@@ -224,16 +236,17 @@ START_TEST(open_validates)
 	ck_assert_uint_eq(layout_of(s).data_size, 64 * 32 * 2);
 	ck_assert_uint_eq(layout_of(s).nkw, 4);
 	shmg_isio_close(s);
-	refused(old_version, SHMG_ELAYOUT);
-	refused(shorter, SHMG_ELAYOUT);
-	refused(longer, SHMG_ELAYOUT);
-	refused(tiny, SHMG_ELAYOUT);
-	refused(bad_nelement, SHMG_ELAYOUT);
-	refused(bad_datatype, SHMG_ELAYOUT);
-	refused(bad_naxis, SHMG_ELAYOUT);
-	refused(more_sems, SHMG_ELAYOUT);
-	refused(unterminated_name, SHMG_ELAYOUT);
-	refused(bad_memsize, SHMG_ELAYOUT);
+	refused(old_version, SHMG_ELAYOUT, "version is '1.05', expected '2.00'");
+	refused(shorter, SHMG_ELAYOUT, "its metadata implies a file of");
+	refused(longer, SHMG_ELAYOUT, "its metadata implies a file of");
+	refused(tiny, SHMG_ELAYOUT, "smaller than the 384-byte metadata");
+	refused(bad_nelement, SHMG_ELAYOUT, "nelement is 7; the sizes give 2048");
+	refused(bad_datatype, SHMG_ELAYOUT, "datatype is 14, 1 to 13 expected");
+	refused(bad_naxis, SHMG_ELAYOUT, "naxis is 0, 1 to 3 expected");
+	refused(more_sems, SHMG_ELAYOUT, "its metadata implies a file of");
+	refused(unterminated_name, SHMG_ELAYOUT, "not NUL-terminated");
+	refused(bad_memsize, SHMG_ELAYOUT, "imdatamemsize is 1");
+	refused(not_shared, SHMG_ELAYOUT, "shared is 0, 1 expected");
 	snprintf(link, sizeof(link), "%s/link.im.shm", dir);
 	ck_assert_int_eq(symlink(path, link), 0);
 	ck_assert_int_eq(shmg_isio_open(&s, link, 0), -ELOOP);
@@ -263,6 +276,7 @@ START_TEST(open_over_2gib)
 	memcpy(md + 116, p.dims, 8);
 	memcpy(md + 128, &l.nelement, 8);
 	md[136] = SHMG_ISIO_FLOAT;
+	md[224] = 1; /* shared */
 	md[240] = 0xff; /* location -1 */
 	uint16_t ten = 10;
 	memcpy(md + 258, &ten, 2);

@@ -369,6 +369,7 @@ static void failure_changes_nothing(unsigned cbsize, bool unrecorded, int point)
 		base_of(s)[288] = 1;
 		shmg_isio_close(s);
 	} else {
+		shmg_isio_close(s);
 		writer_dies_mid_frame(2);
 	}
 	reader_dies_holding_slot();

@@ -148,6 +148,9 @@ static void text_isio(FILE *out, const struct snapshot *prev, const struct snaps
 		st->info.write ? "a frame is being written" : "idle", st->info.waiters,
 		st->info.waiters & 1 ? "a reader announced sleep; the next publish wakes" : "no sleeper");
 	text_writer(out, &st->guard);
+	if (st->info.writer_kind == SHMG_ISIO_WRITER_LEGACY)
+		fprintf(out, "  writer kind legacy writer (it does not keep the guard's circular-buffer "
+			"records): guarded readers read the single buffer and poll\n");
 	if (l->cbsize >= 2)
 		fprintf(out, "  latch       %u circular-buffer copies, newest %u\n", l->cbsize,
 			st->info.cbindex);
@@ -172,6 +175,8 @@ static void json_isio(struct json *j, const struct snapshot *prev, const struct 
 	if (p)
 		json_knum(j, "rate_per_s", snapshot_rate(p->info.cnt0, st->info.cnt0, prev, c));
 	json_writer(j, &st->guard);
+	json_kstr(j, "writer_kind", st->info.writer_kind == SHMG_ISIO_WRITER_GUARDED ? "guarded"
+		  : st->info.writer_kind == SHMG_ISIO_WRITER_LEGACY ? "legacy" : "unknown");
 	json_kuint(j, "cnt1", st->info.cnt1);
 	json_kuint(j, "waiters_byte", st->info.waiters);
 	json_kuint(j, "cbsize", l->cbsize);

@@ -88,8 +88,8 @@ struct shmg_isio_layout {
 
 /*
  * The file name of stream `name`: <dir>/<name>.im.shm, dir being
- * $MILK_SHM_DIR when it names a directory, else /milk/shm when it exists,
- * else $TMPDIR or /tmp. Returns 0, -EINVAL (empty name, '/' in it, too
+ * $MILK_SHM_DIR when set, else /milk/shm when it exists, else /tmp:
+ * ImageStreamIO's own rule (it never reads $TMPDIR). Returns 0, -EINVAL (empty name, '/' in it, too
  * long for the name field), -ENAMETOOLONG (buf too small).
  */
 SHMG_EXPORT int shmg_isio_path(char *buf, size_t len, const char *name);
@@ -243,6 +243,17 @@ SHMG_EXPORT int shmg_isio_sem_wait(const struct shmg_isio *s, uint64_t *now,
 
 /* ---------------------------------------------------------------- monitors */
 
+/* Who writes the frames, from what the writer leaves in the file. */
+enum shmg_isio_writer_kind {
+	SHMG_ISIO_WRITER_UNKNOWN = 0, /* no frame yet, or no evidence either way */
+	SHMG_ISIO_WRITER_GUARDED = 1, /* a writer of this guard (circular-buffer
+				       * records it keeps; or ownerPID set and
+				       * no circular buffer to tell by) */
+	SHMG_ISIO_WRITER_LEGACY = 2,  /* frames come with circular-buffer records
+				       * no guarded writer left (an unmodified
+				       * ImageStreamIO writer, ownerPID or not) */
+};
+
 /* The stream's guard state (relaxed loads; never writes; a sized struct). */
 struct shmg_isio_info {
 	uint32_t size;        /* sizeof(struct shmg_isio_info) */
@@ -256,6 +267,7 @@ struct shmg_isio_info {
 	int32_t owner_pid;    /* ownerPID: the guarded writer, 0 none */
 	int owner_alive;      /* SHMG_PROC_ALIVE, SHMG_PROC_DEAD, -ENOENT, -errno */
 	uint8_t semlog_damaged; /* 1: glibc would abort on the semlog */
+	uint8_t writer_kind;  /* enum shmg_isio_writer_kind */
 };
 
 SHMG_EXPORT int shmg_isio_inspect(const struct shmg_isio *s,

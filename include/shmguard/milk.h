@@ -63,8 +63,8 @@ struct shmg_pinfo_params {
 
 /*
  * The file name of process `name` with PID pid: <dir>/proc.<name>.<pid as
- * %06d>.shm, dir = $MILK_PROC_DIR if a directory, else $MILK_SHM_DIR, else
- * /milk/shm, else $TMPDIR or /tmp. Returns 0, -EINVAL, -ENAMETOOLONG.
+ * %06d>.shm, dir = $MILK_PROC_DIR if a directory, else $MILK_SHM_DIR when
+ * set, else /milk/shm, else /tmp. Returns 0, -EINVAL, -ENAMETOOLONG.
  */
 SHMG_EXPORT int shmg_pinfo_path(char *buf, size_t len, const char *name,
 				pid_t pid);

@@ -90,6 +90,7 @@ struct shmg_isio_info {
     uint32_t size; char name[81]; uint8_t write; uint8_t waiters;
     uint64_t cnt0, cnt1, cnt2; uint32_t cbindex; uint64_t cbcycle;
     int32_t creator_pid; int32_t owner_pid; int owner_alive; uint8_t semlog_damaged;
+    uint8_t writer_kind;
 };
 int shmg_isio_inspect(const struct shmg_isio *s, struct shmg_isio_info *info);
 struct shmg_isio_slot_info {

@@ -1,9 +1,9 @@
 """ImageStreamIO streams: guarded reads, writes and waits.
 
 A stream is an ImageStreamIO file (version "2.00"), ``<dir>/<name>.im.shm``
-where ``dir`` is ``$MILK_SHM_DIR`` when it names a directory, else
-``/milk/shm`` when it exists, else ``$TMPDIR`` or ``/tmp`` (the library's
-``shmg_isio_path``).
+where ``dir`` is ``$MILK_SHM_DIR`` when set, else ``/milk/shm`` when it
+exists, else ``/tmp`` (the library's ``shmg_isio_path``: ImageStreamIO's
+own rule, never ``$TMPDIR``).
 
 Array order: a NumPy array of a stream is C-ordered with the file's
 ``size[]`` reversed: ``size[0]`` (the fastest-varying axis, the image
@@ -99,6 +99,7 @@ class StreamInfo:
     counter: int
     writer_pid: int
     writer_liveness: str
+    writer_kind: str
     cnt1: int
     waiters_byte: int
     cbsize: int
@@ -499,6 +500,8 @@ class Stream:
             mark_offset=288, write_flag=info.write, counter=int(info.cnt0),
             writer_pid=info.owner_pid,
             writer_liveness="garbage" if info.owner_pid < 0 else liveness(info.owner_alive),
+            writer_kind=("unknown", "guarded", "legacy")[info.writer_kind]
+            if info.writer_kind < 3 else "unknown",
             cnt1=int(info.cnt1), waiters_byte=info.waiters, cbsize=int(l.cbsize),
             cbindex=int(info.cbindex), nsem=int(l.nsem), semaphores=slots,
             creator_pid=info.creator_pid)
