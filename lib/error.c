@@ -36,6 +36,8 @@ SHMG_EXPORT const char *shmg_strerror(int err)
 		return "success; the previous holder died, and what it left may be half done";
 	if (err == SHMG_RECOVERED)
 		return "recovered what a dead process left";
+	if (err == SHMG_STALE)
+		return "success; the previous value kept: a writer held the lock throughout";
 	if (err >= SHMG_E_FIRST && err <= SHMG_E_LAST && shmg_messages[err - SHMG_E_FIRST])
 		return shmg_messages[err - SHMG_E_FIRST];
 	if (err < 0 && err > -4096) {

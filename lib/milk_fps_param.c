@@ -77,6 +77,20 @@ static void commit(struct shmg_fps *f, unsigned i, int64_t *cnt)
 		*cnt = c;
 }
 
+/*
+ * Under parameter i's lock: store the value where real-time readers may be
+ * copying it without the lock (shmg_fps_read_rt, lib/milk_fps_rt.c). A
+ * release fence first, then byte-wise atomic stores: a reader whose copy
+ * saw any byte of this value then sees the lock word held, or cnt0 moved
+ * (fence-fence synchronization: the seqlock writer's rule, rules.md,
+ * rule 3; doc/milk.md, "Real-time reads").
+ */
+static void write_value(struct shmg_fps *f, unsigned i, const void *val, size_t len)
+{
+	shmg_atomic_thread_fence(release);
+	shmg_atomic_store_memcpy(fps_record(f, i) + FPS_VAL, val, len, relaxed);
+}
+
 static int check_value(const struct shmg_fps *f, unsigned i, const void *val, size_t len)
 {
 	if ((!val && len) || len > SHMG_FPS_VAL_MAX)
@@ -92,7 +106,7 @@ SHMG_EXPORT int shmg_fps_set_locked(struct shmg_fps *f, unsigned i,
 		err = room(f, i);
 	if (err)
 		return err;
-	memcpy(fps_record(f, i) + FPS_VAL, val, len);
+	write_value(f, i, val, len);
 	commit(f, i, cnt);
 	return 0;
 }
@@ -174,11 +188,17 @@ SHMG_EXPORT int shmg_fps_update(struct shmg_fps *f, unsigned i,
 	int got = with_lock(f, i, &l, deadline);
 	if (got < 0)
 		return got;
+	/* fn works on a copy, so that real-time readers never race with the
+	 * caller's own stores; the copy goes back as a set does. */
+	unsigned char v[SHMG_FPS_VAL_MAX];
+	memcpy(v, fps_record(f, i) + FPS_VAL, sizeof(v));
 	int changed = 0, err = room(f, i);
-	if (!err && (changed = fn(fps_record(f, i) + FPS_VAL, arg)) > 0)
+	if (!err && (changed = fn(v, arg)) > 0) {
+		write_value(f, i, v, sizeof(v));
 		commit(f, i, cnt);
-	else if (!err && cnt)
+	} else if (!err && cnt) {
 		*cnt = shmg_atomic_load(fps_cnt0(f, i), relaxed);
+	}
 	shmg_xlock_unlock(&l);
 	return milk_result(f->region, err ? err : changed < 0 ? changed : got);
 }

@@ -7,7 +7,7 @@ set -u
 bench="${SHMG_EXEC_WRAPPER-} ./tools/bench/shmg-bench"
 # The xlock and wflag suites fork and use seccomp: not under qemu-user
 # (check-cross sets SHMG_EXEC_WRAPPER), where only one guest task runs.
-suites="atomic copy xlock wflag loop"
+suites="atomic copy xlock wflag loop fps"
 [ -z "${SHMG_EXEC_WRAPPER-}" ] || suites="atomic copy"
 out=$(SHMG_BENCH_QUICK=1 $bench $suites) || { echo "FAIL: shmg-bench exited non-zero"; exit 1; }
 status=0
@@ -22,7 +22,7 @@ if [ -z "${SHMG_EXEC_WRAPPER-}" ]; then
 		xlock.recovery.vs_robust_mutex wflag.read.1MiB.vs_memcpy wflag.publish.1MiB.vs_memcpy \
 		wflag.wake.vs_sem wflag.reads_per_frame.backtoback wflag.reads_per_frame.backtoback.single \
 		loop.latency.cnt0.vs_sem loop.latency_p99.cnt0.vs_sem loop.latency.cnt0.vs_polling \
-		loop.idle_cpu.vs_polling; do
+		loop.idle_cpu.vs_polling fps.rt_read.vs_get; do
 		printf '%s\n' "$out" | grep -Eq "^$key [0-9.e+-]+ x\$" || { echo "FAIL: no line for $key"; status=1; }
 	done
 	printf '%s\n' "$out" | grep -q '^wflag.torn_accepted 0 count$' ||
@@ -31,6 +31,8 @@ if [ -z "${SHMG_EXEC_WRAPPER-}" ]; then
 		{ echo "FAIL: the loop's missed-frame count was not exact"; status=1; }
 	printf '%s\n' "$out" | grep -Eq '^loop.missed_per_burst.sem_peer [0-9.e+-]+ count$' ||
 		{ echo "FAIL: no line for loop.missed_per_burst.sem_peer"; status=1; }
+	printf '%s\n' "$out" | grep -q '^fps.rt_read.blocked 0 count$' ||
+		{ echo "FAIL: a real-time FPS read blocked behind a stopped setter"; status=1; }
 	printf '%s\n' "$out" | grep -q '^xlock.unlock_syscalls_uncontended 0 count$' ||
 		{ echo "FAIL: uncontended unlocks made futex calls"; status=1; }
 fi

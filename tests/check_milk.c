@@ -13,11 +13,13 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <shmguard.h>
 #include <shmguard/milk.h>
 
 #include "testutil.h"
+#include "../tools/bench/futex_ban.h"
 #include "testing.h" /* failure injection (test build) */
 
 static char dir[64];
@@ -733,6 +735,109 @@ START_TEST(recover_failure_changes_nothing)
 }
 END_TEST
 
+/* Setters write 16-byte values whose bytes all hold one number; real-time
+ * readers in other processes must only ever see such a value, with cnt0
+ * never going back. */
+#define RT_SETS 20000
+#define RT_READS 200000
+
+static int rt_reader(struct shmg_fps *f)
+{
+	unsigned char v[16] = {0};
+	int64_t cnt = -1, last = -1;
+	unsigned stale = 0;
+	for (int k = 0; k < RT_READS; k++) {
+		int r = shmg_fps_read_rt(f, 1, v, sizeof(v), &cnt);
+		if (r == SHMG_STALE) {
+			stale++;
+			continue;
+		}
+		if (r != 0)
+			return 2;
+		for (int b = 1; b < 16; b++)
+			if (v[b] != v[0])
+				return 3; /* torn */
+		if (cnt < last)
+			return 4;
+		last = cnt;
+	}
+	return 0;
+}
+
+START_TEST(rt_reads_never_torn)
+{
+	struct shmg_fps *f;
+	pid_t kids[4];
+	ck_assert_int_eq(fps_new(&f, at("rt.fps.shm"), SHMG_FPS_NEW, 3), 0);
+	for (int k = 0; k < 4; k++) {
+		if ((kids[k] = tu_fork()) != 0)
+			continue;
+		if (k >= 2)
+			_exit(rt_reader(f));
+		unsigned char v[16];
+		for (int n = 0; n < RT_SETS; n++) {
+			memset(v, (n * 2 + k) & 0xff, sizeof(v));
+			if (shmg_fps_set(f, 1, v, sizeof(v), NULL, NULL) < 0)
+				_exit(5);
+		}
+		_exit(0);
+	}
+	for (int k = 0; k < 4; k++)
+		tu_wait_ok(kids[k]);
+	int64_t cnt = 0;
+	unsigned char v[16];
+	ck_assert_int_eq(shmg_fps_read_rt(f, 1, v, sizeof(v), &cnt), 0);
+	ck_assert_int_eq(cnt, 2 * RT_SETS);
+	shmg_fps_close(f);
+}
+END_TEST
+
+/*
+ * A setter stopped (SIGSTOP) inside the parameter's lock: a real-time read
+ * returns at once with SHMG_STALE, leaving the caller's previous value, and
+ * makes no futex call (it runs under a seccomp filter that kills on one).
+ */
+START_TEST(rt_read_never_waits_for_a_stopped_setter)
+{
+	struct shmg_fps *f;
+	struct shmg_xlock l;
+	int64_t v = 0, cnt = 0;
+	ck_assert_int_eq(fps_new(&f, at("rts.fps.shm"), SHMG_FPS_2024, 2), 0);
+	ck_assert_int_eq(shmg_fps_set_int64(f, 1, 77, NULL), 0);
+	ck_assert_int_eq(shmg_fps_read_rt(f, 1, &v, sizeof(v), &cnt), 0);
+	ck_assert_int_eq(v, 77);
+	ck_assert_int_eq(cnt, 1);
+	shmg_fps_param_lock(f, 1, &l);
+	pid_t setter = tu_fork();
+	if (setter == 0) {
+		if (shmg_xlock_lock(&l) != 0)
+			_exit(1);
+		raise(SIGSTOP);
+		_exit(0);
+	}
+	int status;
+	ck_assert_int_eq(waitpid(setter, &status, WUNTRACED), setter);
+	ck_assert(WIFSTOPPED(status));
+	pid_t reader = tu_fork();
+	if (reader == 0) {
+		if (tu_ban_futex(SECCOMP_RET_KILL_PROCESS) != 0)
+			_exit(3);
+		int64_t mine = 77, c = 1;
+		for (int k = 0; k < 1000; k++)
+			if (shmg_fps_read_rt(f, 1, &mine, sizeof(mine), &c) != SHMG_STALE ||
+			    mine != 77 || c != 1)
+				_exit(4);
+		_exit(0);
+	}
+	tu_wait_ok(reader);
+	ck_assert_int_eq(shmg_fps_read_rt(f, 9, &v, sizeof(v), &cnt), -ERANGE);
+	ck_assert_int_eq(shmg_fps_read_rt(f, 1, &v, 200, &cnt), -EINVAL);
+	kill(setter, SIGKILL);
+	waitpid(setter, NULL, 0);
+	shmg_fps_close(f);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("milk");
@@ -746,6 +851,8 @@ int main(void)
 	tcase_add_test(tc, fps_find_by_name);
 	tcase_add_test(tc, recover_forced_from_live_holder);
 	tcase_add_test(tc, recover_failure_changes_nothing);
+	tcase_add_test(tc, rt_reads_never_torn);
+	tcase_add_test(tc, rt_read_never_waits_for_a_stopped_setter);
 	tcase_add_test(tc, fps_set_get);
 	suite_add_tcase(s, tc);
 	TCase *pc = tcase_create("processes");

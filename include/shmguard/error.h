@@ -9,6 +9,8 @@
  *                     must do about it (for a lock: repair, then
  *                     shmg_xlock_consistent);
  *   SHMG_RECOVERED    success of a *_recover call that changed something;
+ *   SHMG_STALE        success of a real-time read that kept the caller's
+ *                     previous value (a writer held the lock throughout);
  *   < 0               failure, and nothing was changed: a negative errno
  *                     (-EINVAL, -ETIMEDOUT, -EINTR, ...) or one of the
  *                     SHMG_E* codes below, which sit in a band (-30999 ..
@@ -49,6 +51,8 @@ SHMG_BEGIN_DECLS
 /* Success with a note (see above). */
 #define SHMG_OWNERDEAD 1
 #define SHMG_RECOVERED 2
+#define SHMG_STALE 3 /* a real-time read kept the previous value: a writer
+		      * held its lock through every look */
 
 #define SHMG_E_FIRST (-30999)
 enum {

@@ -259,9 +259,25 @@ SHMG_EXPORT int shmg_fps_set_string(struct shmg_fps *f, unsigned i,
 				    const struct timespec *deadline);
 
 /*
- * Read-modify-write under parameter i's lock: fn(value, arg) may change
- * the 128-byte value in place and returns nonzero if it did; then cnt0 + 1
- * and UPDATE are set as for a set. Returns as shmg_fps_set, or fn's
+ * A real-time read of parameter i: never blocks, never makes a system
+ * call, never writes to the file. The first len bytes of the value and
+ * cnt0 are read without the lock, seqlock-style against the parameter's
+ * lock word and cnt0 (doc/milk.md, "Real-time reads"), and only a
+ * consistent pair is stored into val and *cnt (may be NULL). If a setter
+ * holds the lock through SHMG_FPS_RT_TRIES looks, val and *cnt are left as
+ * they are (the caller's previous value: keep the buffer between calls)
+ * and SHMG_STALE says so.
+ * Returns 0, SHMG_STALE, -EINVAL, -ERANGE, SHMG_ETRUNCATED.
+ */
+#define SHMG_FPS_RT_TRIES 64
+SHMG_EXPORT int shmg_fps_read_rt(const struct shmg_fps *f, unsigned i, void *val,
+				 size_t len, int64_t *cnt);
+
+/*
+ * Read-modify-write under parameter i's lock: fn(value, arg) gets a copy of
+ * the 128-byte value, may change it, and returns > 0 if it did (the copy is
+ * then stored, cnt0 + 1 and UPDATE set, as for a set), 0 if not, or a
+ * negative error (nothing is stored). Returns as shmg_fps_set, or fn's
  * negative result.
  */
 SHMG_EXPORT int shmg_fps_update(struct shmg_fps *f, unsigned i,

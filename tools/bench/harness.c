@@ -21,6 +21,7 @@
  * NULL here, and reported as missing rather than silently skipped. */
 int bench_suite_atomic(void) __attribute__((weak));
 int bench_suite_copy(void) __attribute__((weak));
+int bench_suite_fps(void) __attribute__((weak));
 int bench_suite_loop(void) __attribute__((weak));
 int bench_suite_wflag(void) __attribute__((weak));
 int bench_suite_xlock(void) __attribute__((weak));
@@ -32,6 +33,7 @@ static const struct {
 } suites[] = {
 	{"atomic", bench_suite_atomic, "atomics layer vs plain __atomic builtins"},
 	{"copy", bench_suite_copy, "byte-wise atomic memcpy vs memcpy"},
+	{"fps", bench_suite_fps, "FPS real-time reads vs locked reads, and with a setter stopped"},
 	{"loop", bench_suite_loop, "milk loop triggers vs semaphores and usleep polling"},
 	{"wflag", bench_suite_wflag, "write-flag guard vs memcpy and POSIX semaphores"},
 	{"xlock", bench_suite_xlock, "exclusive lock vs robust pthread mutex"},
