@@ -338,13 +338,19 @@ static int read_latch(const struct shmg_wflag *g, void *dst, size_t len,
 	if (len > g->data_len)
 		return -ERANGE;
 	for (unsigned tries = 0; tries < SHMG_WFLAG_READ_TRIES; tries++) {
-		/* acquire: the sequence word of the copy it names is at
-		 * least as new as when the index was stored. */
-		uint32_t i = shmg_atomic_load(g->index, acquire);
+		/* The dependency order where an acquire load would do (doc/
+		 * atomic.md, "The dependency order"): the sequence word's
+		 * address is computed from the index, so it is read after it
+		 * and is at least as new as when the index was stored; the
+		 * copy's addresses carry the sequence word's dependency, so the
+		 * copy is read after it (wflag_latch.pml, RELAXED_SEQ, is the
+		 * order this keeps). No acquire instruction on aarch64
+		 * (tests/codegen/aarch64.c, cg_dependency_chain). */
+		uint32_t i = shmg_atomic_load(g->index, dependency);
 		if (i >= g->copies)
 			return SHMG_EGARBAGE;
 		uint64_t *seq = wflag_seq(g, i);
-		uint64_t q1 = shmg_atomic_load(seq, acquire);
+		uint64_t q1 = shmg_atomic_load(seq, dependency);
 		if (q1 == 0) {
 			/* Never written yet: wait for a first frame. Else the
 			 * writer lapped us and rewrites it: look again. */
@@ -356,8 +362,9 @@ static int read_latch(const struct shmg_wflag *g, void *dst, size_t len,
 			}
 			continue;
 		}
-		shmg_atomic_load_memcpy(dst, g->data + (size_t)i * g->data_len,
-					len, acquire);
+		const unsigned char *copy = shmg_atomic_inject_dependency(
+			g->data + (size_t)i * g->data_len, shmg_atomic_make_dependency(q1));
+		shmg_atomic_load_memcpy(dst, copy, len, acquire);
 		/* A copy that read any byte of a later rewrite sees that
 		 * rewrite's zeroed sequence word here (fence-fence
 		 * synchronization; tests/spin/wflag_latch.pml). */

@@ -390,11 +390,32 @@ START_TEST(message_passing_across_processes)
 }
 END_TEST
 
+/* The dependency order's helpers change no value: a dependency load reads
+ * what a relaxed one would, a token is zero, an injected pointer is the
+ * same pointer, a load with a dependency on a value reads the object. (Their
+ * ordering is the CPU's: tests/codegen/aarch64.c shows the instructions.) */
+START_TEST(dependency_helpers_change_no_value)
+{
+	uint64_t words[4] = {11, 22, 33, 44};
+	uint64_t *table[2] = {&words[1], &words[3]};
+	uint64_t *p = shmg_atomic_load(&table[1], dependency);
+	ck_assert_ptr_eq(p, &words[3]);
+	uint64_t v = shmg_atomic_load(p, dependency);
+	ck_assert_uint_eq(v, 44);
+	shmg_dependency_t d = shmg_atomic_make_dependency(v);
+	ck_assert_uint_eq(d.shmg__opaque_zero, 0);
+	ck_assert_ptr_eq(shmg_atomic_inject_dependency(&words[0], d), &words[0]);
+	ck_assert_uint_eq(shmg_atomic_load_with_dependency_on(&words[2], v), 33);
+	ck_assert_uint_eq(shmg_atomic_load_with_dependency_on(&words[2], p), 33);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("atomic");
 	TCase *tc = tcase_create("operations");
 	tcase_add_test(tc, every_op_every_size_every_order);
+	tcase_add_test(tc, dependency_helpers_change_no_value);
 	tcase_add_test(tc, orig_and_new_conventions);
 	tcase_add_test(tc, andnot_narrow_mask_keeps_high_bits);
 	tcase_add_test(tc, values_converted_to_object_type);

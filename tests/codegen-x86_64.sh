@@ -31,6 +31,7 @@ count() { printf '%s\n' "$b" | grep -c -E "$1"; }
 fenced='mfence|lock|xchg|lfence|sfence'
 
 check cg_load_acquire "one plain mov, no fence" '[ "$(count "^mov")" -eq 1 ] && [ "$(count "$fenced")" -eq 0 ]'
+check cg_load_dependency "one plain mov, no fence" '[ "$(count "^mov")" -eq 1 ] && [ "$(count "$fenced")" -eq 0 ]'
 check cg_store_release "one plain mov, no fence" '[ "$(count "^mov")" -eq 1 ] && [ "$(count "$fenced")" -eq 0 ]'
 check cg_store_seq_cst "control: seq_cst store is fenced" '[ "$(count "$fenced")" -ge 1 ]'
 for f in cg_fence_acquire cg_fence_release cg_fence_acq_rel cg_compiler_barrier; do

@@ -32,6 +32,10 @@ unsigned long long shmg_pedantic_probe(unsigned long long *w, unsigned *u, unsig
 	shmg_atomic_thread_fence(seq_cst);
 	shmg_compiler_barrier(acq_rel);
 	shmg_cpu_relax();
+	seen += shmg_atomic_load(w, dependency);
+	seen += shmg_atomic_load_with_dependency_on(u, seen);
+	seen += shmg_atomic_load(shmg_atomic_inject_dependency(u, shmg_atomic_make_dependency(seen)),
+				 relaxed);
 	shmg_atomic_load_memcpy(buf, buf + 8, 8, acquire);
 	shmg_atomic_store_memcpy(buf + 8, buf, 8, release);
 	return seen + ov + nv;

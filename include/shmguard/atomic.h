@@ -9,9 +9,10 @@
  * so the compiler can neither coalesce two accesses nor hoist one out of a
  * loop (XNU's "progress" example), and every operation names its ordering.
  *
- * Orderings are bare tokens: relaxed, acquire, release, acq_rel, seq_cst.
- * An ordering that makes no sense for the operation (a release load, an
- * acquire store, a relaxed fence) does not compile.
+ * Orderings are bare tokens: relaxed, acquire, release, acq_rel, seq_cst,
+ * and, for loads only, dependency (below). An ordering that makes no sense
+ * for the operation (a release load, an acquire store, a relaxed fence) does
+ * not compile.
  *
  * Objects must be 1, 2, 4 or 8 bytes, naturally aligned, and always lock-free
  * on the target; anything else is refused at compile time. (A libatomic
@@ -52,6 +53,36 @@
 #define SHMG__LOAD_ORDER_relaxed __ATOMIC_RELAXED
 #define SHMG__LOAD_ORDER_acquire __ATOMIC_ACQUIRE
 #define SHMG__LOAD_ORDER_seq_cst __ATOMIC_SEQ_CST
+/*
+ * The dependency order (XNU's): a relaxed load and a compiler barrier, the
+ * root of a chain of hardware dependencies. Loads whose ADDRESS is computed
+ * from its value (or from a token made of it, below) are ordered after it
+ * by every CPU listed here (aarch64, arm, POWER and RISC-V keep address
+ * dependencies; x86 keeps all loads in order): it pairs with a release
+ * store, as an acquire load would, without an acquire instruction or a
+ * fence. The compiler knows nothing of it: it is safe only while the
+ * compiler cannot tell which values the dependency may take (a pointer or
+ * index compared with a constant, or known to take one of a few values, may
+ * be replaced by that constant, and the dependency is gone). So use it only
+ * on values read from shared memory and fed straight into addresses, as
+ * shmguard does (doc/atomic.md, "The dependency order"). On any other CPU
+ * it is an acquire load.
+ */
+#if defined(__aarch64__) || defined(__arm__) || defined(__powerpc__) ||     \
+	defined(__powerpc64__) || defined(__riscv) || defined(__x86_64__) ||  \
+	defined(__i386__)
+#define SHMG__DEPENDENCY_ORDERS 1
+#define SHMG__LOAD_ORDER_dependency __ATOMIC_RELAXED
+#else
+#define SHMG__DEPENDENCY_ORDERS 0
+#define SHMG__LOAD_ORDER_dependency __ATOMIC_ACQUIRE
+#endif
+/* What follows each load: a compiler barrier after a dependency load, so
+ * the compiler cannot move the dependent loads above it either. */
+#define SHMG__LOAD_AFTER_relaxed() ((void)0)
+#define SHMG__LOAD_AFTER_acquire() ((void)0)
+#define SHMG__LOAD_AFTER_seq_cst() ((void)0)
+#define SHMG__LOAD_AFTER_dependency() __atomic_signal_fence(__ATOMIC_ACQUIRE)
 #define SHMG__STORE_ORDER_relaxed __ATOMIC_RELAXED
 #define SHMG__STORE_ORDER_release __ATOMIC_RELEASE
 #define SHMG__STORE_ORDER_seq_cst __ATOMIC_SEQ_CST
@@ -100,7 +131,10 @@
 #define shmg_atomic_load(p, o)                                                 \
 	__extension__({                                                        \
 		SHMG__CHECK_OBJECT(p);                                         \
-		__atomic_load_n(SHMG__VP(p), SHMG__LOAD_ORDER(o));             \
+		SHMG__T(p) shmg__ld = __atomic_load_n(SHMG__VP(p),             \
+						      SHMG__LOAD_ORDER(o));    \
+		SHMG__LOAD_AFTER_##o();                                        \
+		shmg__ld;                                                      \
 	})
 
 #define shmg_atomic_store(p, v, o)                                             \
@@ -350,6 +384,53 @@ shmg__llsc_store(volatile void *p, size_t size, uint64_t v, int order)
 		__builtin_trap();                                              \
 	})
 #endif
+
+/*
+ * Carrying a dependency on (XNU's interfaces, doc/atomic.md):
+ *   shmg_atomic_make_dependency(v)   an opaque token, zero, whose value the
+ *                                    CPU computes from v (one instruction);
+ *   shmg_atomic_inject_dependency(p, d)  p, with token d's dependency: loads
+ *                                    through the result are ordered after
+ *                                    the load that gave v;
+ *   shmg_atomic_load_with_dependency_on(p, v)  a relaxed load of *p ordered
+ *                                    after the load that gave v.
+ * v is a value loaded with the dependency order (or computed from one).
+ */
+typedef struct {
+	uintptr_t shmg__opaque_zero;
+} shmg_dependency_t;
+
+#if defined(__arm__)
+#define SHMG__DEP_XOR "eor %0, %1, %1"
+#else
+#define SHMG__DEP_XOR "xor %0, %1, %1"
+#endif
+
+static inline __attribute__((always_inline)) shmg_dependency_t
+shmg__make_dependency(uintptr_t v)
+{
+	shmg_dependency_t d;
+	/* Zero, computed by the CPU from v: the compiler cannot fold it. */
+#if defined(__aarch64__)
+	__asm__("eor %0, %1, %1" : "=r"(d.shmg__opaque_zero) : "r"(v));
+#elif defined(__arm__) || defined(__powerpc__) || defined(__powerpc64__) || \
+	defined(__riscv)
+	__asm__(SHMG__DEP_XOR : "=r"(d.shmg__opaque_zero) : "r"(v));
+#elif defined(__x86_64__) || defined(__i386__)
+	__asm__("xor %0, %0" : "=r"(d.shmg__opaque_zero) : "0"(v));
+#else
+	(void)v; /* dependency loads are acquire loads here */
+	d.shmg__opaque_zero = 0;
+#endif
+	return d;
+}
+#define shmg_atomic_make_dependency(v) shmg__make_dependency((uintptr_t)(v))
+#define shmg_atomic_inject_dependency(p, d)                                    \
+	((__typeof__(p))((uintptr_t)(p) + (d).shmg__opaque_zero))
+#define shmg_atomic_load_with_dependency_on(p, v)                              \
+	shmg_atomic_load(shmg_atomic_inject_dependency(                        \
+				 (p), shmg_atomic_make_dependency(v)),         \
+			 relaxed)
 
 /* Fences order the surrounding accesses for other CPUs; barriers only stop
  * the compiler (they emit no instruction). */

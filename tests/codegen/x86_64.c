@@ -3,6 +3,7 @@
 #include <stdint.h>
 
 uint64_t cg_load_acquire(const uint64_t *p) { return shmg_atomic_load(p, acquire); }
+uint64_t cg_load_dependency(const uint64_t *p) { return shmg_atomic_load(p, dependency); }
 void cg_store_release(uint64_t *p, uint64_t v) { shmg_atomic_store(p, v, release); }
 void cg_store_seq_cst(uint64_t *p, uint64_t v) { shmg_atomic_store(p, v, seq_cst); }
 void cg_fence_acquire(void) { shmg_atomic_thread_fence(acquire); }

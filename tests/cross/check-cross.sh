@@ -140,6 +140,18 @@ for arch in "${arches[@]}"; do
 			echo "FAIL: aarch64 codegen"; echo "rmw_loop:"; echo "$ours"; echo "cas loop:"; echo "$peer"
 			exit 1
 		fi
+		# The dependency order: no acquire load and no barrier where an
+		# address dependency orders the loads; the acquire control has one.
+		dep=$(printf '%s\n' "$dis" | awk '/<cg_dependency_chain>:/{on=1;next} /^$/{on=0} on')
+		acq=$(printf '%s\n' "$dis" | awk '/<cg_acquire_chain>:/{on=1;next} /^$/{on=0} on')
+		if ! printf '%s\n' "$dep" | grep -Eq 'ldar|ldapr|dmb' && printf '%s\n' "$dep" | grep -q 'eor' &&
+			printf '%s\n' "$acq" | grep -Eq 'ldar|ldapr'; then
+			echo "ok: a dependency chain has no acquire load or barrier; the acquire control has"
+		else
+			echo "FAIL: aarch64 dependency codegen"; echo "dependency:"; echo "$dep"
+			echo "acquire:"; echo "$acq"
+			exit 1
+		fi
 	fi
 	t3=$(date +%s)
 	cd "$build"
