@@ -36,16 +36,13 @@ static char dir[64], path[128];
 
 static void setup(void)
 {
-	strcpy(dir, "/tmp/shmg-bytes.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	tu_make_dir(dir, "shmg-bytes");
 	snprintf(path, sizeof(path), "%s/s.im.shm", dir);
 }
 
 static void teardown(void)
 {
-	char cmd[96];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	tu_remove_dir(dir);
 }
 
 /* The reference: what ImageStreamIO writes, and which bytes to skip. */

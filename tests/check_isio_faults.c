@@ -38,8 +38,7 @@ static char path[128];
 
 static void setup(void)
 {
-	strcpy(dir, "/tmp/shmg-faults.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	tu_make_dir(dir, "shmg-faults");
 	/* Other users may look into it (the read-only reader test). */
 	ck_assert_int_eq(chmod(dir, 0755), 0);
 	snprintf(path, sizeof(path), "%s/cam.im.shm", dir);
@@ -48,9 +47,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[96];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	tu_remove_dir(dir);
 }
 
 #define W 64

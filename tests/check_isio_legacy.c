@@ -31,16 +31,13 @@ static char dir[64], path[128];
 
 static void setup(void)
 {
-	strcpy(dir, "/tmp/shmg-legacy.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	tu_make_dir(dir, "shmg-legacy");
 	snprintf(path, sizeof(path), "%s/cam.im.shm", dir);
 }
 
 static void teardown(void)
 {
-	char cmd[96];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	tu_remove_dir(dir);
 }
 
 static uint16_t pixel(uint64_t k, size_t i)

@@ -91,6 +91,21 @@ static inline void tu_wait_in_futex(pid_t pid)
 	ck_abort_msg("process %d never blocked in futex", (int)pid);
 }
 
+/* A private directory for a test's files, /tmp/<prefix>.XXXXXX, into dir
+ * (at least 64 bytes); and its removal with everything in it. */
+static inline void tu_make_dir(char *dir, const char *prefix)
+{
+	snprintf(dir, 64, "/tmp/%s.XXXXXX", prefix);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static inline void tu_remove_dir(const char *dir)
+{
+	char cmd[96];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
 /* Run a suite; the exit status of a test program. */
 static inline int tu_run_suite(Suite *s)
 {
