@@ -152,6 +152,8 @@ hostile() { # FILE EXPECTED-MESSAGE [OPTIONS]
 	[ ! -s "$work/out" ] || fail "inspect $f printed to stdout"
 	t 1 "recover $f" $tool recover "$@" "$d/$f"
 	one_error_line "recover $f"
+	t 1 "watch $f" $tool watch --count 1 --interval 10ms "$@" "$d/$f"
+	one_error_line "watch $f"
 }
 hostile truncated.im.shm "damaged ImageStreamIO 2.00 stream: its metadata implies a file of 21920 bytes; the file has 1000"
 hostile oldversion.im.shm "version 1.04; only 2.00 is understood"
