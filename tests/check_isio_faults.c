@@ -592,12 +592,17 @@ END_TEST
 int main(void)
 {
 	Suite *s = suite_create("isio_faults");
-	TCase *tc = tcase_create("faults");
+	TCase *sc = tcase_create("single");
+	tcase_add_checked_fixture(sc, setup, teardown);
+	tcase_set_timeout(sc, 60);
+	tcase_add_test(sc, damaged_semaphores);
+	tcase_add_test(sc, huge_semaphore_drained_at_once);
+	suite_add_tcase(s, sc);
+	TCase *tc = tcase_create("processes");
+	tcase_set_tags(tc, "workers"); /* not under qemu-user (doc/cross.md) */
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, read_only_reader);
-	tcase_add_test(tc, damaged_semaphores);
-	tcase_add_test(tc, huge_semaphore_drained_at_once);
 	tcase_add_test(tc, recover_failure_changes_nothing);
 	tcase_add_test(tc, recover_failure_changes_nothing_unrecorded_writer);
 	tcase_add_test(tc, writer_dead_in_first_frame);

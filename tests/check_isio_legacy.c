@@ -237,6 +237,7 @@ int main(void)
 {
 	Suite *s = suite_create("isio_legacy");
 	TCase *tc = tcase_create("legacy");
+	tcase_set_tags(tc, "workers"); /* not under qemu-user (doc/cross.md) */
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, legacy_writer_no_circular_buffer);

@@ -921,6 +921,7 @@ int main(void)
 	tcase_add_test(tc, timeout_propagates_downstream);
 	suite_add_tcase(s, tc);
 	TCase *pc = tcase_create("processes");
+	tcase_set_tags(pc, "workers"); /* not under qemu-user (doc/cross.md) */
 	tcase_add_checked_fixture(pc, setup, teardown);
 	tcase_set_timeout(pc, 120);
 	tcase_add_test(pc, cnt0_missed_exact);

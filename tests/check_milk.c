@@ -849,10 +849,6 @@ int main(void)
 	tcase_add_test(tc, fps_ambiguous_size_told_by_nbparam);
 	tcase_add_test(tc, fps_set_raises_update);
 	tcase_add_test(tc, fps_find_by_name);
-	tcase_add_test(tc, recover_forced_from_live_holder);
-	tcase_add_test(tc, recover_failure_changes_nothing);
-	tcase_add_test(tc, rt_reads_never_torn);
-	tcase_add_test(tc, rt_read_never_waits_for_a_stopped_setter);
 	tcase_add_test(tc, fps_set_get);
 	suite_add_tcase(s, tc);
 	TCase *pc = tcase_create("processes");
@@ -865,6 +861,10 @@ int main(void)
 	tcase_add_test(pc, fps_setter_dies);
 	tcase_add_test(pc, recover_without_waiting);
 	tcase_add_test(pc, milk_waits_have_deadlines);
+	tcase_add_test(pc, recover_forced_from_live_holder);
+	tcase_add_test(pc, recover_failure_changes_nothing);
+	tcase_add_test(pc, rt_reads_never_torn);
+	tcase_add_test(pc, rt_read_never_waits_for_a_stopped_setter);
 	suite_add_tcase(s, pc);
 	return tu_run_suite(s);
 }

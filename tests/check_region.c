@@ -526,8 +526,6 @@ int main(void)
 	tcase_add_test(tc, create_errors_leave_nothing);
 	tcase_add_test(tc, create_eexist_and_replace);
 	tcase_add_test(tc, create_ignores_planted_temporary_names);
-	tcase_add_test(tc, killed_during_create_leaves_nothing);
-	tcase_add_test(tc, truncation_survived_when_asked);
 	tcase_add_test(tc, open_errors);
 	tcase_add_test(tc, readonly_and_permissions);
 	tcase_add_test(tc, open_in_names);
@@ -539,6 +537,8 @@ int main(void)
 	tcase_add_checked_fixture(tr, setup, teardown);
 	tcase_set_timeout(tr, 20);
 	tcase_add_test(tr, no_half_initialised_open);
+	tcase_add_test(tr, killed_during_create_leaves_nothing);
+	tcase_add_test(tr, truncation_survived_when_asked);
 	suite_add_tcase(s, tr);
 	return tu_run_suite(s);
 }
