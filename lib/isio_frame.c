@@ -274,8 +274,17 @@ SHMG_EXPORT int shmg_isio_pin(const struct shmg_isio *s, struct shmg_wflag_pinne
 	int err = pin_check(s);
 	if (err)
 		return err;
-	/* Only a guarded writer skips pinned copies (and sequences them). */
-	if (!shmg__isio_latch_fresh(s))
+	/* Only a guarded writer skips pinned copies (and sequences them): the
+	 * record CBindex names carries a frame number no older than cnt0 read
+	 * before it (shmg__isio_latch_fresh's test, which also holds when the
+	 * writer publishes in between). */
+	bool guarded = shmg_atomic_load(s->guard.owner, relaxed) > 0;
+	uint64_t c = shmg_atomic_load(s->guard.counter, acquire);
+	uint32_t i = shmg_atomic_load(isio_cbindex(s), acquire);
+	if (guarded && c && i < s->layout.cbsize)
+		guarded = shmg_atomic_load(isio_word64(s, s->layout.off_cbmd +
+						       (size_t)i * ISIO_CBMD_SIZE), acquire) >= c;
+	if (!guarded || i >= s->layout.cbsize)
 		return shmg__fail(-ENOTSUP, "the circular buffer is not kept by a writer of "
 				  "this guard: pinned reads would not be protected (shmg_isio_read)");
 	return shmg_wflag_pin(&s->latch, (unsigned)s->slot, pin);
