@@ -22,6 +22,7 @@
 int bench_suite_atomic(void) __attribute__((weak));
 int bench_suite_copy(void) __attribute__((weak));
 int bench_suite_loop(void) __attribute__((weak));
+int bench_suite_pin(void) __attribute__((weak));
 int bench_suite_wflag(void) __attribute__((weak));
 int bench_suite_xlock(void) __attribute__((weak));
 
@@ -33,6 +34,7 @@ static const struct {
 	{"atomic", bench_suite_atomic, "atomics layer vs plain __atomic builtins"},
 	{"copy", bench_suite_copy, "byte-wise atomic memcpy vs memcpy"},
 	{"loop", bench_suite_loop, "milk loop triggers vs semaphores and usleep polling"},
+	{"pin", bench_suite_pin, "pinned zero-copy reads vs copying reads; membarrier variant"},
 	{"wflag", bench_suite_wflag, "write-flag guard vs memcpy and POSIX semaphores"},
 	{"xlock", bench_suite_xlock, "exclusive lock vs robust pthread mutex"},
 };
