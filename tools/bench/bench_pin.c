@@ -22,6 +22,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <shmguard.h>
@@ -197,29 +198,6 @@ static int pin_unpin(void)
 
 #define READERS 4
 
-/* A reader process: pin the newest copy, sum its first 64 KiB in place,
- * unpin, until *stop. */
-static pid_t pinning_reader(struct seg *s, uint32_t *stop, uint32_t *ready)
-{
-	pid_t pid = fork();
-	if (pid != 0)
-		return pid;
-	bench_pin(1);
-	unsigned slot;
-	struct shmg_wflag_pinned pin = {.size = sizeof(pin)};
-	if (shmg_wflag_pin_claim(s->g, &slot) != 0)
-		_exit(1);
-	shmg_atomic_inc(ready, release);
-	while (!shmg_atomic_load(stop, acquire)) {
-		if (shmg_wflag_pin(s->g, slot, &pin) != 0)
-			continue;
-		BENCH_KEEP(sum(pin.data, 64 * KiB));
-		shmg_wflag_unpin(s->g, slot);
-	}
-	shmg_wflag_pin_release(s->g, slot);
-	_exit(0);
-}
-
 /* Frames per second, writing `frames` frames. */
 static double publish_rate(struct seg *s, const uint32_t *frame, size_t len, int frames,
 			   uint64_t *skipped)
@@ -236,37 +214,84 @@ static double publish_rate(struct seg *s, const uint32_t *frame, size_t len, int
 	return frames / ((double)(bench_now_ns() - t0) / 1e9);
 }
 
+/* A reader process, as an adaptive-optics consumer at its own pace: take
+ * the newest frame, sum its first 64 KiB, sleep 50 us; until *stop. Pinned
+ * (in place, then unpin) or, the peer, copied out by shmg_wflag_read. It
+ * never makes the writer wake it, so between the two the writer's figure
+ * differs only by what pins cost it: the copies it passes over and the
+ * waits when every other copy is pinned. */
+static pid_t reader(struct seg *s, bool pinned, uint32_t *stop, uint32_t *ready)
+{
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	bench_pin(1);
+	unsigned slot;
+	struct shmg_wflag_pinned pin = {.size = sizeof(pin)};
+	const struct timespec pace = {.tv_nsec = 50000};
+	uint32_t *buf = malloc(64 * KiB);
+	if (!buf || (pinned && shmg_wflag_pin_claim(s->g, &slot) != 0))
+		_exit(1);
+	shmg_atomic_inc(ready, release);
+	while (!shmg_atomic_load(stop, acquire)) {
+		if (pinned && shmg_wflag_pin(s->g, slot, &pin) == 0) {
+			BENCH_KEEP(sum(pin.data, 64 * KiB));
+			shmg_wflag_unpin(s->g, slot);
+		} else if (!pinned && shmg_wflag_read(s->g, buf, NULL, 64 * KiB, NULL, NULL) == 0) {
+			BENCH_KEEP(sum(buf, 64 * KiB));
+		}
+		clock_nanosleep(CLOCK_MONOTONIC, 0, &pace, NULL);
+	}
+	if (pinned)
+		shmg_wflag_pin_release(s->g, slot);
+	_exit(0);
+}
+
+/* The writer's rate (frames/s) with READERS readers of one kind running. */
+static double rate_with_readers(struct seg *s, bool pinned, uint32_t *ctl, const uint32_t *frame,
+				size_t len, int frames, uint64_t *skipped)
+{
+	pid_t kids[READERS];
+	shmg_atomic_store(&ctl[0], 0, relaxed);
+	shmg_atomic_store(&ctl[1], 0, release);
+	for (int k = 0; k < READERS; k++)
+		kids[k] = reader(s, pinned, &ctl[0], &ctl[1]);
+	while (shmg_atomic_load(&ctl[1], acquire) < READERS)
+		shmg_cpu_relax();
+	double r = publish_rate(s, frame, len, frames, skipped);
+	shmg_atomic_store(&ctl[0], 1, release);
+	for (int k = 0; k < READERS; k++)
+		waitpid(kids[k], NULL, 0);
+	return r;
+}
+
 static int publish_with_pins(void)
 {
 	int reps = bench_repeats(), frames = bench_quick() ? 20 : 2000;
 	size_t len = MiB;
 	struct seg s;
 	uint32_t *frame = calloc(1, len), *ctl = shared(4096);
-	double with[64], without[64];
+	double with[64], without[64], copying[64];
 	uint64_t skipped = 0, none = 0;
 
 	if (!frame || !ctl || seg_new(&s, 4, len) != 0)
 		return 1;
 	bench_pin(0);
 	write_frame(&s, frame, len);
-	for (int rep = 0; rep < reps && rep < 64; rep++) {
+	if (reps > 64)
+		reps = 64;
+	for (int rep = 0; rep < reps; rep++) { /* interleaved: all see the same machine */
 		without[rep] = publish_rate(&s, frame, len, frames, &none);
-		pid_t kids[READERS];
-		shmg_atomic_store(&ctl[0], 0, relaxed);
-		shmg_atomic_store(&ctl[1], 0, release);
-		for (int k = 0; k < READERS; k++)
-			kids[k] = pinning_reader(&s, &ctl[0], &ctl[1]);
-		while (shmg_atomic_load(&ctl[1], acquire) < READERS)
-			shmg_cpu_relax();
-		with[rep] = publish_rate(&s, frame, len, frames, &skipped);
-		shmg_atomic_store(&ctl[0], 1, release);
-		for (int k = 0; k < READERS; k++)
-			waitpid(kids[k], NULL, 0);
+		with[rep] = rate_with_readers(&s, true, ctl, frame, len, frames, &skipped);
+		copying[rep] = rate_with_readers(&s, false, ctl, frame, len, frames, &none);
 	}
 	double w = bench_median(with, (size_t)reps), o = bench_median(without, (size_t)reps);
+	double c = bench_median(copying, (size_t)reps);
 	bench_print("pin.publish.with_pins.fps", w, "fps");
+	bench_print("pin.publish.with_copying_readers.fps", c, "fps");
 	bench_print("pin.publish.without.fps", o, "fps");
 	bench_ratio("pin.publish.with_pins.vs_without", w, o);
+	bench_ratio("pin.publish.with_pins.vs_with_copying_readers", w, c);
 	bench_print("pin.publish.skipped_per_frame", (double)skipped / ((double)frames * reps),
 		    "count");
 	seg_free(&s);
