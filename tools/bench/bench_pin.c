@@ -5,7 +5,7 @@
  *   against shmg_wflag_read's copy then the same sum;
  *   a pin and unpin, at 4 KiB and 16 MiB, against a 4 KiB snapshot read;
  *   the writer's publish rate with 4 readers pinning (and processing) in
- *   other processes against none;
+ *   other processes, against 4 readers copying instead, and against none;
  *   the asymmetric variant of the handshake: readers announce with no
  *   fence, the writer pays with membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED)
  *   (readers registered), against seq_cst fences on both sides, measured
