@@ -115,7 +115,18 @@ int shmg__isio_place_guards(struct shmg_isio *s)
 	p.seq_stride = ISIO_CBMD_SIZE;
 	p.data = l->off_cbdata;
 	p.data_len = l->data_size;
-	return shmg__wflag_place(&s->latch, s->region, &p);
+	/* Pinned reads (doc/pin.md): a reader's pin is in bits 4-31 of its
+	 * semaphore slot's semstatus word, which only the slot's reader
+	 * writes; the slot's owner is semReadPID. */
+	p.npins = l->nsem;
+	if (l->nsem) {
+		p.pins = l->off_semstatus;
+		p.pin_owners = l->off_semreadpid;
+		p.pin_stride = 4;
+	}
+	err = shmg__wflag_place(&s->latch, s->region, &p);
+	s->latch.pin_free = -1; /* ImageStreamIO's free slot */
+	return err;
 }
 
 static struct shmg_isio *isio_new(void)

@@ -12,6 +12,7 @@
 #include <shmguard/error.h>
 #include <shmguard/isio.h>
 #include <shmguard/memcpy.h>
+#include <shmguard/wait.h>
 
 #include "detail.h"
 #include "isio_internal.h"
@@ -93,6 +94,27 @@ static int publish(struct shmg_isio *s, struct shmg_wflag *g, uint64_t *cnt)
 	return shmg__truncated(s->region) ? SHMG_ETRUNCATED : 0;
 }
 
+/* Begin a frame on g: with pinning readers, by the stream's pin policy
+ * (shmg_isio_pin_policy). 0, -EAGAIN (dropped), -ETIMEDOUT, -EINTR. */
+static int begin_frame(struct shmg_isio *s, struct shmg_wflag *g, void **copy)
+{
+	struct timespec deadline;
+	const struct timespec *dl = NULL;
+	if (s->pin_wait_ns && shmg_deadline_in(&deadline, s->pin_wait_ns) == 0)
+		dl = &deadline;
+	return shmg_wflag_begin_timed(g, s->pin_full, dl, copy, NULL);
+}
+
+SHMG_EXPORT int shmg_isio_pin_policy(struct shmg_isio *s, unsigned full, uint64_t wait_ns)
+{
+	if (full > SHMG_WFLAG_FULL_DROP)
+		return shmg__fail(-EINVAL, "full: %u is neither SHMG_WFLAG_FULL_WAIT nor "
+				  "SHMG_WFLAG_FULL_DROP", full);
+	s->pin_full = full;
+	s->pin_wait_ns = wait_ns;
+	return 0;
+}
+
 SHMG_EXPORT int shmg_isio_write(struct shmg_isio *s, const void *frame,
 				size_t len, uint64_t *cnt)
 {
@@ -103,7 +125,9 @@ SHMG_EXPORT int shmg_isio_write(struct shmg_isio *s, const void *frame,
 		return shmg__fail(-EINVAL, "a frame of %zu bytes: the stream's frames have %zu",
 				  len, s->layout.data_size);
 	struct shmg_wflag *g = s->has_latch ? &s->latch : &s->guard;
-	void *copy = shmg_wflag_begin(g);
+	void *copy;
+	if ((err = begin_frame(s, g, &copy)) != 0)
+		return err;
 	shmg_atomic_store_memcpy(shmg_isio_data(s), frame, len, relaxed);
 	finish_frame(s, copy, frame);
 	return publish(s, g, cnt);
@@ -114,7 +138,8 @@ SHMG_EXPORT void *shmg_isio_begin(struct shmg_isio *s)
 	if (writer_check(s))
 		return NULL;
 	struct shmg_wflag *g = s->has_latch ? &s->latch : &s->guard;
-	s->begun = shmg_wflag_begin(g);
+	if (begin_frame(s, g, &s->begun) != 0)
+		return NULL;
 	s->in_frame = true;
 	return shmg_isio_data(s);
 }
@@ -154,7 +179,9 @@ SHMG_EXPORT int shmg_isio_write_slice(struct shmg_isio *s, const void *data,
 	uint32_t k = (uint32_t)((cnt1 + 1) % l->dims[2]);
 	unsigned char *dst = (unsigned char *)shmg_isio_data(s) + (size_t)k * len;
 	struct shmg_wflag *g = s->has_latch ? &s->latch : &s->guard;
-	void *copy = shmg_wflag_begin(g);
+	void *copy;
+	if ((err = begin_frame(s, g, &copy)) != 0)
+		return err;
 	shmg_atomic_store_memcpy(dst, data, len, relaxed);
 	shmg_atomic_store(isio_word64(s, ISIO_CNT1), (uint64_t)k, relaxed);
 	if ((l->imagetype & 0xF000Fu) ==
@@ -230,6 +257,43 @@ SHMG_EXPORT int shmg_isio_read_slice(const struct shmg_isio *s, uint32_t k,
 		return -ERANGE;
 	const unsigned char *src = (const unsigned char *)shmg_isio_data(s) + (size_t)k * each;
 	return shmg_wflag_read(&s->guard, dst, src, len, snap, deadline);
+}
+
+static int pin_check(const struct shmg_isio *s)
+{
+	if (!s->has_latch || !s->latch.npins)
+		return shmg__fail(-ENOTSUP, "pinned reads need a circular buffer of at least 2 "
+				  "copies and semaphore slots");
+	if (s->slot < 0)
+		return shmg__fail(-EINVAL, "no semaphore slot claimed (shmg_isio_sem_claim)");
+	return 0;
+}
+
+SHMG_EXPORT int shmg_isio_pin(const struct shmg_isio *s, struct shmg_wflag_pinned *pin)
+{
+	int err = pin_check(s);
+	if (err)
+		return err;
+	/* Only a guarded writer skips pinned copies (and sequences them): the
+	 * record CBindex names carries a frame number no older than cnt0 read
+	 * before it (shmg__isio_latch_fresh's test, which also holds when the
+	 * writer publishes in between). */
+	bool guarded = shmg_atomic_load(s->guard.owner, relaxed) > 0;
+	uint64_t c = shmg_atomic_load(s->guard.counter, acquire);
+	uint32_t i = shmg_atomic_load(isio_cbindex(s), acquire);
+	if (guarded && c && i < s->layout.cbsize)
+		guarded = shmg_atomic_load(isio_word64(s, s->layout.off_cbmd +
+						       (size_t)i * ISIO_CBMD_SIZE), acquire) >= c;
+	if (!guarded || i >= s->layout.cbsize)
+		return shmg__fail(-ENOTSUP, "the circular buffer is not kept by a writer of "
+				  "this guard: pinned reads would not be protected (shmg_isio_read)");
+	return shmg_wflag_pin(&s->latch, (unsigned)s->slot, pin);
+}
+
+SHMG_EXPORT int shmg_isio_unpin(const struct shmg_isio *s)
+{
+	int err = pin_check(s);
+	return err ? err : shmg_wflag_unpin(&s->latch, (unsigned)s->slot);
 }
 
 SHMG_EXPORT uint64_t shmg_isio_counter(const struct shmg_isio *s)

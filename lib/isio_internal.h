@@ -25,6 +25,10 @@ struct shmg_isio {
 	/* Writer: a frame begun by shmg_isio_begin, and its latch copy. */
 	bool in_frame;
 	void *begun;
+	/* Writer: what to do when readers pin every other copy
+	 * (shmg_isio_pin_policy). */
+	unsigned pin_full;
+	uint64_t pin_wait_ns;
 };
 
 /* The layout of a stream with these (size-checked) parameters. 0, -EINVAL,
@@ -62,6 +66,12 @@ static inline int32_t *isio_readpid(const struct shmg_isio *s, unsigned i)
 {
 	return (int32_t *)(void *)(isio_base(s) + s->layout.off_semreadpid +
 				   (size_t)i * sizeof(int32_t));
+}
+
+static inline uint32_t *isio_semstatus(const struct shmg_isio *s, unsigned i)
+{
+	return (uint32_t *)(void *)(isio_base(s) + s->layout.off_semstatus +
+				    (size_t)i * sizeof(uint32_t));
 }
 
 static inline uint32_t *isio_cbindex(const struct shmg_isio *s)

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <semaphore.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <shmguard/atomic.h>
@@ -94,7 +95,10 @@ SHMG_EXPORT int shmg_isio_inspect_slot(const struct shmg_isio *s, unsigned k,
 	own.reader = load32(s, l->off_semreadpid + 4 * (size_t)k);
 	own.reader_alive = pid_alive(own.reader);
 	own.poster = load32(s, l->off_semwritepid + 4 * (size_t)k);
+	own.pin_copy = s->has_latch ? shmg__wflag_pin_copy(&s->latch, k) : -1;
 	if (shmg__truncated(s->region))
 		return SHMG_ETRUNCATED;
-	return SHMG__SIZED_OUT(info, &own, struct shmg_isio_slot_info);
+	return shmg__sized_out(info, &own, sizeof(own),
+			       offsetof(struct shmg_isio_slot_info, pin_copy),
+			       "struct shmg_isio_slot_info");
 }

@@ -78,6 +78,10 @@ SHMG_EXPORT int shmg_isio_sem_claim(struct shmg_isio *s, int *slot_out)
 				  shmg_proc_alive(cur, 0, 0) == SHMG_PROC_DEAD);
 		if (cur == self || (free_slot && shmg_atomic_cmpxchg(slot, cur, self, acquire))) {
 			s->slot = (int)i;
+			/* The slot's pin word is now ours: a pin a dead reader
+			 * left goes (doc/pin.md); bits 0-3 stay. */
+			uint32_t *st = isio_semstatus(s, i);
+			shmg_atomic_store(st, shmg_atomic_load(st, relaxed) & 0xfu, release);
 			/* Posts from before the claim are old news. */
 			if (shmg__sem_check(isio_sem(s, i), "semaphore", i) == 0)
 				shmg__sem_drain(isio_sem(s, i));
@@ -97,8 +101,13 @@ SHMG_EXPORT int shmg_isio_sem_release(struct shmg_isio *s)
 	int err = need_writable(s, "releasing a semaphore slot");
 	if (err)
 		return err;
-	bool ours = shmg_atomic_cmpxchg(isio_readpid(s, (unsigned)s->slot),
-					(int32_t)getpid(), -1, release);
+	int32_t *owner = isio_readpid(s, (unsigned)s->slot);
+	bool ours = shmg_atomic_load(owner, relaxed) == (int32_t)getpid();
+	if (ours) { /* unpin first: a free slot holds no pin */
+		uint32_t *st = isio_semstatus(s, (unsigned)s->slot);
+		shmg_atomic_store(st, shmg_atomic_load(st, relaxed) & 0xfu, release);
+	}
+	ours = ours && shmg_atomic_cmpxchg(owner, (int32_t)getpid(), -1, release);
 	s->slot = -1;
 	return ours ? 0 : SHMG_ENOTOWNER;
 }

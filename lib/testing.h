@@ -31,6 +31,10 @@ enum shmg__test_points {
 	SHMG__XLOCK_UNLOCK_BEFORE,   /* in unlock's slow path, before the exchange */
 	SHMG__XLOCK_UNLOCK_AFTER,    /* after the exchange, before the wake */
 	SHMG__LOOP_STEP_READ,        /* loop step: STEP read, CTRLval not yet changed */
+	SHMG__PIN_ANNOUNCED,         /* pin: copy announced, not yet confirmed */
+	SHMG__PIN_CONFIRMED,         /* pin: confirmed, not yet handed out */
+	SHMG__PIN_UNPINNING,         /* unpin: about to clear the pin word */
+	SHMG__PIN_RECLAIMING,        /* reclaim: dead reader's slot taken, pin not cleared */
 };
 
 /* Where recovery may fail before it changes anything (shmg__test_fail's

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,6 +172,8 @@ int shmg__wflag_place(struct shmg_wflag *g, const struct shmg_region *r,
 		return err;
 	if ((err = place_latch(&n, r, p)) != 0)
 		return err;
+	if ((err = shmg__wflag_place_pins(&n, r, p)) != 0)
+		return err;
 	n.base = r->base;
 	n.size = r->size;
 	n.readonly = !shmg_region_writable(r);
@@ -188,7 +191,10 @@ SHMG_EXPORT int shmg_wflag_new(struct shmg_wflag **g, const struct shmg_region *
 	*g = NULL;
 	if (!r)
 		return shmg__fail(-EINVAL, "no region");
-	int err = SHMG__SIZED_IN(&own, p, struct shmg_wflag_place);
+	/* The pin fields came in 0.2: a struct that ends before them places
+	 * none. */
+	int err = shmg__sized_in(&own, sizeof(own), offsetof(struct shmg_wflag_place, npins),
+				 p, "struct shmg_wflag_place");
 	if (err)
 		return err;
 	struct shmg_wflag *n = malloc(sizeof(*n));
@@ -279,24 +285,47 @@ SHMG_EXPORT int shmg_wflag_release(struct shmg_wflag *g)
 								: SHMG_ENOTOWNER;
 }
 
-SHMG_EXPORT void *shmg_wflag_begin(struct shmg_wflag *g)
+SHMG_EXPORT int shmg_wflag_begin_timed(struct shmg_wflag *g, unsigned full,
+				       const struct timespec *deadline,
+				       void **copy, uint32_t *skipped)
 {
-	void *copy = NULL;
-
-	if (g->copies) {
+	if (copy)
+		*copy = NULL;
+	if (skipped)
+		*skipped = 0;
+	if (full > SHMG_WFLAG_FULL_DROP)
+		return shmg__fail(-EINVAL, "full: %u is neither SHMG_WFLAG_FULL_WAIT nor "
+				  "SHMG_WFLAG_FULL_DROP", full);
+	if (g->copies && g->npins) {
+		/* Skips pinned copies (lib/wflag_pin.c, doc/pin.md). */
+		int err = shmg__wflag_pick(g, full, deadline, skipped);
+		if (err)
+			return err;
+	} else if (g->copies) {
 		/* The writer is the only one that moves the index; a value
 		 * out of range (another program's) restarts at copy 0. */
 		uint32_t i = shmg_atomic_load(g->index, relaxed);
 		g->next = i + 1 < g->copies ? i + 1 : 0;
 		shmg_atomic_store(wflag_seq(g, g->next), 0, relaxed);
-		copy = g->data + (size_t)g->next * g->data_len;
 	}
+	if (g->copies && copy)
+		*copy = g->data + (size_t)g->next * g->data_len;
 	byte_store(g->mark, 1, relaxed);
 	/* A release fence, not a release store of the mark, keeps every later
 	 * store of the frame (and of the copy) behind the mark and the zeroed
 	 * sequence word (doc/wflag.md; tests/spin/seqlock.pml mutant
 	 * NO_WRITER_FENCE). */
 	shmg_atomic_thread_fence(release);
+	return 0;
+}
+
+SHMG_EXPORT void *shmg_wflag_begin(struct shmg_wflag *g)
+{
+	void *copy;
+	/* No deadline: only a signal ends the wait early, and this call
+	 * cannot report it. */
+	while (shmg_wflag_begin_timed(g, SHMG_WFLAG_FULL_WAIT, NULL, &copy, NULL) != 0)
+		;
 	return copy;
 }
 

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <shmguard/atomic.h>
 #include <shmguard/wflag.h>
@@ -35,6 +36,13 @@ struct shmg_wflag {
 	unsigned waiters_shift; /* and their position */
 	const unsigned char *base; /* the region, to check read sources */
 	size_t size;
+	/* Pinned reads (lib/wflag_pin.c, doc/pin.md): slot k's pin word and
+	 * owner word are at pins / pin_owners + k * pin_stride. */
+	unsigned npins;
+	unsigned char *pins;
+	unsigned char *pin_owners;
+	size_t pin_stride;
+	int32_t pin_free;      /* what a free owner word holds after a release */
 };
 
 /* Was the file truncated under the guard's region? Checked after looking:
@@ -122,5 +130,40 @@ static inline uint64_t *wflag_seq(const struct shmg_wflag *g, unsigned i)
 {
 	return (uint64_t *)(void *)(g->seq + (size_t)i * g->seq_stride);
 }
+
+/* ---------------------------------------------------------------- pins */
+
+/* A pin word: the copy pinned + 1 in bits 4-31 (0: none); bits 0-3 belong
+ * to the layout (ImageStreamIO's semstatus flags) and are kept. */
+#define PIN_SHIFT 4
+#define PIN_KEEP 0xfu
+
+static inline uint32_t *wflag_pin_word(const struct shmg_wflag *g, unsigned k)
+{
+	return (uint32_t *)(void *)(g->pins + (size_t)k * g->pin_stride);
+}
+
+static inline int32_t *wflag_pin_owner(const struct shmg_wflag *g, unsigned k)
+{
+	return (int32_t *)(void *)(g->pin_owners + (size_t)k * g->pin_stride);
+}
+
+/* Check and set the pin slots of placement p (lib/wflag_pin.c). */
+int shmg__wflag_place_pins(struct shmg_wflag *g, const struct shmg_region *r,
+			   const struct shmg_wflag_place *p);
+
+/* Writer: choose the next copy, skipping pinned ones (g->next; its
+ * sequence word zeroed). 0, -EAGAIN, -ETIMEDOUT, -EINTR. */
+int shmg__wflag_pick(struct shmg_wflag *g, unsigned full,
+		     const struct timespec *deadline, uint32_t *skipped);
+
+/* Slot k's owner `dead` is gone: take the slot by CAS from that value,
+ * clear its pin, free it. true if done (false: someone else took it).
+ * *copy (may be NULL) receives the copy that was pinned, or -1. */
+bool shmg__wflag_pin_reclaim(const struct shmg_wflag *g, unsigned k,
+			     int32_t dead, int32_t *copy);
+
+/* The copy slot k pins now, or -1 (relaxed; for monitors). */
+int32_t shmg__wflag_pin_copy(const struct shmg_wflag *g, unsigned k);
 
 #endif /* SHMG_WFLAG_INTERNAL_H */

@@ -28,6 +28,7 @@ t() {
 	[ "$got" = "$want" ] || fail "$desc: exit $got, expected $want; stderr: $(head -c 300 "$work/err")"
 }
 has() { grep -q -- "$1" "$work/out" || fail "$2: stdout lacks '$1'"; }
+lacks() { ! grep -q -- "$1" "$work/out" || fail "$2: stdout has '$1'"; }
 err_has() { grep -q -- "$1" "$work/err" || fail "$2: stderr lacks '$1': $(cat "$work/err")"; }
 one_error_line() {
 	[ "$(wc -l <"$work/err")" -eq 1 ] || fail "$1: stderr is not one line: $(cat "$work/err")"
@@ -120,6 +121,8 @@ has "PROBLEM     write flag stuck: writer PID [0-9]* died mid-frame 4" "dead wri
 t 3 "inspect dead idle writer" $tool inspect --interval 0 "$d/deadwriter-idle.im.shm"
 has "writer PID [0-9]* is dead: no frame will come" "dead idle writer"
 has "semaphore slot 0 is held by dead reader PID" "dead reader"
+has "slot 1 PID [0-9]* (dead) pins copy 2" "dead reader's pin shown"
+has "circular-buffer copy 2 is pinned by slot 1, whose reader is not alive" "dead reader's pin alert"
 t 3 "inspect dead pinfo holder" $tool inspect --interval 0 "$d/deadholder.pinfo.shm"
 has "the status lock is held by dead thread" "dead pinfo holder"
 t 3 "inspect dead fps holder" $tool inspect --interval 0 "$d/deadholder.fps.shm"
@@ -247,8 +250,10 @@ t 0 "recover --blank" $tool recover --blank "$d/deadwriter-midframe-nocb.im.shm"
 t 0 "recover dead idle writer and reader" $tool recover "$d/deadwriter-idle.im.shm"
 has "clear the record of dead writer PID" "idle writer"
 has "free semaphore slot 0 of dead reader PID" "dead reader slot"
+has "clear the pin of circular-buffer copy 2 in semaphore slot 1 of dead reader PID" "dead reader's pin"
 t 0 "inspect after" $tool inspect --interval 0 "$d/deadwriter-idle.im.shm"
 has "writer      none recorded" "idle writer cleared"
+lacks "pins copy" "pin cleared"
 
 t 0 "recover dead pinfo holder" $tool recover "$d/deadholder.pinfo.shm"
 has "recover the status lock from dead thread" "pinfo"

@@ -88,6 +88,17 @@ static void reader_dies(void *arg)
 	_exit(0);
 }
 
+/* A reader that pins the newest copy (in its semaphore slot) and dies. */
+static void pinning_reader_dies(void *arg)
+{
+	struct shmg_isio *s;
+	struct shmg_wflag_pinned pin = {.size = sizeof(pin)};
+	check(shmg_isio_open(&s, arg, 0), arg);
+	check(shmg_isio_sem_claim(s, NULL), "sem_claim");
+	check(shmg_isio_pin(s, &pin), "pin");
+	_exit(0);
+}
+
 static void pinfo_holder_dies(void *arg)
 {
 	struct shmg_pinfo *p;
@@ -344,6 +355,7 @@ int main(int argc, char **argv)
 	stream("deadwriter-idle.im.shm", 4);
 	in_dead_process(writer_dies, (void *)at("deadwriter-idle.im.shm"));
 	in_dead_process(reader_dies, (void *)at("deadwriter-idle.im.shm"));
+	in_dead_process(pinning_reader_dies, (void *)at("deadwriter-idle.im.shm"));
 	copy_file("healthy.pinfo.shm", "deadholder.pinfo.shm", 0);
 	in_dead_process(pinfo_holder_dies, (void *)at("deadholder.pinfo.shm"));
 	copy_file("healthy.fps.shm", "deadholder.fps.shm", 0);

@@ -110,6 +110,10 @@ static void alerts_isio(const struct snapshot *prev, struct snapshot *o)
 		if (st->slot[i].reader_alive == SHMG_PROC_DEAD)
 			alert(&o->alerts, ALERT_NOTE, "semaphore slot %u is held by dead reader PID %d",
 			      i, st->slot[i].reader);
+		if (st->slot[i].pin_copy >= 0 && st->slot[i].reader_alive != SHMG_PROC_ALIVE)
+			alert(&o->alerts, ALERT_NOTE, "circular-buffer copy %d is pinned by slot %u, "
+			      "whose reader is not alive: the writer or recover reclaims it",
+			      st->slot[i].pin_copy, i);
 		if (st->slot[i].damaged)
 			alert(&o->alerts, ALERT_PROBLEM, "semaphore %u is damaged (glibc would abort "
 			      "on it): writers skip it, its reader gets nothing; recover "
@@ -127,10 +131,15 @@ static void text_readers(FILE *out, const struct isio_state *st)
 		fprintf(out, " %d", st->slot[i].value);
 	fprintf(out, "%s\n  readers    ", st->layout.nsem > st->nslots ? " ..." : "");
 	unsigned readers = 0;
-	for (unsigned i = 0; i < st->nslots; i++)
+	for (unsigned i = 0; i < st->nslots; i++) {
 		if (st->slot[i].reader > 0)
 			fprintf(out, "%s slot %u PID %d (%s)", readers++ ? "," : "", i,
 				st->slot[i].reader, liveness_name(st->slot[i].reader_alive));
+		else if (st->slot[i].pin_copy >= 0)
+			fprintf(out, "%s slot %u free", readers++ ? "," : "", i);
+		if (st->slot[i].pin_copy >= 0)
+			fprintf(out, " pins copy %d", st->slot[i].pin_copy);
+	}
 	fprintf(out, "%s\n", readers ? "" : " no slot claimed");
 }
 
@@ -192,6 +201,7 @@ static void json_isio(struct json *j, const struct snapshot *prev, const struct 
 		json_kbool(j, "damaged", v->damaged);
 		json_kint(j, "reader_pid", v->reader);
 		json_kstr(j, "reader_liveness", v->reader > 0 ? liveness_name(v->reader_alive) : NULL);
+		json_kint(j, "pin_copy", v->pin_copy);
 		json_end(j, '}');
 	}
 	json_end(j, ']');

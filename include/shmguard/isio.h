@@ -241,6 +241,37 @@ SHMG_EXPORT int shmg_isio_sem_release(struct shmg_isio *s);
 SHMG_EXPORT int shmg_isio_sem_wait(const struct shmg_isio *s, uint64_t *now,
 				   const struct timespec *deadline);
 
+/*
+ * Zero-copy reads (doc/pin.md): pin the newest complete copy of the
+ * circular buffer in the semaphore slot this process claimed
+ * (shmg_isio_sem_claim), process it in place through pin->data (read-only;
+ * pin->frame is its cnt0, pin->len the frame size), then unpin. The pin is
+ * in bits 4-31 of the slot's semstatus word (bits 0-3 are left as they
+ * are); the writer skips pinned copies. Never waits; shmg_wflag_pin's
+ * bounded retries. Needs a circular buffer of >= 2 copies kept by a writer
+ * of this guard. Returns as shmg_wflag_pin, and -EINVAL (no slot claimed),
+ * -ENOTSUP (no such circular buffer, or its writer does not use the guard:
+ * use shmg_isio_read).
+ */
+SHMG_EXPORT int shmg_isio_pin(const struct shmg_isio *s,
+			      struct shmg_wflag_pinned *pin);
+
+/* Drop this process's pin. Returns 0, -EINVAL (no slot claimed),
+ * -ENOTSUP (no circular buffer). */
+SHMG_EXPORT int shmg_isio_unpin(const struct shmg_isio *s);
+
+/*
+ * Writer: what shmg_isio_write, shmg_isio_write_slice and shmg_isio_begin
+ * do when readers pin every copy of the circular buffer but the newest:
+ * SHMG_WFLAG_FULL_WAIT polls for an unpin for at most wait_ns (0: without
+ * limit; the default), then the write returns -ETIMEDOUT;
+ * SHMG_WFLAG_FULL_DROP returns -EAGAIN at once. Either way the frame is
+ * not written (shmg_isio_begin returns NULL) and nothing changes; pins of
+ * dead readers are reclaimed first. Returns 0, -EINVAL (unknown `full`).
+ */
+SHMG_EXPORT int shmg_isio_pin_policy(struct shmg_isio *s, unsigned full,
+				     uint64_t wait_ns);
+
 /* ---------------------------------------------------------------- monitors */
 
 /* Who writes the frames, from what the writer leaves in the file. */
@@ -284,6 +315,9 @@ struct shmg_isio_slot_info {
 			     * words are not a semaphore's): writers skip it,
 			     * shmg_isio_sem_wait refuses it (SHMG_EGARBAGE),
 			     * shmg_isio_recover reinitialises it */
+	int32_t pin_copy;   /* the circular-buffer copy the slot's reader
+			     * pins (semstatus bits 4-31), or -1 (added in
+			     * 0.2: a struct ending before it gets none) */
 };
 
 /* Returns 0, -ERANGE (k >= nsem), -EINVAL. */
@@ -302,7 +336,8 @@ SHMG_EXPORT int shmg_isio_inspect_slot(const struct shmg_isio *s, unsigned k,
  *     writer never records itself): treated so only when no process maps
  *     the file (shmg_proc_mappers), with SHMG_RECOVER_BLANK;
  *   - a dead writer's record (write flag clear) is cleared;
- *   - semaphore slots of dead readers are freed;
+ *   - semaphore slots of dead readers are freed, and their pins cleared
+ *     (so the writer may rewrite the copies they pinned);
  *   - damaged semaphores (words glibc would abort on) are reinitialised.
  * opts->force_pid names a live writer or reader to treat as dead.
  * All or nothing: every step that can fail (reading /proc, memory, reading

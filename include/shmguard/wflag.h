@@ -70,6 +70,16 @@ struct shmg_wflag_place {
 	size_t seq_stride; /* bytes between sequence words */
 	size_t data;       /* first byte of copy 0 */
 	size_t data_len;   /* bytes per copy */
+	/* Pinned reads over the latch (doc/pin.md; all zero: none; added in
+	 * 0.2, so a struct that ends before .npins places no pins). Reader
+	 * slot k has a 32-bit pin word at pins + k * pin_stride (the copy it
+	 * pins + 1 in bits 4-31; bits 0-3 are left as they are) and a 32-bit
+	 * owner word at pin_owners + k * pin_stride (the reader's PID; 0 or
+	 * -1: free). */
+	uint32_t npins;     /* reader slots (needs a latch) */
+	size_t pins;        /* pin word of slot 0 (4-aligned) */
+	size_t pin_owners;  /* owner word of slot 0 (4-aligned) */
+	size_t pin_stride;  /* bytes between slots, a multiple of 4 */
 };
 
 /*
@@ -109,9 +119,38 @@ SHMG_EXPORT int shmg_wflag_release(struct shmg_wflag *g);
  * Start a frame: with a latch, the next copy's sequence word is set to 0
  * (relaxed); the mark is set (relaxed); then a release fence, so no store
  * of the frame is seen before the mark. Returns the copy to fill (NULL
- * without a latch). Only the writer calls it.
+ * without a latch). Only the writer calls it. With pin slots placed, a
+ * copy a reader pins is skipped, and when every copy but the newest is
+ * pinned this waits for an unpin without limit (shmg_wflag_begin_timed
+ * chooses otherwise).
  */
 SHMG_EXPORT void *shmg_wflag_begin(struct shmg_wflag *g);
+
+/* What a writer does when every copy it may write is pinned by readers
+ * (shmg_wflag_begin_timed's `full`). */
+enum shmg_wflag_full {
+	SHMG_WFLAG_FULL_WAIT = 0, /* wait for an unpin, until the deadline */
+	SHMG_WFLAG_FULL_DROP = 1, /* give up at once: the frame is dropped */
+};
+
+/*
+ * shmg_wflag_begin for latches with pinned reads (doc/pin.md): the next copy
+ * is one no reader pins (never the newest). When every copy but the newest
+ * is pinned, pins of dead readers are reclaimed first; then, as `full`
+ * says, the writer polls for an unpin until `deadline` (absolute,
+ * CLOCK_MONOTONIC; NULL: no limit), or drops the frame at once. *copy
+ * receives the copy to fill (NULL without a latch). *skipped (may be NULL)
+ * receives how many copies were passed over because they were pinned.
+ * Returns 0 (the frame is begun, as shmg_wflag_begin), -EAGAIN (dropped:
+ * SHMG_WFLAG_FULL_DROP and every other copy pinned), -ETIMEDOUT (waited
+ * until the deadline), -EINTR (a signal while waiting), -EINVAL (`full`
+ * unknown). On an error nothing was begun and nothing is changed in the
+ * segment. shmg_wflag_begin is this with SHMG_WFLAG_FULL_WAIT and no
+ * deadline.
+ */
+SHMG_EXPORT int shmg_wflag_begin_timed(struct shmg_wflag *g, unsigned full,
+				       const struct timespec *deadline,
+				       void **copy, uint32_t *skipped);
 
 /*
  * Publish the frame: with a latch the copy's sequence word becomes the
@@ -196,6 +235,52 @@ SHMG_EXPORT uint64_t shmg_wflag_counter(const struct shmg_wflag *g);
  */
 SHMG_EXPORT int shmg_wflag_writer_alive(const struct shmg_wflag *g,
 					int32_t *pid);
+
+/* ------------------------------------------------------------ pinned reads */
+
+/* A copy pinned by shmg_wflag_pin (a sized struct). */
+struct shmg_wflag_pinned {
+	uint32_t size;     /* sizeof(struct shmg_wflag_pinned) */
+	uint32_t retries;  /* attempts rejected before it */
+	uint64_t frame;    /* the frame number of the copy */
+	const void *data;  /* the copy, read-only, valid until unpinned */
+	size_t len;        /* its length (the placement's data_len) */
+	uint32_t copy;     /* which latch copy */
+};
+
+/*
+ * Claim a reader slot for pinned reads: its owner word is set to this
+ * process's PID by CAS from 0, -1 or a dead process's PID, and a pin the
+ * dead one left is cleared. *slot receives it. Returns 0, -EAGAIN (every
+ * slot held by a live process), -ENOTSUP (no pin slots placed), -EROFS.
+ */
+SHMG_EXPORT int shmg_wflag_pin_claim(struct shmg_wflag *g, unsigned *slot);
+
+/* Unpin and give the slot back (owner word from our PID to free).
+ * Returns 0, SHMG_ENOTOWNER (the slot is not ours), -ERANGE, -ENOTSUP. */
+SHMG_EXPORT int shmg_wflag_pin_release(struct shmg_wflag *g, unsigned slot);
+
+/*
+ * Pin the newest complete copy for reading in place: announce it in the
+ * slot's pin word, a seq_cst fence, then confirm its sequence word still
+ * holds the frame number read before (a Dekker handshake with the writer,
+ * which zeroes a copy's sequence word, fences, then skips pinned copies:
+ * doc/pin.md, tests/spin/wflag_pin.pml). Never locks, never waits: at most
+ * SHMG_WFLAG_READ_TRIES attempts. A slot holds one pin: pinning again moves
+ * it (the earlier pointer is then no longer protected). The caller must
+ * own `slot` (shmg_wflag_pin_claim). Acquire: the frame's stores are
+ * visible through pin->data until shmg_wflag_unpin.
+ * Returns 0, SHMG_ETOOFAST (lapped on every attempt), -ENODATA (no frame
+ * published yet), SHMG_EGARBAGE (latch index out of range), -ERANGE (slot),
+ * -ENOTSUP (no pin slots placed), -EINVAL (pin's size). On an error the
+ * slot holds no pin.
+ */
+SHMG_EXPORT int shmg_wflag_pin(const struct shmg_wflag *g, unsigned slot,
+			       struct shmg_wflag_pinned *pin);
+
+/* Drop the slot's pin (release: every read of the copy before it is done
+ * before the writer may rewrite the copy). Returns 0, -ERANGE, -ENOTSUP. */
+SHMG_EXPORT int shmg_wflag_unpin(const struct shmg_wflag *g, unsigned slot);
 
 /* ---------------------------------------------------------------- monitors */
 

@@ -49,6 +49,11 @@ verify wflag_latch.pml SHMG_MODEL pass
 for mutant in NO_WRITER_FENCE NO_ZERO NO_READER_FENCE RELAXED_SEQ; do
 	verify wflag_latch.pml "$mutant" fail
 done
+verify wflag_pin.pml SHMG_MODEL pass
+verify wflag_pin.pml ONE_READER pass
+for mutant in NO_READER_FENCE NO_WRITER_FENCE NO_RECHECK LOOK_FIRST NO_ZERO; do
+	verify wflag_pin.pml "$mutant" fail
+done
 verify wflag_wake.pml SHMG_MODEL pass
 verify wflag_wake.pml ONE_SLEEPER pass
 for mutant in NO_SLEEPER_FENCE NO_WRITER_FENCE NO_RECHECK NO_CLEAR WAKE_BEFORE_CLEAR \

@@ -23,6 +23,7 @@ int bench_suite_atomic(void) __attribute__((weak));
 int bench_suite_copy(void) __attribute__((weak));
 int bench_suite_fps(void) __attribute__((weak));
 int bench_suite_loop(void) __attribute__((weak));
+int bench_suite_pin(void) __attribute__((weak));
 int bench_suite_wflag(void) __attribute__((weak));
 int bench_suite_xlock(void) __attribute__((weak));
 
@@ -35,6 +36,7 @@ static const struct {
 	{"copy", bench_suite_copy, "byte-wise atomic memcpy vs memcpy"},
 	{"fps", bench_suite_fps, "FPS real-time reads vs locked reads, and with a setter stopped"},
 	{"loop", bench_suite_loop, "milk loop triggers vs semaphores and usleep polling"},
+	{"pin", bench_suite_pin, "pinned zero-copy reads vs copying reads; membarrier variant"},
 	{"wflag", bench_suite_wflag, "write-flag guard vs memcpy and POSIX semaphores"},
 	{"xlock", bench_suite_xlock, "exclusive lock vs robust pthread mutex"},
 };

@@ -1,0 +1,347 @@
+/*
+ * The write-flag guard: pinned reads over the latch (zero-copy readers).
+ * See include/shmguard/wflag.h and doc/pin.md.
+ *
+ * A reader announces the copy it reads in its slot's pin word, then
+ * confirms the copy still holds the frame it read before; the writer zeroes
+ * the sequence word of the copy it is about to rewrite, then looks at the
+ * pin words, and skips a pinned copy. Both sides put a seq_cst fence between
+ * their store and their load (Dekker: tests/spin/wflag_pin.pml, whose
+ * mutants without either fence let the writer overwrite a pinned copy).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <shmguard/atomic.h>
+#include <shmguard/error.h>
+#include <shmguard/proc.h>
+#include <shmguard/wait.h>
+#include <shmguard/wflag.h>
+
+#include "detail.h"
+#include "region_internal.h"
+#include "sized.h"
+#include "testing.h"
+#include "wflag_internal.h"
+
+/* The writer, every copy but the newest pinned, polls for an unpin: first
+ * after POLL_MIN_NS, doubling up to POLL_MAX_NS; it probes the pinning
+ * readers' liveness every PROBE_EVERY polls (rules.md, rule 5: probes only
+ * off the fast path). */
+#define POLL_MIN_NS 1000u
+#define POLL_MAX_NS 1000000u
+#define PROBE_EVERY 16u
+
+static bool overlap(size_t a, size_t alen, size_t b, size_t blen)
+{
+	return a < b + blen && b < a + alen;
+}
+
+int shmg__wflag_place_pins(struct shmg_wflag *g, const struct shmg_region *r,
+			   const struct shmg_wflag_place *p)
+{
+	void *at;
+	size_t last_pin, last_owner, span;
+	int err;
+
+	if (p->npins == 0) {
+		if (p->pins || p->pin_owners || p->pin_stride)
+			return shmg__fail(-EINVAL, "pins: offsets given, but npins is 0");
+		return 0;
+	}
+	if (p->copies < 2)
+		return shmg__fail(-EINVAL, "pins: %u slots, but no latch (pinned reads need "
+				  "at least 2 copies)", p->npins);
+	if (p->copies > (UINT32_MAX >> PIN_SHIFT) - 1)
+		return shmg__fail(-EINVAL, "pins: %u copies do not fit in a pin word", p->copies);
+	if (p->pin_stride < 4 || p->pin_stride % 4 != 0)
+		return shmg__fail(-EINVAL, "pins: pin_stride %zu is not a multiple of 4",
+				  p->pin_stride);
+	if (__builtin_mul_overflow((size_t)p->npins - 1, p->pin_stride, &span) ||
+	    __builtin_add_overflow(span, p->pins, &last_pin) ||
+	    __builtin_add_overflow(span, p->pin_owners, &last_owner))
+		return shmg__fail(-ERANGE, "pins: the slots overflow the address space");
+	if ((err = shmg_region_at(r, p->pins, 4, &at)) != 0 ||
+	    (err = shmg_region_at(r, last_pin, 4, &at)) != 0)
+		return shmg__fail(err, "pin words: %s", shmg_error_detail(err));
+	if ((err = shmg_region_at(r, p->pin_owners, 4, &at)) != 0 ||
+	    (err = shmg_region_at(r, last_owner, 4, &at)) != 0)
+		return shmg__fail(err, "pin owner words: %s", shmg_error_detail(err));
+	span += 4;
+	size_t data_bytes = (size_t)p->copies * p->data_len; /* checked by the latch */
+	size_t seq_bytes = ((size_t)p->copies - 1) * p->seq_stride + 8;
+	static const char *const what[2] = {"pin words", "pin owner words"};
+	size_t at_off[2] = {p->pins, p->pin_owners};
+	for (int w = 0; w < 2; w++)
+		if (overlap(at_off[w], span, p->data, data_bytes) ||
+		    overlap(at_off[w], span, p->seq, seq_bytes) ||
+		    overlap(at_off[w], span, p->index, 4) ||
+		    overlap(at_off[w], span, p->mark & ~(size_t)3, 4) ||
+		    overlap(at_off[w], span, p->counter, 8) ||
+		    ((p->parts & SHMG_WFLAG_OWNER) && overlap(at_off[w], span, p->owner, 4)))
+			return shmg__fail(-EINVAL, "%s overlap the latch or the guard's words",
+					  what[w]);
+	/* The two arrays lie apart, or interleave (a stride of 8 or more)
+	 * without sharing a byte. */
+	size_t d = p->pins > p->pin_owners ? p->pins - p->pin_owners : p->pin_owners - p->pins;
+	if (overlap(p->pins, span, p->pin_owners, span) &&
+	    (d % p->pin_stride < 4 || p->pin_stride - d % p->pin_stride < 4))
+		return shmg__fail(-EINVAL, "pin words and pin owner words overlap");
+	g->npins = p->npins;
+	g->pins = r->base + p->pins;
+	g->pin_owners = r->base + p->pin_owners;
+	g->pin_stride = p->pin_stride;
+	g->pin_free = 0;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- writer */
+
+/* Does any slot pin copy c? Acquire: a pin word read as cleared by an
+ * unpin (a release store) orders the reader's reads of the copy before the
+ * writer's rewrite of it. */
+static bool pinned(const struct shmg_wflag *g, unsigned c)
+{
+	uint32_t want = (uint32_t)c + 1;
+	for (unsigned k = 0; k < g->npins; k++)
+		if ((shmg_atomic_load(wflag_pin_word(g, k), acquire) >> PIN_SHIFT) == want)
+			return true;
+	return false;
+}
+
+bool shmg__wflag_pin_reclaim(const struct shmg_wflag *g, unsigned k, int32_t dead,
+			     int32_t *copy)
+{
+	int32_t self = (int32_t)getpid();
+	if (copy)
+		*copy = -1;
+	/* The slot becomes ours for a moment: nobody else may claim it (and
+	 * pin) while its pin is cleared, so a live reader's identical pin can
+	 * never be mistaken for the dead one's. */
+	if (dead == self || !shmg_atomic_cmpxchg(wflag_pin_owner(g, k), dead, self, acquire))
+		return false;
+	SHMG__TEST_POINT(SHMG__PIN_RECLAIMING);
+	uint32_t v = shmg_atomic_load(wflag_pin_word(g, k), relaxed);
+	if (copy)
+		*copy = (int32_t)(v >> PIN_SHIFT) - 1;
+	shmg_atomic_store(wflag_pin_word(g, k), v & PIN_KEEP, relaxed);
+	/* release: the cleared pin is seen by whoever claims the slot next. */
+	shmg_atomic_store(wflag_pin_owner(g, k), g->pin_free, release);
+	return true;
+}
+
+/* Every copy but `newest` is pinned: reclaim the pins whose owners are gone
+ * (a free owner word, or a process shmg_proc_alive calls dead; a process it
+ * cannot judge keeps its pin, rules.md rule 6). Returns how many. */
+static unsigned reclaim_dead(const struct shmg_wflag *g, uint32_t newest)
+{
+	unsigned n = 0;
+	for (unsigned k = 0; k < g->npins; k++) {
+		uint32_t v = shmg_atomic_load(wflag_pin_word(g, k), relaxed) >> PIN_SHIFT;
+		if (v == 0 || v - 1 == newest)
+			continue;
+		int32_t o = shmg_atomic_load(wflag_pin_owner(g, k), relaxed);
+		bool gone = o == 0 || o == -1 ||
+			    (o > 0 && shmg_proc_alive(o, 0, 0) == SHMG_PROC_DEAD);
+		if (gone && shmg__wflag_pin_reclaim(g, k, o, NULL))
+			n++;
+	}
+	return n;
+}
+
+/* Sleep ns, but not past the deadline. 0, or -EINTR. */
+static int poll_sleep(uint64_t ns, const struct timespec *deadline)
+{
+	struct timespec now, until;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	uint64_t t = (uint64_t)now.tv_nsec + ns;
+	until.tv_sec = now.tv_sec + (time_t)(t / 1000000000u);
+	until.tv_nsec = (long)(t % 1000000000u);
+	if (deadline && (deadline->tv_sec < until.tv_sec ||
+			 (deadline->tv_sec == until.tv_sec && deadline->tv_nsec < until.tv_nsec)))
+		until = *deadline;
+	int rc = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL);
+	return rc == EINTR ? -EINTR : 0;
+}
+
+int shmg__wflag_pick(struct shmg_wflag *g, unsigned full,
+		     const struct timespec *deadline, uint32_t *skipped)
+{
+	/* The writer is the only one that moves the index; a value out of
+	 * range (another program's) restarts at copy 0. */
+	uint32_t newest = shmg_atomic_load(g->index, relaxed);
+	if (newest >= g->copies)
+		newest = g->copies - 1;
+	uint32_t skip = 0;
+	uint64_t wait_ns = POLL_MIN_NS;
+	for (unsigned round = 0;; round++) {
+		/* The copies after the newest, oldest first; never the newest:
+		 * readers (and pins) go there. */
+		for (unsigned d = 1; d < g->copies; d++) {
+			unsigned c = (newest + d) % g->copies;
+			uint64_t *seq = wflag_seq(g, c);
+			uint64_t was = shmg_atomic_load(seq, relaxed);
+			shmg_atomic_store(seq, 0, relaxed);
+			/* Dekker with shmg_wflag_pin: the zeroed sequence word
+			 * before the look at the pins (tests/spin/wflag_pin.pml,
+			 * mutant NO_WRITER_FENCE). Also the release fence that
+			 * keeps the copy's stores behind the zero. */
+			shmg_atomic_thread_fence(seq_cst);
+			if (!pinned(g, c)) {
+				g->next = c;
+				if (skipped)
+					*skipped = skip;
+				return 0;
+			}
+			/* Untouched: it still holds frame `was`, complete;
+			 * release, as the publish that first named it. */
+			shmg_atomic_store(seq, was, release);
+			skip++;
+		}
+		if (skipped)
+			*skipped = skip;
+		if (round % PROBE_EVERY == 0 && reclaim_dead(g, newest))
+			continue;
+		if (full == SHMG_WFLAG_FULL_DROP)
+			return shmg__fail(-EAGAIN, "every copy but the newest is pinned by a live "
+					  "reader: the frame is dropped");
+		if (deadline && shmg_deadline_passed(deadline))
+			return shmg__fail(-ETIMEDOUT, "every copy but the newest stayed pinned by "
+					  "live readers until the deadline");
+		if (poll_sleep(wait_ns, deadline))
+			return -EINTR;
+		if (wait_ns < POLL_MAX_NS)
+			wait_ns *= 2;
+	}
+}
+
+/* ---------------------------------------------------------------- readers */
+
+static int need_pins(const struct shmg_wflag *g, unsigned slot)
+{
+	if (!g->npins)
+		return shmg__fail(-ENOTSUP, "no pin slots in this guard's placement");
+	if (slot >= g->npins)
+		return shmg__fail(-ERANGE, "pin slot %u: the guard has %u", slot, g->npins);
+	return 0;
+}
+
+SHMG_EXPORT int shmg_wflag_pin_claim(struct shmg_wflag *g, unsigned *slot)
+{
+	int err = need_pins(g, 0);
+	if (err)
+		return err;
+	if (g->readonly)
+		return shmg__fail(-EROFS, "the region is mapped read-only: a pinning reader "
+				  "writes its slot");
+	int32_t self = (int32_t)getpid();
+	for (unsigned k = 0; k < g->npins; k++) {
+		int32_t *owner = wflag_pin_owner(g, k);
+		int32_t cur = shmg_atomic_load(owner, relaxed);
+		bool free_slot = cur == -1 || cur == 0 ||
+				 (cur > 0 && cur != self &&
+				  shmg_proc_alive(cur, 0, 0) == SHMG_PROC_DEAD);
+		if (cur == self || (free_slot && shmg_atomic_cmpxchg(owner, cur, self, acquire))) {
+			/* Ours: a pin a dead predecessor left goes (this
+			 * reader is now the word's only writer). */
+			uint32_t *pw = wflag_pin_word(g, k);
+			shmg_atomic_store(pw, shmg_atomic_load(pw, relaxed) & PIN_KEEP, release);
+			if (slot)
+				*slot = k;
+			return 0;
+		}
+	}
+	return shmg__fail(-EAGAIN, "all %u pin slots are held by live readers", g->npins);
+}
+
+SHMG_EXPORT int shmg_wflag_pin_release(struct shmg_wflag *g, unsigned slot)
+{
+	int err = need_pins(g, slot);
+	if (err)
+		return err;
+	int32_t *owner = wflag_pin_owner(g, slot);
+	if (shmg_atomic_load(owner, relaxed) != (int32_t)getpid())
+		return shmg__fail(SHMG_ENOTOWNER, "pin slot %u is not this process's", slot);
+	shmg_wflag_unpin(g, slot);
+	return shmg_atomic_cmpxchg(owner, (int32_t)getpid(), g->pin_free, release)
+		       ? 0 : SHMG_ENOTOWNER;
+}
+
+SHMG_EXPORT int shmg_wflag_pin(const struct shmg_wflag *g, unsigned slot,
+			       struct shmg_wflag_pinned *pin)
+{
+	int err = need_pins(g, slot);
+	if (err)
+		return err;
+	if (!pin || pin->size < sizeof(struct shmg_wflag_pinned))
+		return shmg__fail(-EINVAL, "struct shmg_wflag_pinned: size %u, at least %zu "
+				  "expected", pin ? pin->size : 0, sizeof(struct shmg_wflag_pinned));
+	uint32_t *pw = wflag_pin_word(g, slot);
+	/* This reader is the pin word's only writer: bits 0-3 as they are. */
+	uint32_t keep = shmg_atomic_load(pw, relaxed) & PIN_KEEP;
+	for (uint32_t tries = 0; tries < SHMG_WFLAG_READ_TRIES; tries++) {
+		uint32_t i = shmg_atomic_load(g->index, acquire);
+		if (SHMG__UNLIKELY(i >= g->copies)) {
+			shmg_atomic_store(pw, keep, release);
+			return shmg__fail(SHMG_EGARBAGE, "latch index %u: %u copies", i, g->copies);
+		}
+		uint64_t *seq = wflag_seq(g, i);
+		/* acquire: the copy's stores (published before this number)
+		 * are visible. */
+		uint64_t q1 = shmg_atomic_load(seq, acquire);
+		if (q1 == 0) {
+			if (shmg_atomic_load(g->counter, relaxed) == 0) {
+				shmg_atomic_store(pw, keep, release);
+				return shmg__fail(-ENODATA, "no frame published yet");
+			}
+			continue; /* lapped: the writer rewrites it */
+		}
+		shmg_atomic_store(pw, keep | ((i + 1) << PIN_SHIFT), relaxed);
+		SHMG__TEST_POINT(SHMG__PIN_ANNOUNCED);
+		/* Dekker with the writer's pick: the announcement before the
+		 * re-check (tests/spin/wflag_pin.pml, mutant NO_READER_FENCE). */
+		shmg_atomic_thread_fence(seq_cst);
+		if (shmg_atomic_load(seq, relaxed) != q1)
+			continue;
+		if (SHMG__UNLIKELY(wflag_truncated(g))) {
+			shmg_atomic_store(pw, keep, release);
+			return SHMG_ETRUNCATED;
+		}
+		SHMG__TEST_POINT(SHMG__PIN_CONFIRMED);
+		struct shmg_wflag_pinned own = {
+			.size = sizeof(own), .retries = tries, .frame = q1,
+			.data = g->data + (size_t)i * g->data_len, .len = g->data_len,
+			.copy = i,
+		};
+		return shmg__sized_out(pin, &own, sizeof(own), sizeof(own),
+				       "struct shmg_wflag_pinned");
+	}
+	shmg_atomic_store(pw, keep, release);
+	return shmg__fail(SHMG_ETOOFAST, "the writer lapped every copy pinned in %d attempts",
+			  SHMG_WFLAG_READ_TRIES);
+}
+
+SHMG_EXPORT int shmg_wflag_unpin(const struct shmg_wflag *g, unsigned slot)
+{
+	int err = need_pins(g, slot);
+	if (err)
+		return err;
+	uint32_t *pw = wflag_pin_word(g, slot);
+	SHMG__TEST_POINT(SHMG__PIN_UNPINNING);
+	/* release: every read of the copy is done before a writer that sees
+	 * the pin gone (an acquire load) rewrites the copy. */
+	shmg_atomic_store(pw, shmg_atomic_load(pw, relaxed) & PIN_KEEP, release);
+	return 0;
+}
+
+int32_t shmg__wflag_pin_copy(const struct shmg_wflag *g, unsigned k)
+{
+	if (k >= g->npins)
+		return -1;
+	return (int32_t)(shmg_atomic_load(wflag_pin_word(g, k), relaxed) >> PIN_SHIFT) - 1;
+}
