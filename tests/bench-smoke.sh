@@ -5,9 +5,9 @@
 set -u
 # SHMG_EXEC_WRAPPER runs target programs (qemu-<arch> in check-cross).
 bench="${SHMG_EXEC_WRAPPER-} ./tools/bench/shmg-bench"
-# The xlock and wflag suites fork and use seccomp: not under qemu-user
+# The xlock, wflag, loop, fps and pin suites fork (and some use seccomp): not under qemu-user
 # (check-cross sets SHMG_EXEC_WRAPPER), where only one guest task runs.
-suites="atomic copy xlock wflag loop fps"
+suites="atomic copy xlock wflag loop fps pin"
 [ -z "${SHMG_EXEC_WRAPPER-}" ] || suites="atomic copy"
 out=$(SHMG_BENCH_QUICK=1 $bench $suites) || { echo "FAIL: shmg-bench exited non-zero"; exit 1; }
 status=0
@@ -22,7 +22,9 @@ if [ -z "${SHMG_EXEC_WRAPPER-}" ]; then
 		xlock.recovery.vs_robust_mutex wflag.read.1MiB.vs_memcpy wflag.publish.1MiB.vs_memcpy \
 		wflag.wake.vs_sem wflag.reads_per_frame.backtoback wflag.reads_per_frame.backtoback.single \
 		loop.latency.cnt0.vs_sem loop.latency_p99.cnt0.vs_sem loop.latency.cnt0.vs_polling \
-		loop.idle_cpu.vs_polling fps.rt_read.vs_get; do
+		loop.idle_cpu.vs_polling fps.rt_read.vs_get pin.process.16MiB.vs_copy \
+		pin.pin_unpin.4KiB.vs_read pin.publish.with_pins.vs_without \
+		pin.publish.with_pins.vs_with_copying_readers; do
 		printf '%s\n' "$out" | grep -Eq "^$key [0-9.e+-]+ x\$" || { echo "FAIL: no line for $key"; status=1; }
 	done
 	printf '%s\n' "$out" | grep -q '^wflag.torn_accepted 0 count$' ||
@@ -33,6 +35,8 @@ if [ -z "${SHMG_EXEC_WRAPPER-}" ]; then
 		{ echo "FAIL: no line for loop.missed_per_burst.sem_peer"; status=1; }
 	printf '%s\n' "$out" | grep -q '^fps.rt_read.blocked 0 count$' ||
 		{ echo "FAIL: a real-time FPS read blocked behind a stopped setter"; status=1; }
+	printf '%s\n' "$out" | grep -Eq '^pin.pin_unpin.ns [0-9.e+-]+ ns$' ||
+		{ echo "FAIL: no line for pin.pin_unpin.ns"; status=1; }
 	printf '%s\n' "$out" | grep -q '^xlock.unlock_syscalls_uncontended 0 count$' ||
 		{ echo "FAIL: uncontended unlocks made futex calls"; status=1; }
 fi

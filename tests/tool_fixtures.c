@@ -88,7 +88,8 @@ static void reader_dies(void *arg)
 	_exit(0);
 }
 
-/* A reader that pins the newest copy (in its semaphore slot) and dies. */
+/* A reader that pins the newest copy and dies (its sem_claim takes over
+ * the slot of the dead reader before it). */
 static void pinning_reader_dies(void *arg)
 {
 	struct shmg_isio *s;
