@@ -222,12 +222,17 @@ int shmg__wflag_pick(struct shmg_wflag *g, unsigned full,
 
 /* ---------------------------------------------------------------- readers */
 
+/* Every reader call writes its slot: refused on a read-only mapping (where
+ * the store would fault), as the claim of a write flag is. */
 static int need_pins(const struct shmg_wflag *g, unsigned slot)
 {
 	if (!g->npins)
 		return shmg__fail(-ENOTSUP, "no pin slots in this guard's placement");
 	if (slot >= g->npins)
 		return shmg__fail(-ERANGE, "pin slot %u: the guard has %u", slot, g->npins);
+	if (g->readonly)
+		return shmg__fail(-EROFS, "the region is mapped read-only: a pinning reader "
+				  "writes its slot");
 	return 0;
 }
 
@@ -236,9 +241,6 @@ SHMG_EXPORT int shmg_wflag_pin_claim(struct shmg_wflag *g, unsigned *slot)
 	int err = need_pins(g, 0);
 	if (err)
 		return err;
-	if (g->readonly)
-		return shmg__fail(-EROFS, "the region is mapped read-only: a pinning reader "
-				  "writes its slot");
 	int32_t self = (int32_t)getpid();
 	for (unsigned k = 0; k < g->npins; k++) {
 		int32_t *owner = wflag_pin_owner(g, k);

@@ -214,6 +214,45 @@ END_TEST
 
 /* ---------------------------------------------------------------- one process */
 
+/* On a read-only mapping every reader call is refused (its store would
+ * fault) and the file is left as it was. */
+START_TEST(read_only_refused)
+{
+	char dir[64], path[96];
+	struct shmg_region *r;
+	struct shmg_wflag *g;
+	struct shmg_wflag_pinned pin = {.size = sizeof(pin)};
+	struct shmg_wflag_place p = place_of(2, 256, NSLOTS);
+	unsigned char before[OFF_DATA], after[OFF_DATA];
+	unsigned slot = 0;
+
+	tu_make_dir(dir, "shmg-pin-ro");
+	snprintf(path, sizeof(path), "%s/ro", dir);
+	ck_assert_int_eq(shmg_region_create(&r, path, OFF_DATA + 2 * 256, 0600, 0, NULL, NULL), 0);
+	ck_assert_int_eq(shmg_wflag_new(&g, r, &p), 0);
+	void *copy = shmg_wflag_begin(g);
+	ck_assert_ptr_nonnull(copy);
+	fill(copy, 256, 1);
+	shmg_wflag_publish(g);
+	shmg_wflag_free(g);
+	shmg_region_close(r);
+
+	ck_assert_int_eq(shmg_region_open(&r, path, SHMG_REGION_RDONLY), 0);
+	ck_assert_int_eq(shmg_wflag_new(&g, r, &p), 0);
+	memcpy(before, shmg_region_base(r), sizeof(before));
+	ck_assert_int_eq(shmg_wflag_pin_claim(g, &slot), -EROFS);
+	ck_assert_ptr_nonnull(strstr(shmg_error_detail(-EROFS), "read-only"));
+	ck_assert_int_eq(shmg_wflag_pin(g, 0, &pin), -EROFS);
+	ck_assert_int_eq(shmg_wflag_unpin(g, 0), -EROFS);
+	ck_assert_int_eq(shmg_wflag_pin_release(g, 0), -EROFS);
+	memcpy(after, shmg_region_base(r), sizeof(after));
+	ck_assert_mem_eq(before, after, sizeof(before));
+	shmg_wflag_free(g);
+	shmg_region_close(r);
+	tu_remove_dir(dir);
+}
+END_TEST
+
 START_TEST(pin_skip_unpin)
 {
 	struct guard G = guard_new(3, 256);
@@ -886,6 +925,7 @@ int main(void)
 	TCase *tc = tcase_create("pin");
 	tcase_add_test(tc, placement_checked);
 	tcase_add_test(tc, pin_skip_unpin);
+	tcase_add_test(tc, read_only_refused);
 	suite_add_tcase(s, tc);
 	TCase *pc = tcase_create("processes");
 	tcase_set_tags(pc, "workers");

@@ -257,7 +257,8 @@ struct shmg_wflag_pinned {
 SHMG_EXPORT int shmg_wflag_pin_claim(struct shmg_wflag *g, unsigned *slot);
 
 /* Unpin and give the slot back (owner word from our PID to free).
- * Returns 0, SHMG_ENOTOWNER (the slot is not ours), -ERANGE, -ENOTSUP. */
+ * Returns 0, SHMG_ENOTOWNER (the slot is not ours), -ERANGE, -ENOTSUP,
+ * -EROFS. */
 SHMG_EXPORT int shmg_wflag_pin_release(struct shmg_wflag *g, unsigned slot);
 
 /*
@@ -272,14 +273,16 @@ SHMG_EXPORT int shmg_wflag_pin_release(struct shmg_wflag *g, unsigned slot);
  * visible through pin->data until shmg_wflag_unpin.
  * Returns 0, SHMG_ETOOFAST (lapped on every attempt), -ENODATA (no frame
  * published yet), SHMG_EGARBAGE (latch index out of range), -ERANGE (slot),
- * -ENOTSUP (no pin slots placed), -EINVAL (pin's size). On an error the
- * slot holds no pin.
+ * -ENOTSUP (no pin slots placed), -EINVAL (pin's size), -EROFS (the
+ * region is mapped read-only: pinning writes the slot; use
+ * shmg_wflag_read). On an error the slot holds no pin.
  */
 SHMG_EXPORT int shmg_wflag_pin(const struct shmg_wflag *g, unsigned slot,
 			       struct shmg_wflag_pinned *pin);
 
 /* Drop the slot's pin (release: every read of the copy before it is done
- * before the writer may rewrite the copy). Returns 0, -ERANGE, -ENOTSUP. */
+ * before the writer may rewrite the copy). Returns 0, -ERANGE, -ENOTSUP,
+ * -EROFS. */
 SHMG_EXPORT int shmg_wflag_unpin(const struct shmg_wflag *g, unsigned slot);
 
 /* ---------------------------------------------------------------- monitors */
