@@ -134,25 +134,6 @@ static void words(struct guard *G, unsigned char *out)
 	memcpy(out, G->seg, OFF_SEQ + 8 * G->copies);
 }
 
-/* A handshake without sleeps: process pid is blocked in system call nr. */
-static void wait_in_syscall(pid_t pid, long want)
-{
-	char path[64], line[128];
-	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
-	for (int i = 0; i < 300000; i++) {
-		FILE *f = fopen(path, "r");
-		ck_assert_msg(f != NULL, "%s cannot be read", path);
-		long nr = -1;
-		if (fgets(line, sizeof(line), f))
-			nr = strtol(line, NULL, 10);
-		fclose(f);
-		if (nr == want)
-			return;
-		sched_yield();
-	}
-	ck_abort_msg("process %d never blocked in system call %ld", (int)pid, want);
-}
-
 /* Spin until *w >= v (another process's handshake). */
 static void await(uint32_t *w, uint32_t v)
 {
@@ -377,7 +358,7 @@ START_TEST(every_copy_pinned)
 		shmg_wflag_publish(G.g);
 		_exit(0);
 	}
-	wait_in_syscall(w, SYS_clock_nanosleep);
+	tu_wait_in_syscall(w, SYS_clock_nanosleep);
 	ck_assert_uint_eq(shmg_wflag_counter(G.g), 2);
 	shmg_atomic_store(&hs[1], 1, release); /* A checks its copy, unpins */
 	tu_wait_ok(w);
@@ -696,16 +677,13 @@ static char dir[64], path[128];
 
 static void setup(void)
 {
-	strcpy(dir, "/tmp/shmg-pin.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	tu_make_dir(dir, "shmg-pin");
 	snprintf(path, sizeof(path), "%s/cam.im.shm", dir);
 }
 
 static void teardown(void)
 {
-	char cmd[96];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	tu_remove_dir(dir);
 }
 
 static struct shmg_isio *stream(uint32_t cbsize, uint16_t nsem, uint32_t w, uint32_t h)

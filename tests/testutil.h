@@ -62,11 +62,11 @@ static inline void tu_start_line(uint32_t *arrived, uint32_t n)
 
 /*
  * A handshake without sleeps: wait until process (or thread) `pid` is
- * blocked in the futex system call, as /proc/PID/syscall shows (its first
- * field is the number of the call the task is blocked in). Fails the test
- * after 30 s, or at once if /proc cannot tell.
+ * blocked in system call `nr`, as /proc/PID/syscall shows (its first field
+ * is the number of the call the task is blocked in). Fails the test after
+ * 30 s, or at once if /proc cannot tell.
  */
-static inline void tu_wait_in_futex(pid_t pid)
+static inline void tu_wait_in_syscall(pid_t pid, long nr_wanted)
 {
 	char path[64], line[128];
 	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
@@ -77,18 +77,25 @@ static inline void tu_wait_in_futex(pid_t pid)
 		if (waitid(P_PID, (id_t)pid, &ended, WEXITED | WNOHANG | WNOWAIT) == 0 &&
 		    ended.si_pid == pid)
 			ck_abort_msg("process %d ended (code %d, status %d) instead of blocking "
-				     "in futex", (int)pid, ended.si_code, ended.si_status);
+				     "in system call %ld", (int)pid, ended.si_code, ended.si_status,
+				     nr_wanted);
 		FILE *f = fopen(path, "r");
 		ck_assert_msg(f != NULL, "%s cannot be read", path);
 		long nr = -1;
 		if (fgets(line, sizeof(line), f))
 			nr = strtol(line, NULL, 10);
 		fclose(f);
-		if (nr == SYS_futex)
+		if (nr == nr_wanted)
 			return;
 		nanosleep(&(struct timespec){0, 100000}, NULL); /* poll, 0.1 ms */
 	}
-	ck_abort_msg("process %d never blocked in futex", (int)pid);
+	ck_abort_msg("process %d never blocked in system call %ld", (int)pid, nr_wanted);
+}
+
+/* The same, in futex (a waiter asleep). */
+static inline void tu_wait_in_futex(pid_t pid)
+{
+	tu_wait_in_syscall(pid, SYS_futex);
 }
 
 /* A private directory for a test's files, /tmp/<prefix>.XXXXXX, into dir
