@@ -1,17 +1,19 @@
 /*
  * fuzz_region: a generic region and the guards a user places in it, all
- * from the input. The input is a header (the write flag's placement, a
- * lock word's offset and width, a span) then the file's contents.
- * Checked: shmg_region_at/contains agree with the file's size; a placement
- * is either refused or every guard call on it stays inside the file (ASan
- * says); mapped read-only, inspect and a dry-run recover never write; a
- * lock word of any value decodes to a known state.
+ * from the input. The input is a header (the write flag's placement with
+ * its pin slots, a lock word's offset and width, a span) then the file's
+ * contents. Checked: shmg_region_at/contains agree with the file's size; a
+ * placement is either refused or every guard call on it stays inside the
+ * file (ASan says), a pinned copy too; mapped read-only, inspect and a
+ * dry-run recover never write; a lock word of any value decodes to a known
+ * state; a writer facing pin and owner words of any value never waits
+ * when told to drop.
  */
 #include <shmguard.h>
 
 #include "fuzz.h"
 
-#define HEADER 96
+#define HEADER 112
 
 struct header {
 	struct shmg_wflag_place place;
@@ -42,6 +44,10 @@ static void read_header(struct header *h, const uint8_t *data, size_t size)
 	h->xlock_width = (unsigned)fuzz_take(&in, 1);
 	h->span_offset = (size_t)fuzz_take(&in, 8);
 	h->span_len = (size_t)fuzz_take(&in, 2);
+	p->npins = (uint32_t)fuzz_take(&in, 1);
+	p->pins = (size_t)fuzz_take(&in, 4);
+	p->pin_owners = (size_t)fuzz_take(&in, 4);
+	p->pin_stride = (size_t)fuzz_take(&in, 1);
 }
 
 static void spans(const struct shmg_region *r, const struct header *h)
@@ -94,6 +100,31 @@ static void monitor(const struct shmg_region *r, const struct header *h)
 	shmg_wflag_free(g);
 }
 
+/* Is [p, p + len) inside the region? */
+static bool inside(const struct shmg_region *r, const void *p, size_t len)
+{
+	const unsigned char *base = shmg_region_base(r);
+	return (const unsigned char *)p >= base &&
+	       shmg_region_contains(r, (size_t)((const unsigned char *)p - base), len);
+}
+
+/* A pinning reader: the copy it gets lies inside the file. */
+static void pinner(const struct shmg_region *r, struct shmg_wflag *g)
+{
+	unsigned slot;
+	struct shmg_wflag_pinned pin = {.size = sizeof(pin)};
+	if (shmg_wflag_pin_claim(g, &slot) != 0)
+		return;
+	if (shmg_wflag_pin(g, slot, &pin) == 0) {
+		FUZZ_ASSERT(inside(r, pin.data, pin.len));
+		static volatile unsigned char last; /* the copy's last byte is readable */
+		if (pin.len)
+			last = ((const unsigned char *)pin.data)[pin.len - 1];
+		FUZZ_ASSERT(shmg_wflag_unpin(g, slot) == 0);
+	}
+	(void)shmg_wflag_pin_release(g, slot);
+}
+
 /* Read-write, as a reader that may wait maps it: reads never wait. */
 static void reader(const struct shmg_region *r, const struct header *h)
 {
@@ -112,6 +143,29 @@ static void reader(const struct shmg_region *r, const struct header *h)
 	(void)shmg_wflag_wait_idle(g, fuzz_past());
 	(void)shmg_wflag_wait_update(g, shmg_wflag_counter(g), NULL, fuzz_past());
 	free(dst);
+	pinner(r, g);
+	shmg_wflag_free(g);
+}
+
+/* A writer that drops a frame rather than wait for pinned copies: the
+ * copy it is given lies inside the file. */
+static void writer(const struct shmg_region *r, const struct header *h)
+{
+	struct shmg_wflag *g;
+	void *copy;
+	if (shmg_wflag_new(&g, r, &h->place) != 0)
+		return;
+	if (shmg_wflag_claim(g) >= 0) {
+		int err = shmg_wflag_begin_timed(g, SHMG_WFLAG_FULL_DROP, NULL, &copy, NULL);
+		if (err == 0) {
+			if (copy) {
+				FUZZ_ASSERT(inside(r, copy, h->place.data_len));
+				memset(copy, 0x5a, h->place.data_len);
+			}
+			shmg_wflag_publish(g);
+		}
+		(void)shmg_wflag_release(g);
+	}
 	shmg_wflag_free(g);
 }
 
@@ -134,6 +188,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	FUZZ_ASSERT(shmg_region_open(&r, path, 0) == 0);
 	reader(r, &h);
+	writer(r, &h);
 	shmg_region_close(r);
 	return 0;
 }

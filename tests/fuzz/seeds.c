@@ -225,18 +225,19 @@ static void fps(const char *name, uint32_t layout, uint32_t nparam, int state)
 static void region_seed(const char *name, const uint64_t *fields, size_t nfields,
 			const unsigned char *file, size_t len)
 {
-	/* fuzz_region's input: a 96-byte header of little-endian fields
+	/* fuzz_region's input: a 112-byte header of little-endian fields
 	 * (parts:1, mark, counter, waiters, owner:8, copies:4, index, seq,
 	 * seq_stride, data, data_len:8, xlock offset:4, width:1, span
-	 * offset:8, span length:2), then the file. */
-	static const unsigned widths[] = {1, 8, 8, 8, 8, 4, 8, 8, 8, 8, 8, 4, 1, 8, 2};
-	unsigned char b[96 + 1024] = {0};
+	 * offset:8, span length:2, npins:1, pins, pin_owners:4,
+	 * pin_stride:1), then the file. */
+	static const unsigned widths[] = {1, 8, 8, 8, 8, 4, 8, 8, 8, 8, 8, 4, 1, 8, 2, 1, 4, 4, 1};
+	unsigned char b[112 + 1024] = {0};
 	size_t n = 0;
 	for (size_t i = 0; i < sizeof(widths) / sizeof(widths[0]); i++)
 		for (unsigned k = 0; k < widths[i]; k++, n++)
 			b[n] = (unsigned char)((i < nfields ? fields[i] : 0) >> (8 * k));
-	memcpy(b + 96, file, len);
-	put("fuzz_region", name, b, 96 + len);
+	memcpy(b + 112, file, len);
+	put("fuzz_region", name, b, 112 + len);
 }
 
 static void regions(void)
@@ -252,6 +253,16 @@ static void regions(void)
 	uint64_t latch[] = {2, 0, 8, 0, 4, 2, 24, 32, 8, 256, 64, 16, 4, 256, 64};
 	file[32] = 4, file[40] = 5, file[24] = 1;
 	region_seed("latch", latch, 15, file, 512);
+	/* The latch with 2 pin slots (pin words at 64 and 72, owners at 68
+	 * and 76): slot 0 pins copy 0 (bits 0-3 set, as ImageStreamIO's
+	 * semstatus may have them) for an owner that cannot exist, slot 1
+	 * pins copy 1 for PID 1. */
+	uint64_t pinned[] = {2, 0, 8, 0, 4, 2, 24, 32, 8, 256, 64, 16, 4, 256, 64, 2, 64, 68, 8};
+	unsigned char pins[512];
+	memcpy(pins, file, sizeof(pins));
+	pins[64] = 0x13, pins[68] = 0xff, pins[69] = 0xff, pins[70] = 0xff, pins[71] = 0x7f;
+	pins[72] = 0x20, pins[76] = 1;
+	region_seed("latch-pinned", pinned, 19, pins, 512);
 	/* The write flag set, an owner that is garbage (negative). */
 	unsigned char busy[128] = {1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff};
 	region_seed("busy", simple, 15, busy, 128);
