@@ -4,7 +4,9 @@
  * then (mapped read-only, so any write would fault) the layout, inspect,
  * every semaphore slot, a dry-run recover, and the frame reads and waits
  * of a reader that may only read (with a deadline already passed: they
- * must not sleep); then the same reads and waits mapped read-write.
+ * must not sleep); then the same reads and waits mapped read-write, and a
+ * reader that claims a semaphore slot and pins a copy in place (the copy
+ * must lie inside the file).
  */
 #include <shmguard.h>
 
@@ -62,6 +64,26 @@ static void read_frames(struct shmg_isio *s)
 	free(buf);
 }
 
+/* Mapped read-write: claim a semaphore slot, pin, look at the pinned
+ * copy's last byte, unpin, give the slot back. */
+static void pin_frame(struct shmg_isio *s)
+{
+	struct shmg_wflag_pinned pin = {.size = sizeof(pin)};
+	const struct shmg_region *r = shmg_isio_region(s);
+	const unsigned char *base = shmg_region_base(r);
+	if (shmg_isio_sem_claim(s, NULL) < 0)
+		return;
+	if (shmg_isio_pin(s, &pin) == 0) {
+		const unsigned char *p = pin.data;
+		static volatile unsigned char last;
+		FUZZ_ASSERT(p >= base && shmg_region_contains(r, (size_t)(p - base), pin.len));
+		if (pin.len)
+			last = p[pin.len - 1];
+		FUZZ_ASSERT(shmg_isio_unpin(s) == 0);
+	}
+	(void)shmg_isio_sem_release(s);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *path = fuzz_file(data, size);
@@ -75,6 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* The same file read-write: the validation must agree. */
 	FUZZ_ASSERT(shmg_isio_open(&s, path, 0) == 0);
 	read_frames(s);
+	pin_frame(s);
 	shmg_isio_close(s);
 	return 0;
 }
