@@ -119,7 +119,11 @@ int shmg__isio_place_guards(struct shmg_isio *s)
 	 * semaphore slot's semstatus word, which only the slot's reader
 	 * writes; the slot's owner is semReadPID. */
 	p.npins = l->nsem;
-	if (l->nsem) {
+	/* A circular buffer too long to name in 28 bits gets no pins (the
+	 * stream still opens; shmg_isio_pin says -ENOTSUP). */
+	if (l->cbsize > (UINT32_MAX >> PIN_SHIFT) - 1)
+		p.npins = 0;
+	if (p.npins) {
 		p.pins = l->off_semstatus;
 		p.pin_owners = l->off_semreadpid;
 		p.pin_stride = 4;

@@ -287,7 +287,20 @@ SHMG_EXPORT int shmg_isio_pin(const struct shmg_isio *s, struct shmg_wflag_pinne
 	if (!guarded || i >= s->layout.cbsize)
 		return shmg__fail(-ENOTSUP, "the circular buffer is not kept by a writer of "
 				  "this guard: pinned reads would not be protected (shmg_isio_read)");
-	return shmg_wflag_pin(&s->latch, (unsigned)s->slot, pin);
+	err = shmg_wflag_pin(&s->latch, (unsigned)s->slot, pin);
+	/* The pin re-reads the index: the copy it confirmed must still be
+	 * numbered as a guarded writer numbers them, no older than cnt0 seen
+	 * above (a guarded writer stores a copy's number before the counter).
+	 * An older number is a copy a legacy writer took over and may be
+	 * rewriting, its record left stale. */
+	if (err == 0 && pin->frame < c) {
+		shmg_wflag_unpin(&s->latch, (unsigned)s->slot);
+		return shmg__fail(-ENOTSUP, "copy %u holds frame number %llu, older than cnt0 "
+				  "%llu: a writer that does not use this guard writes the circular "
+				  "buffer, pinned reads would not be protected (shmg_isio_read)",
+				  pin->copy, (unsigned long long)pin->frame, (unsigned long long)c);
+	}
+	return err;
 }
 
 SHMG_EXPORT int shmg_isio_unpin(const struct shmg_isio *s)

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <shmguard/atomic.h>
 #include <shmguard/error.h>
@@ -192,6 +193,19 @@ static int take_over(struct shmg__recovery *rc, struct shmg_isio *s,
 	return got;
 }
 
+/* Write the replacement frame without ever waiting for readers' pins
+ * (recovery must not hang): the pins of dead readers were cleared before
+ * (apply_slots), so a copy pinned now is a live reader's, and the write
+ * fails at once instead. 0, or the write's error. */
+static int write_replacement(struct shmg_isio *s, const struct writer_plan *w, uint64_t *n)
+{
+	unsigned full = s->pin_full;
+	s->pin_full = SHMG_WFLAG_FULL_DROP;
+	int err = shmg_isio_write(s, w->frame, s->layout.data_size, n);
+	s->pin_full = full;
+	return err;
+}
+
 /* Publish the replacement (or see that the take-over completed the dead
  * writer's own publish), then hand the stream back. */
 static void apply_writer(struct shmg__recovery *rc, struct shmg_isio *s,
@@ -209,8 +223,18 @@ static void apply_writer(struct shmg__recovery *rc, struct shmg_isio *s,
 	if (!shmg__dry_run(rc) && !byte_load(s->guard.mark, acquire)) {
 		shmg__step(rc, SHMG_RECOVERED, "complete %s's last publish", w->who);
 	} else {
-		if (!shmg__dry_run(rc))
-			shmg_isio_write(s, w->frame, s->layout.data_size, &n);
+		int err = shmg__dry_run(rc) ? 0 : write_replacement(s, w, &n);
+		if (err) {
+			/* Nothing was written: the stream goes back to the dead
+			 * writer's record, for a later recover. */
+			struct shmg_wflag *g = s->has_latch ? &s->latch : &s->guard;
+			shmg_atomic_cmpxchg(g->owner, (int32_t)getpid(), w->owner, release);
+			shmg__step(rc, -EBUSY, "left alone: %s's partial frame: the replacement "
+				   "could not be written (%s); the stream is as it was, run recover "
+				   "again (once a reader unpins)", w->who,
+				   err == -EAGAIN ? shmg_error_detail(err) : shmg_strerror(err));
+			return;
+		}
 		if (w->latch)
 			shmg__step(rc, SHMG_RECOVERED, "publish frame %llu (a copy of complete "
 				   "frame %llu) over %s's partial frame; write flag cleared",
@@ -228,11 +252,17 @@ static void apply_slots(struct shmg__recovery *rc, struct shmg_isio *s)
 	for (unsigned i = 0; i < s->layout.nsem; i++) {
 		int32_t *word = isio_readpid(s, i);
 		int32_t pid = shmg_atomic_load(word, relaxed);
-		if (!shmg__counts_as_dead(rc, pid))
+		int32_t pinned = s->has_latch ? shmg__wflag_pin_copy(&s->latch, i) : -1;
+		/* A pin under a free or garbage owner word (no process can
+		 * hold it) is cleared too. */
+		bool ownerless = pid <= 0 && pinned >= 0 && s->latch.npins;
+		if (!ownerless && !shmg__counts_as_dead(rc, pid))
 			continue;
 		char who[80];
-		shmg__who(rc, who, sizeof(who), "reader", pid);
-		int32_t pinned = s->has_latch ? shmg__wflag_pin_copy(&s->latch, i) : -1;
+		if (ownerless)
+			snprintf(who, sizeof(who), "no reader (owner word %d)", (int)pid);
+		else
+			shmg__who(rc, who, sizeof(who), "reader", pid);
 		bool done;
 		if (shmg__dry_run(rc))
 			done = true;
@@ -248,7 +278,8 @@ static void apply_slots(struct shmg__recovery *rc, struct shmg_isio *s)
 		if (pinned >= 0)
 			shmg__step(rc, SHMG_RECOVERED, "clear the pin of circular-buffer copy %d in "
 				   "semaphore slot %u of %s", (int)pinned, i, who);
-		shmg__step(rc, SHMG_RECOVERED, "free semaphore slot %u of %s", i, who);
+		if (!ownerless || pid < -1)
+			shmg__step(rc, SHMG_RECOVERED, "free semaphore slot %u of %s", i, who);
 	}
 }
 
@@ -273,8 +304,8 @@ SHMG_EXPORT int shmg_isio_recover(struct shmg_isio *s, const struct shmg_recover
 		err = take_over(&rc, s, &w);
 	if (!err) {
 		apply_sems(&rc, s, sems);
+		apply_slots(&rc, s); /* first: dead readers' pins go */
 		apply_writer(&rc, s, &w);
-		apply_slots(&rc, s);
 	}
 	free(w.frame);
 	free(sems);

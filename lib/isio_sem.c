@@ -62,21 +62,27 @@ SHMG_EXPORT int shmg_isio_sem_claim(struct shmg_isio *s, int *slot_out)
 	int err = need_writable(s, "claiming a semaphore slot");
 	if (err)
 		return err;
-	if (s->slot >= 0) {
+	/* This handle's slot, still ours: a handle a forked child inherited
+	 * names its parent's slot, and claims one of its own. */
+	if (s->slot >= 0 && shmg_atomic_load(isio_readpid(s, (unsigned)s->slot), relaxed) == self) {
 		if (slot_out)
 			*slot_out = s->slot;
 		return 0;
 	}
+	s->slot = -1;
 	for (unsigned i = 0; i < s->layout.nsem; i++) {
 		int32_t *slot = isio_readpid(s, i);
 		int32_t cur = shmg_atomic_load(slot, relaxed);
-		/* Free: -1 (ImageStreamIO's initial value) or 0 (a zeroed
-		 * file); or left by a process that is gone. A live or
-		 * undecidable holder keeps it. */
-		bool free_slot = cur == -1 || cur == 0 ||
-				 (cur > 0 && cur != self &&
-				  shmg_proc_alive(cur, 0, 0) == SHMG_PROC_DEAD);
-		if (cur == self || (free_slot && shmg_atomic_cmpxchg(slot, cur, self, acquire))) {
+		/* Free: -1 (ImageStreamIO's initial value), 0 (a zeroed file)
+		 * or garbage (another negative); or left by a process that is
+		 * gone. A live or undecidable holder keeps it. So does this
+		 * process: a slot holding its PID is another handle's (each
+		 * handle gets a slot of its own: two readers of one semaphore
+		 * would take each other's posts, and one would clear the
+		 * other's pin). */
+		bool free_slot = cur <= 0 ||
+				 (cur != self && shmg_proc_alive(cur, 0, 0) == SHMG_PROC_DEAD);
+		if (free_slot && shmg_atomic_cmpxchg(slot, cur, self, acquire)) {
 			s->slot = (int)i;
 			/* The slot's pin word is now ours: a pin a dead reader
 			 * left goes (doc/pin.md); bits 0-3 stay. */

@@ -44,6 +44,10 @@ struct shmg__thread_id {
  * registers its own pthread_atfork child handler to forget the cache. */
 int shmg__thread_self(struct shmg__thread_id *out);
 
+/* The calling process's PID, cached (glibc's getpid is a system call) and
+ * read again in a forked child: for fast paths that check an owner word. */
+int32_t shmg__self_pid(void);
+
 /*
  * A waiter's watch on one owner: a thread id and the start-time bits the
  * owner recorded (the low `nbits` bits). The first probe opens

@@ -1,7 +1,7 @@
 /*
  * The calling thread's identity (id and start time), cached per thread and
- * refreshed in a forked child, so that the guards' fast paths make no
- * syscall (lib/proc_internal.h).
+ * refreshed in a forked child, and the process's PID, cached the same way,
+ * so that the guards' fast paths make no syscall (lib/proc_internal.h).
  */
 #include "config.h"
 
@@ -18,10 +18,12 @@
 static unsigned fork_generation = 1;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 static __thread struct shmg__thread_id me;
+static int32_t self_pid; /* 0: not read yet, or forgotten in a forked child */
 
 static void child_after_fork(void)
 {
 	shmg_atomic_inc(&fork_generation, relaxed);
+	shmg_atomic_store(&self_pid, 0, relaxed);
 }
 
 static void register_atfork(void)
@@ -45,4 +47,17 @@ int shmg__thread_self(struct shmg__thread_id *out)
 	}
 	*out = me;
 	return 0;
+}
+
+int32_t shmg__self_pid(void)
+{
+	int32_t pid = shmg_atomic_load(&self_pid, relaxed);
+	if (SHMG__UNLIKELY(pid == 0)) {
+		/* Registered before the PID is cached: a fork after this
+		 * point makes the child read its own. */
+		pthread_once(&atfork_once, register_atfork);
+		pid = (int32_t)getpid();
+		shmg_atomic_store(&self_pid, pid, relaxed);
+	}
+	return pid;
 }

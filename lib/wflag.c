@@ -214,20 +214,31 @@ SHMG_EXPORT void shmg_wflag_free(struct shmg_wflag *g)
 }
 
 /*
- * A writer that died inside publish after its latch copy was named but
- * before the counter moved left a complete frame the counter does not
- * count: catch the counter up, so frame numbers stay unique.
+ * A writer that died inside publish after it numbered its latch copy
+ * (sequence word = counter + 1), before or after naming it in the index,
+ * but before the counter moved, left a complete frame the counter does not
+ * count. Finish that publish: name the copy, catch the counter up. Frame
+ * numbers then stay unique: otherwise the next writer would publish
+ * another frame under the same number, possibly into the same copy, and a
+ * reader that read the orphan's number before the rewrite and the new
+ * one's after would take the mixture for one frame (tests/check_pin.c,
+ * orphaned_publish_completed).
  */
 static void finish_dead_publish(struct shmg_wflag *g)
 {
 	if (!g->copies)
 		return;
-	uint32_t i = shmg_atomic_load(g->index, relaxed);
-	if (i >= g->copies)
+	uint64_t next = shmg_atomic_load(g->counter, relaxed) + 1;
+	if (next == 0) /* 0 marks a copy being written, never a frame */
 		return;
-	uint64_t named = shmg_atomic_load(wflag_seq(g, i), relaxed);
-	if (named == shmg_atomic_load(g->counter, relaxed) + 1)
-		shmg_atomic_store(g->counter, named, release);
+	for (uint32_t c = 0; c < g->copies; c++) {
+		/* acquire: the copy's bytes, stored before its number. */
+		if (shmg_atomic_load(wflag_seq(g, c), acquire) != next)
+			continue;
+		shmg_atomic_store(g->index, c, release);
+		shmg_atomic_store(g->counter, next, release);
+		return;
+	}
 }
 
 int shmg__wflag_take_over(struct shmg_wflag *g, int32_t from)
@@ -370,6 +381,7 @@ SHMG_EXPORT uint64_t shmg_wflag_publish(struct shmg_wflag *g)
 
 	if (g->copies) {
 		shmg_atomic_store(wflag_seq(g, g->next), frame, release);
+		SHMG__TEST_POINT(SHMG__WFLAG_AFTER_SEQ);
 		/* release: a reader that finds this index finds the sequence
 		 * word above (or a later one). */
 		shmg_atomic_store(g->index, g->next, release);

@@ -24,6 +24,7 @@
 #include <shmguard/wflag.h>
 
 #include "detail.h"
+#include "proc_internal.h"
 #include "region_internal.h"
 #include "sized.h"
 #include "testing.h"
@@ -136,8 +137,9 @@ bool shmg__wflag_pin_reclaim(const struct shmg_wflag *g, unsigned k, int32_t dea
 }
 
 /* Every copy but `newest` is pinned: reclaim the pins whose owners are gone
- * (a free owner word, or a process shmg_proc_alive calls dead; a process it
- * cannot judge keeps its pin, rules.md rule 6). Returns how many. */
+ * (a free or negative owner word, or a process shmg_proc_alive calls dead;
+ * a process it cannot judge keeps its pin, rules.md rule 6). Returns how
+ * many. */
 static unsigned reclaim_dead(const struct shmg_wflag *g, uint32_t newest)
 {
 	unsigned n = 0;
@@ -146,8 +148,9 @@ static unsigned reclaim_dead(const struct shmg_wflag *g, uint32_t newest)
 		if (v == 0 || v - 1 == newest)
 			continue;
 		int32_t o = shmg_atomic_load(wflag_pin_owner(g, k), relaxed);
-		bool gone = o == 0 || o == -1 ||
-			    (o > 0 && shmg_proc_alive(o, 0, 0) == SHMG_PROC_DEAD);
+		/* Free (0, -1), garbage (another negative: no process), or
+		 * a PID that is dead. */
+		bool gone = o <= 0 || shmg_proc_alive(o, 0, 0) == SHMG_PROC_DEAD;
 		if (gone && shmg__wflag_pin_reclaim(g, k, o, NULL))
 			n++;
 	}
@@ -236,19 +239,38 @@ static int need_pins(const struct shmg_wflag *g, unsigned slot)
 	return 0;
 }
 
+/* The slot is the caller's (its owner word holds this process's PID): a
+ * forked child using its parent's slot, or a slot given back, is refused
+ * before its pin word is touched. */
+static int need_own_slot(const struct shmg_wflag *g, unsigned slot)
+{
+	int err = need_pins(g, slot);
+	if (err)
+		return err;
+	int32_t owner = shmg_atomic_load(wflag_pin_owner(g, slot), relaxed);
+	if (SHMG__UNLIKELY(owner != shmg__self_pid()))
+		return shmg__fail(SHMG_ENOTOWNER, "pin slot %u belongs to PID %d, not to this "
+				  "process (claim one with shmg_wflag_pin_claim)", slot, owner);
+	return 0;
+}
+
 SHMG_EXPORT int shmg_wflag_pin_claim(struct shmg_wflag *g, unsigned *slot)
 {
 	int err = need_pins(g, 0);
 	if (err)
 		return err;
-	int32_t self = (int32_t)getpid();
+	int32_t self = shmg__self_pid();
 	for (unsigned k = 0; k < g->npins; k++) {
 		int32_t *owner = wflag_pin_owner(g, k);
 		int32_t cur = shmg_atomic_load(owner, relaxed);
-		bool free_slot = cur == -1 || cur == 0 ||
-				 (cur > 0 && cur != self &&
-				  shmg_proc_alive(cur, 0, 0) == SHMG_PROC_DEAD);
-		if (cur == self || (free_slot && shmg_atomic_cmpxchg(owner, cur, self, acquire))) {
+		/* Free: 0, -1 or garbage (negative), or left by a process
+		 * that is gone. Never a slot holding this process's PID: it
+		 * is another claim's (each claim, each handle and thread,
+		 * gets a slot of its own), or a dead predecessor's with the
+		 * same PID, which nobody can tell apart from it. */
+		bool free_slot = cur <= 0 ||
+				 (cur != self && shmg_proc_alive(cur, 0, 0) == SHMG_PROC_DEAD);
+		if (free_slot && shmg_atomic_cmpxchg(owner, cur, self, acquire)) {
 			/* Ours: a pin a dead predecessor left goes (this
 			 * reader is now the word's only writer). */
 			uint32_t *pw = wflag_pin_word(g, k);
@@ -263,21 +285,18 @@ SHMG_EXPORT int shmg_wflag_pin_claim(struct shmg_wflag *g, unsigned *slot)
 
 SHMG_EXPORT int shmg_wflag_pin_release(struct shmg_wflag *g, unsigned slot)
 {
-	int err = need_pins(g, slot);
+	int err = need_own_slot(g, slot);
 	if (err)
 		return err;
-	int32_t *owner = wflag_pin_owner(g, slot);
-	if (shmg_atomic_load(owner, relaxed) != (int32_t)getpid())
-		return shmg__fail(SHMG_ENOTOWNER, "pin slot %u is not this process's", slot);
 	shmg_wflag_unpin(g, slot);
-	return shmg_atomic_cmpxchg(owner, (int32_t)getpid(), g->pin_free, release)
-		       ? 0 : SHMG_ENOTOWNER;
+	return shmg_atomic_cmpxchg(wflag_pin_owner(g, slot), shmg__self_pid(), g->pin_free,
+				   release) ? 0 : SHMG_ENOTOWNER;
 }
 
 SHMG_EXPORT int shmg_wflag_pin(const struct shmg_wflag *g, unsigned slot,
 			       struct shmg_wflag_pinned *pin)
 {
-	int err = need_pins(g, slot);
+	int err = need_own_slot(g, slot);
 	if (err)
 		return err;
 	if (!pin || pin->size < sizeof(struct shmg_wflag_pinned))
@@ -308,7 +327,11 @@ SHMG_EXPORT int shmg_wflag_pin(const struct shmg_wflag *g, unsigned slot,
 		/* Dekker with the writer's pick: the announcement before the
 		 * re-check (tests/spin/wflag_pin.pml, mutant NO_READER_FENCE). */
 		shmg_atomic_thread_fence(seq_cst);
-		if (shmg_atomic_load(seq, relaxed) != q1)
+		/* acquire as well: should q2 come from a later publish of the
+		 * same number (frame numbers are unique, doc/pin.md, but this
+		 * costs one ldar next to the fence's dmb), the copy's stores
+		 * are still visible through the pointer. */
+		if (shmg_atomic_load(seq, acquire) != q1)
 			continue;
 		if (SHMG__UNLIKELY(wflag_truncated(g))) {
 			shmg_atomic_store(pw, keep, release);
@@ -330,7 +353,7 @@ SHMG_EXPORT int shmg_wflag_pin(const struct shmg_wflag *g, unsigned slot,
 
 SHMG_EXPORT int shmg_wflag_unpin(const struct shmg_wflag *g, unsigned slot)
 {
-	int err = need_pins(g, slot);
+	int err = need_own_slot(g, slot);
 	if (err)
 		return err;
 	uint32_t *pw = wflag_pin_word(g, slot);

@@ -244,8 +244,9 @@ START_TEST(pin_skip_unpin)
 	ck_assert_int_eq(shmg_wflag_claim(G.g), 0);
 	ck_assert_int_eq(shmg_wflag_pin_claim(G.g, &slot), 0);
 	ck_assert_int_eq(shmg_wflag_pin_claim(G.g, &again), 0);
-	ck_assert_uint_eq(again, slot); /* one slot per process */
+	ck_assert_uint_ne(again, slot); /* a slot per claim, also in one process */
 	ck_assert_int_eq(*pin_owner(&G, slot), (int32_t)getpid());
+	ck_assert_int_eq(shmg_wflag_pin_release(G.g, again), 0);
 	/* bits 0-3 of the pin word are the layout's: kept */
 	*pin_word(&G, slot) = 0xa;
 	ck_assert_int_eq(shmg_wflag_pin(G.g, slot, &pin), -ENODATA);
@@ -286,6 +287,68 @@ START_TEST(pin_skip_unpin)
 	ck_assert_uint_eq(*pin_word(&G, slot), 0xa);
 	ck_assert_int_eq(*pin_owner(&G, slot), 0);
 	ck_assert_int_eq(shmg_wflag_pin_release(G.g, slot), SHMG_ENOTOWNER);
+	guard_free(&G);
+}
+END_TEST
+
+/* Two claims in one process (two handles, two threads) get two slots, and
+ * the second leaves the first one's pin alone; a forked child can neither
+ * pin in, unpin nor release its parent's slot (one load of the owner word,
+ * SHMG_ENOTOWNER), and its own claim gets a third slot. */
+START_TEST(slots_are_per_claim_and_not_inherited)
+{
+	struct guard G = guard_new(3, 256);
+	struct shmg_wflag_pinned pin = {.size = sizeof(pin)};
+	unsigned a, b;
+
+	ck_assert_int_eq(shmg_wflag_claim(G.g), 0);
+	write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0); /* frame 1: copy 1 */
+	ck_assert_int_eq(shmg_wflag_pin_claim(G.g, &a), 0);
+	ck_assert_int_eq(shmg_wflag_pin(G.g, a, &pin), 0);
+	uint32_t pinned = *pin_word(&G, a);
+	ck_assert_uint_eq(pinned >> 4, 2);
+	ck_assert_int_eq(shmg_wflag_pin_claim(G.g, &b), 0);
+	ck_assert_uint_ne(a, b);
+	ck_assert_uint_eq(*pin_word(&G, a), pinned);
+	pid_t c = tu_fork();
+	if (c == 0) {
+		struct shmg_wflag_pinned p2 = {.size = sizeof(p2)};
+		unsigned own;
+		if (shmg_wflag_pin(G.g, a, &p2) != SHMG_ENOTOWNER ||
+		    !strstr(shmg_error_detail(SHMG_ENOTOWNER), "not to this process"))
+			_exit(2);
+		if (shmg_wflag_unpin(G.g, a) != SHMG_ENOTOWNER ||
+		    shmg_wflag_pin_release(G.g, a) != SHMG_ENOTOWNER)
+			_exit(3);
+		if (shmg_wflag_pin_claim(G.g, &own) != 0 || own == a || own == b)
+			_exit(4);
+		_exit(shmg_wflag_pin(G.g, own, &p2) == 0 && p2.frame == 1 ? 0 : 5);
+	}
+	tu_wait_ok(c);
+	ck_assert_uint_eq(*pin_word(&G, a), pinned);
+	ck_assert_int_eq(*pin_owner(&G, a), (int32_t)getpid());
+	/* copy 1 pinned by us, the child's pin (its owner dead) reclaimed */
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0), 2);
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0), 0);
+	ck_assert(intact(&pin));
+	ck_assert_int_eq(shmg_wflag_pin_release(G.g, a), 0);
+	ck_assert_int_eq(shmg_wflag_pin_release(G.g, b), 0);
+	ck_assert_int_eq(shmg_wflag_pin(G.g, a, &pin), SHMG_ENOTOWNER); /* given back */
+	guard_free(&G);
+}
+END_TEST
+
+/* A pin under an owner word no process can hold (garbage: a negative
+ * other than -1) is reclaimed by the writer like a dead reader's. */
+START_TEST(garbage_owner_pin_reclaimed)
+{
+	struct guard G = guard_new(2, 256);
+	ck_assert_int_eq(shmg_wflag_claim(G.g), 0);
+	write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0); /* frame 1: copy 1 */
+	*pin_word(&G, 3) = (1u << 4) | 0x5; /* copy 0, the only candidate */
+	*pin_owner(&G, 3) = -5;
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0), 0);
+	ck_assert_uint_eq(*pin_word(&G, 3), 0x5); /* bits 0-3 kept */
 	guard_free(&G);
 }
 END_TEST
@@ -826,6 +889,175 @@ START_TEST(isio_pin_inspect_recover)
 }
 END_TEST
 
+/* Two handles of one process claim two semaphore slots, so the second
+ * leaves the first one's pin alone; a forked child's inherited handle can
+ * neither pin in nor unpin its parent's slot, and claims one of its own.
+ * (Before, a second claim in the process was handed the first slot and
+ * cleared its pin: the writer then overwrote the pinned copy.) */
+START_TEST(isio_slot_per_handle)
+{
+	struct shmg_isio *s = stream(2, 3, 16, 16), *r1, *r2;
+	size_t len = 16 * 16 * 4;
+	struct shmg_wflag_pinned pin = {.size = sizeof(pin)};
+	int k1, k2;
+
+	ck_assert_int_eq(shmg_isio_claim(s), 0);
+	ck_assert_int_eq(shmg_isio_pin_policy(s, SHMG_WFLAG_FULL_DROP, 0), 0);
+	ck_assert_int_eq(isio_write_n(s, len), 0); /* frame 1: copy 1 */
+	ck_assert_int_eq(shmg_isio_open(&r1, path, 0), 0);
+	ck_assert_int_eq(shmg_isio_open(&r2, path, 0), 0);
+	ck_assert_int_eq(shmg_isio_sem_claim(r1, &k1), 0);
+	ck_assert_int_eq(shmg_isio_pin(r1, &pin), 0);
+	ck_assert_uint_eq(pin.copy, 1);
+	ck_assert_int_eq(shmg_isio_sem_claim(r1, &k2), 0);
+	ck_assert_int_eq(k2, k1); /* the same handle keeps its slot */
+	ck_assert_int_eq(shmg_isio_sem_claim(r2, &k2), 0);
+	ck_assert_int_ne(k2, k1);
+	ck_assert_uint_eq(*semstatus(s, (unsigned)k1) >> 4, 2);
+	pid_t c = tu_fork();
+	if (c == 0) {
+		struct shmg_wflag_pinned p2 = {.size = sizeof(p2)};
+		int k;
+		if (shmg_isio_pin(r1, &p2) != SHMG_ENOTOWNER || shmg_isio_unpin(r1) != SHMG_ENOTOWNER)
+			_exit(2);
+		if (shmg_isio_sem_claim(r1, &k) != 0 || k == k1 || k == k2)
+			_exit(3);
+		shmg_isio_close(r1); /* gives back the child's slot only */
+		_exit(0);
+	}
+	tu_wait_ok(c);
+	ck_assert_uint_eq(*semstatus(s, (unsigned)k1) >> 4, 2);
+	ck_assert_int_eq(isio_write_n(s, len), 0);       /* frame 2: copy 0 */
+	ck_assert_int_eq(isio_write_n(s, len), -EAGAIN); /* copy 1 is pinned */
+	ck_assert(intact(&pin));
+	ck_assert_int_eq(shmg_isio_unpin(r1), 0);
+	ck_assert_int_eq(isio_write_n(s, len), 0);
+	shmg_isio_close(r2);
+	shmg_isio_close(r1);
+	shmg_isio_close(s);
+}
+END_TEST
+
+/* A writer killed between numbering its copy and naming it in the index:
+ * whoever takes over finishes that publish (index, counter), so the next
+ * frame gets a new number. (Before, the next writer published another
+ * frame under the orphan's number into the same copy: a reader that read
+ * the number before the rewrite and again after accepted the mixture.) */
+START_TEST(orphaned_publish_completed)
+{
+	struct guard G = guard_new(2, 1024);
+	int status;
+	pid_t w = tu_fork();
+	if (w == 0) {
+		void *copy;
+		if (shmg_wflag_claim(G.g) != 0)
+			_exit(2);
+		write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0); /* 1: copy 1 */
+		write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0); /* 2: copy 0 */
+		if (shmg_wflag_begin_timed(G.g, SHMG_WFLAG_FULL_DROP, NULL, &copy, NULL) != 0)
+			_exit(3);
+		fill(copy, G.len, 3);
+		die_step = SHMG__WFLAG_AFTER_SEQ;
+		shmg__test_point = die_at;
+		shmg_wflag_publish(G.g);
+		_exit(9); /* the point was not reached */
+	}
+	ck_assert_int_eq(waitpid(w, &status, 0), w);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "status 0x%x", status);
+	uint32_t *index = (uint32_t *)(void *)(G.seg + OFF_INDEX);
+	uint64_t *seq1 = (uint64_t *)(void *)(G.seg + OFF_SEQ + 8);
+	ck_assert_uint_eq(shmg_wflag_counter(G.g), 2);
+	ck_assert_uint_eq(*index, 0);
+	ck_assert_uint_eq(*seq1, 3); /* numbered, not named */
+
+	ck_assert_int_eq(shmg_wflag_claim(G.g), SHMG_OWNERDEAD);
+	ck_assert_uint_eq(shmg_wflag_counter(G.g), 3);
+	ck_assert_uint_eq(*index, 1);
+	unsigned slot;
+	struct shmg_wflag_pinned pin = {.size = sizeof(pin)};
+	ck_assert_int_eq(shmg_wflag_pin_claim(G.g, &slot), 0);
+	ck_assert_int_eq(shmg_wflag_pin(G.g, slot, &pin), 0);
+	ck_assert_uint_eq(pin.frame, 3);
+	ck_assert(intact(&pin));
+	ck_assert_int_eq(shmg_wflag_unpin(G.g, slot), 0);
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0), 0);
+	ck_assert_uint_eq(shmg_wflag_counter(G.g), 4);
+	guard_free(&G);
+}
+END_TEST
+
+/* Recovery of a writer dead mid-frame never waits for pins: a dead
+ * reader's pin on the copy it must write is cleared first; a live reader's
+ * (here one stopped between announcing and re-checking) makes it leave the
+ * stream as it was, at once, and a later recover completes it. */
+START_TEST(recover_never_waits_for_pins)
+{
+	struct shmg_isio *s = stream(2, 3, 16, 16), *r;
+	size_t len = 16 * 16 * 4;
+	struct shmg_isio_info info = {.size = sizeof(info)};
+	char log[4096] = "";
+	struct shmg_recover_opts o = {.size = sizeof(o), .report = collect, .report_arg = log};
+	int k;
+
+	pid_t w = tu_fork();
+	if (w == 0) {
+		struct shmg_isio *x;
+		if (shmg_isio_open(&x, path, 0) || shmg_isio_claim(x) ||
+		    isio_write_n(x, len) || isio_write_n(x, len) || !shmg_isio_begin(x))
+			_exit(2);
+		_exit(0); /* dead mid-frame 3 */
+	}
+	tu_wait_ok(w);
+	ck_assert_int_eq(shmg_isio_inspect(s, &info), 0);
+	ck_assert_uint_eq(info.write, 1);
+	ck_assert_uint_eq(info.cnt0, 2);
+	unsigned partial = 1 - info.cbindex;
+	/* slot 2: a dead reader's announcement of the partial copy */
+	struct shmg_isio_layout l = {.size = sizeof(l)};
+	ck_assert_int_eq(shmg_isio_get_layout(s, &l), 0);
+	int32_t *readpid = (int32_t *)(void *)((unsigned char *)shmg_region_base(
+		shmg_isio_region(s)) + l.off_semreadpid);
+	readpid[2] = w;
+	*semstatus(s, 2) = (partial + 1) << 4;
+	ck_assert_int_eq(shmg_isio_recover(s, &o), SHMG_RECOVERED);
+	ck_assert_msg(strstr(log, "clear the pin of circular-buffer copy"), "%s", log);
+	ck_assert_msg(strstr(log, "publish frame 3"), "%s", log);
+	ck_assert_int_eq(shmg_isio_inspect(s, &info), 0);
+	ck_assert_uint_eq(info.cnt0, 3);
+	ck_assert_uint_eq(info.write, 0);
+
+	/* again, with a live reader's announcement on the partial copy */
+	w = tu_fork();
+	if (w == 0) {
+		struct shmg_isio *x;
+		if (shmg_isio_open(&x, path, 0) || shmg_isio_claim(x) || !shmg_isio_begin(x))
+			_exit(2);
+		_exit(0); /* dead mid-frame 4 */
+	}
+	tu_wait_ok(w);
+	ck_assert_int_eq(shmg_isio_inspect(s, &info), 0);
+	partial = 1 - info.cbindex;
+	ck_assert_int_eq(shmg_isio_open(&r, path, 0), 0);
+	ck_assert_int_eq(shmg_isio_sem_claim(r, &k), 0);
+	*semstatus(s, (unsigned)k) = (partial + 1) << 4;
+	log[0] = 0;
+	ck_assert_int_eq(shmg_isio_recover(s, &o), -EBUSY); /* at once */
+	ck_assert_msg(strstr(log, "left alone"), "%s", log);
+	ck_assert_int_eq(shmg_isio_inspect(s, &info), 0);
+	ck_assert_uint_eq(info.cnt0, 3);
+	ck_assert_uint_eq(info.write, 1);
+	ck_assert_int_eq(info.owner_pid, w); /* the record is back */
+	ck_assert_int_eq(shmg_isio_unpin(r), 0);
+	log[0] = 0;
+	ck_assert_int_eq(shmg_isio_recover(s, &o), SHMG_RECOVERED);
+	ck_assert_msg(strstr(log, "publish frame 4"), "%s", log);
+	ck_assert_int_eq(shmg_isio_inspect(s, &info), 0);
+	ck_assert_uint_eq(info.cnt0, 4);
+	shmg_isio_close(r);
+	shmg_isio_close(s);
+}
+END_TEST
+
 static struct shmg_isio *stress_stream;
 static int ipin(void *h, struct shmg_wflag_pinned *p)
 {
@@ -904,6 +1136,8 @@ int main(void)
 	tcase_add_test(tc, placement_checked);
 	tcase_add_test(tc, pin_skip_unpin);
 	tcase_add_test(tc, read_only_refused);
+	tcase_add_test(tc, slots_are_per_claim_and_not_inherited);
+	tcase_add_test(tc, garbage_owner_pin_reclaimed);
 	suite_add_tcase(s, tc);
 	TCase *pc = tcase_create("processes");
 	tcase_set_tags(pc, "workers");
@@ -914,6 +1148,9 @@ int main(void)
 	tcase_add_test(pc, dead_reclaimer_and_live_reader);
 	tcase_add_test(pc, stress_generic);
 	tcase_add_test(pc, isio_pin_inspect_recover);
+	tcase_add_test(pc, isio_slot_per_handle);
+	tcase_add_test(pc, orphaned_publish_completed);
+	tcase_add_test(pc, recover_never_waits_for_pins);
 	tcase_add_test(pc, stress_isio);
 	suite_add_tcase(s, pc);
 	return tu_run_suite(s);

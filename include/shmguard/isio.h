@@ -216,11 +216,15 @@ SHMG_EXPORT int shmg_isio_wait(const struct shmg_isio *s, uint64_t after,
 			       uint64_t *now, const struct timespec *deadline);
 
 /*
- * Claim a semaphore slot for this process: semReadPID[i] is set to our PID
- * by CAS from -1, 0 or a dead process's PID (two readers never share one).
- * *slot (may be NULL) receives it; posts pending from before are drained
- * (in one step). Returns 0, -EAGAIN (all taken by live processes), -EROFS
- * (a read-only mapping: use shmg_isio_wait).
+ * Claim a semaphore slot for this handle: semReadPID[i] is set to our PID
+ * by CAS from -1, 0, garbage (negative) or a dead process's PID (two
+ * readers never share one: each handle of a process gets its own slot,
+ * and a forked child that inherited a handle claims a new one). Claiming
+ * again on the same handle returns the slot it holds. *slot (may be NULL)
+ * receives it; posts pending from before are drained (in one step), and a
+ * pin a dead predecessor left in it is cleared. Returns 0, -EAGAIN (all
+ * taken by live processes), -EROFS (a read-only mapping: use
+ * shmg_isio_wait).
  */
 SHMG_EXPORT int shmg_isio_sem_claim(struct shmg_isio *s, int *slot);
 

@@ -250,9 +250,12 @@ struct shmg_wflag_pinned {
 
 /*
  * Claim a reader slot for pinned reads: its owner word is set to this
- * process's PID by CAS from 0, -1 or a dead process's PID, and a pin the
- * dead one left is cleared. *slot receives it. Returns 0, -EAGAIN (every
- * slot held by a live process), -ENOTSUP (no pin slots placed), -EROFS.
+ * process's PID by CAS from 0, -1, garbage (negative) or a dead process's
+ * PID, and a pin the dead one left is cleared. Every claim gets a slot of
+ * its own, also within one process (two handles or threads), and a forked
+ * child claims its own rather than use its parent's. *slot receives it.
+ * Returns 0, -EAGAIN (every slot held by a live process), -ENOTSUP (no pin
+ * slots placed), -EROFS.
  */
 SHMG_EXPORT int shmg_wflag_pin_claim(struct shmg_wflag *g, unsigned *slot);
 
@@ -269,20 +272,25 @@ SHMG_EXPORT int shmg_wflag_pin_release(struct shmg_wflag *g, unsigned slot);
  * doc/pin.md, tests/spin/wflag_pin.pml). Never locks, never waits: at most
  * SHMG_WFLAG_READ_TRIES attempts. A slot holds one pin: pinning again moves
  * it (the earlier pointer is then no longer protected). The caller must
- * own `slot` (shmg_wflag_pin_claim). Acquire: the frame's stores are
- * visible through pin->data until shmg_wflag_unpin.
+ * own `slot` (shmg_wflag_pin_claim; checked: one load of its owner word).
+ * Acquire: the frame's stores are visible through pin->data until
+ * shmg_wflag_unpin.
  * Returns 0, SHMG_ETOOFAST (lapped on every attempt), -ENODATA (no frame
- * published yet), SHMG_EGARBAGE (latch index out of range), -ERANGE (slot),
- * -ENOTSUP (no pin slots placed), -EINVAL (pin's size), -EROFS (the
- * region is mapped read-only: pinning writes the slot; use
- * shmg_wflag_read). On an error the slot holds no pin.
+ * published yet), SHMG_EGARBAGE (latch index out of range),
+ * SHMG_ETRUNCATED (the file was truncated: SHMG_REGION_TRUNCATION);
+ * after these the slot holds no pin. Errors in the arguments change
+ * nothing (a pin held before stays): -ERANGE (slot), -ENOTSUP (no pin
+ * slots placed), -EINVAL (pin's size), SHMG_ENOTOWNER (the slot is not
+ * this process's: another's, given back, or a parent's seen from a forked
+ * child), -EROFS (the region is mapped read-only: pinning writes the slot;
+ * use shmg_wflag_read).
  */
 SHMG_EXPORT int shmg_wflag_pin(const struct shmg_wflag *g, unsigned slot,
 			       struct shmg_wflag_pinned *pin);
 
 /* Drop the slot's pin (release: every read of the copy before it is done
  * before the writer may rewrite the copy). Returns 0, -ERANGE, -ENOTSUP,
- * -EROFS. */
+ * SHMG_ENOTOWNER (not this process's slot: nothing changed), -EROFS. */
 SHMG_EXPORT int shmg_wflag_unpin(const struct shmg_wflag *g, unsigned slot);
 
 /* ---------------------------------------------------------------- monitors */
