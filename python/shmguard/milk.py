@@ -6,6 +6,8 @@ the leading '.' may be left out) or by index. ``fps["loop.gain"]`` reads the
 value and its counter as one unit under the parameter's lock; assignment
 sets it under that lock (``cnt0`` + 1 exactly once, the header's UPDATE bit
 raised); :meth:`FPS.update` is a read-modify-write under the lock;
+:meth:`FPS.read_rt` is a real-time read that never blocks (stale when a
+setter holds the lock: the previous value is kept);
 ``with fps.locked():`` holds every parameter's lock (the whole-FPS section).
 
 PINFO: :class:`Pinfo` wraps ``proc.<name>.<pid>.shm``: status (code and

@@ -264,10 +264,13 @@ class Stream:
     Reading: :meth:`read` returns a new array, never torn (``read(out=a)``
     fills ``a``); :meth:`snapshot` also returns the frame number;
     :meth:`wait` / :meth:`wait_update` wait for the next frame (the GIL is
-    released and Ctrl-C works); iterating yields each new :class:`Frame`.
+    released and Ctrl-C works); iterating yields each new :class:`Frame`;
+    ``with stream.pinned() as f:`` reads the frame in place, without a copy
+    (read-only, valid only inside the block: see :meth:`pinned`).
 
     Writing: :meth:`write` publishes a frame (the first write claims the
-    stream: one writer at a time, by PID; a dead writer is taken over).
+    stream: one writer at a time, by PID; a dead writer is taken over);
+    :meth:`pin_policy` says what it does when readers pin every copy.
 
     Array order: C order with the file's size[] reversed, so a stream of
     width W and height H is an (H, W) array (size[0] is the last axis).
