@@ -218,13 +218,16 @@ class _Pinner:
         key = (st.st_dev, st.st_ino)
         with cls._all_lock:
             p = cls._all.get(key)
-            if p is None:
+            if p is None or p.pid != os.getpid():
+                # (After a fork the parent's slot is not this process's: the
+                # child gets its own; the inherited entry is left alone.)
                 p = cls._all[key] = cls(key, stream)
             p.users += 1
             return p
 
     def __init__(self, key, stream: "Stream"):
         self.key, self.path, self.users = key, stream.path, 0
+        self.pid = os.getpid()
         self.lock = threading.Lock()
         self.window: Optional[_Window] = None
         self.slot = -1
@@ -239,6 +242,8 @@ class _Pinner:
         self.layout = l
 
     def leave(self) -> None:
+        if self.pid != os.getpid():
+            return  # inherited through fork: the parent's, not ours to close
         with self._all_lock:
             self.users -= 1
             if self.users > 0:
@@ -597,7 +602,7 @@ class Stream:
             raise InvalidArgument(-errno.ENOTSUP, self.path,
                                   "a GPU stream (location >= 0) has no pixel data in the file")
         p = self._pinner
-        if p is None:
+        if p is None or p.pid != os.getpid():
             p = self._pinner = _Pinner.of(self)
         if not p.lock.acquire(blocking=False):
             raise InvalidArgument(_lib.SHMG_EDEADLK, self.path,
@@ -620,7 +625,7 @@ class Stream:
                 w = None
                 if guard:
                     w = p.window
-                    if w is None:
+                    if w is None or not w.addr:
                         w = p.window = _Window(s, p.layout, self.path)
                     addr = w.expose(addr, n)
                 try:

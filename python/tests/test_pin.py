@@ -229,3 +229,33 @@ def test_waiting_writer_policy_times_out_while_pinned_then_proceeds():
     assert w.write(np.full(4, 2, np.uint8)) == 3
     with pytest.raises(InvalidArgument, match="'wait' or 'drop'"):
         w.pin_policy("block")
+
+
+def test_forked_child_pins_in_its_own_slot():
+    w = Stream.create("fork", (4,), np.uint8, cbsize=3)
+    w.write(np.full(4, 1, np.uint8))
+    r = Stream("fork")
+    with r.pinned():
+        parent_copy = my_pin(r)
+    rd, wr = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child pins through the inherited object, then reports
+        code = 1
+        try:
+            os.close(rd)
+            with r.pinned() as f:
+                ok = f.data.tolist() == [1, 1, 1, 1] and r._pinner.pid == os.getpid()
+                mine = [k.slot for k in r.inspect().semaphores if k.reader_pid == os.getpid()]
+                os.write(wr, f"{int(ok)} {mine[0] if mine else -1} {my_pin(r)}\n".encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(wr)
+    with os.fdopen(rd) as f:
+        ok, slot, copy = map(int, f.readline().split())
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    assert ok == 1 and slot >= 0 and slot != r._pinner.slot and copy >= 0
+    assert parent_copy >= 0 and my_pin(r) == -1  # the parent's slot was left alone
+    with r.pinned() as f:
+        assert f.counter == 1
