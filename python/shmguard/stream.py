@@ -228,6 +228,7 @@ class _Pinner:
     def __init__(self, key, stream: "Stream"):
         self.key, self.path, self.users = key, stream.path, 0
         self.pid = os.getpid()
+        self.closing = False
         self.lock = threading.Lock()
         self.window: Optional[_Window] = None
         self.slot = -1
@@ -250,6 +251,25 @@ class _Pinner:
                 return
             if self._all.get(self.key) is self:
                 del self._all[self.key]
+        if not self.lock.acquire(blocking=False):
+            # Closed inside a pinned block: the block's exit unpins through
+            # this handle, then closes it (finish()).
+            self.closing = True
+            return
+        try:
+            self._close()
+        finally:
+            self.lock.release()
+
+    def finish(self) -> None:
+        if self.lock.acquire(blocking=False):
+            try:
+                self._close()
+            finally:
+                self.lock.release()
+
+    def _close(self) -> None:
+        self.closing = False
         if self.window is not None:
             self.window.unmap()
             self.window = None
@@ -643,7 +663,10 @@ class Stream:
                 if err:
                     raise error_for(err, self.path, "unpin")
         finally:
+            closing = p.closing
             p.lock.release()
+            if closing:
+                p.finish()
 
     def pin_policy(self, full: str = "wait", wait: Optional[float] = None) -> None:
         """Writer side: what :meth:`write` does when readers pin every copy

@@ -259,3 +259,21 @@ def test_forked_child_pins_in_its_own_slot():
     assert parent_copy >= 0 and my_pin(r) == -1  # the parent's slot was left alone
     with r.pinned() as f:
         assert f.counter == 1
+
+
+def test_closing_the_stream_inside_the_block_unpins_at_its_end():
+    w = Stream.create("shut", (4,), np.uint8, cbsize=2)
+    w.pin_policy("drop")
+    w.write(np.full(4, 1, np.uint8))
+    r = Stream("shut")
+    with r.pinned() as f:
+        r.close()
+        assert f.data.tolist() == [1, 1, 1, 1]  # still pinned, still readable
+        assert w.write(np.full(4, 2, np.uint8)) == 2
+        with pytest.raises(Busy):
+            w.write(np.full(4, 3, np.uint8))
+    assert all(k.pin_copy == -1 and k.reader_pid != os.getpid() for k in w.inspect().semaphores)
+    assert w.write(np.full(4, 3, np.uint8)) == 3
+    with pytest.raises(ValueError, match="the stream is closed"):
+        with r.pinned():
+            pass
