@@ -598,10 +598,13 @@ class Stream:
         a window of the file that is made inaccessible on unpin, so using the
         array (or any view of it) after the block is a SIGSEGV at that line
         (shown by Python's faulthandler), never a silently stale or torn
-        frame; that costs two ``mprotect`` calls per pin (microseconds; the
-        pin itself is nanoseconds). ``guard=False`` views the library's
-        mapping directly: cheaper for small frames, but an array kept past
-        the block then silently reads whatever the writer writes there.
+        frame. The guard costs two ``mprotect`` calls per pin and a fault on
+        the first touch of each page in every block: more than the copy it
+        saves (doc/python.md has figures). ``guard=False`` views the
+        library's mapping directly (the fast zero-copy path, for large
+        frames), but an array kept past the block then silently reads
+        whatever the writer writes there: the rule is then yours to keep.
+        For small frames :meth:`read` is faster than either.
 
         Never waits for the writer (the library's bounded retries; TooFast
         if lapped every time). The first pin claims one of the stream's
