@@ -17,7 +17,7 @@ from . import _lib
 from .errors import (Busy, CounterBackwards, Deadlock, Garbage, Interrupted, InvalidArgument,
                      LayoutError, NotFound, NotOwner, NotRecoverable, OwnerDied,
                      ShmguardError, Timeout, TooFast, Torn, Truncated, WriterDead, error_for)
-from .milk import FPS, FpsInfo, Param, ParamInfo, Pinfo, PinfoInfo, fps_path, pinfo_path
+from .milk import FPS, FpsInfo, Param, ParamInfo, Pinfo, PinfoInfo, RtRead, fps_path, pinfo_path
 from .stream import DATATYPES, Frame, SlotInfo, Stream, StreamInfo, Update, stream_path
 
 __version__ = "0.2.0"
@@ -31,7 +31,7 @@ def strerror(code: int) -> str:
 
 __all__ = [
     "Stream", "Frame", "Update", "StreamInfo", "SlotInfo", "stream_path", "DATATYPES",
-    "FPS", "Param", "FpsInfo", "ParamInfo", "Pinfo", "PinfoInfo", "fps_path", "pinfo_path",
+    "FPS", "Param", "RtRead", "FpsInfo", "ParamInfo", "Pinfo", "PinfoInfo", "fps_path", "pinfo_path",
     "ShmguardError", "WriterDead", "TooFast", "LayoutError", "Timeout", "Interrupted",
     "NotFound", "Busy", "InvalidArgument", "NotRecoverable", "Garbage", "Torn", "NotOwner",
     "Deadlock", "CounterBackwards", "Truncated", "OwnerDied", "error_for", "strerror", "library_path",

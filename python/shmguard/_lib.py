@@ -40,8 +40,11 @@ size_t shmg_region_size(const struct shmg_region *r);
 int shmg_region_fd(const struct shmg_region *r);
 _Bool shmg_region_writable(const struct shmg_region *r);
 
-/* wflag.h (the snapshot a read hands back) */
+/* wflag.h (the snapshot a read hands back; a pinned copy) */
 struct shmg_wflag_snap { uint32_t size; uint32_t retries; uint64_t frame; int32_t copy; };
+struct shmg_wflag_pinned {
+    uint32_t size; uint32_t retries; uint64_t frame; const void *data; size_t len; uint32_t copy;
+};
 
 /* xlock.h */
 struct shmg_xlock { void *shmg__word; uint32_t shmg__width; uint32_t shmg__reserved[5]; };
@@ -50,6 +53,8 @@ struct shmg_xlock_info {
     uint32_t width; uint64_t raw;
 };
 int shmg_xlock_inspect(const struct shmg_xlock *l, struct shmg_xlock_info *info);
+int shmg_xlock_lock(const struct shmg_xlock *l);
+int shmg_xlock_unlock(const struct shmg_xlock *l);
 
 /* isio.h */
 struct shmg_isio;
@@ -86,6 +91,9 @@ int shmg_isio_wait(const struct shmg_isio *s, uint64_t after, uint64_t *now,
                    const struct timespec *deadline);
 int shmg_isio_sem_claim(struct shmg_isio *s, int *slot);
 int shmg_isio_sem_release(struct shmg_isio *s);
+int shmg_isio_pin(const struct shmg_isio *s, struct shmg_wflag_pinned *pin);
+int shmg_isio_unpin(const struct shmg_isio *s);
+int shmg_isio_pin_policy(struct shmg_isio *s, unsigned full, uint64_t wait_ns);
 struct shmg_isio_info {
     uint32_t size; char name[81]; uint8_t write; uint8_t waiters;
     uint64_t cnt0, cnt1, cnt2; uint32_t cbindex; uint64_t cbcycle;
@@ -95,7 +103,7 @@ struct shmg_isio_info {
 int shmg_isio_inspect(const struct shmg_isio *s, struct shmg_isio_info *info);
 struct shmg_isio_slot_info {
     uint32_t size; int value; int32_t reader; int reader_alive; int32_t poster;
-    uint8_t damaged;
+    uint8_t damaged; int32_t pin_copy;
 };
 int shmg_isio_inspect_slot(const struct shmg_isio *s, unsigned k, struct shmg_isio_slot_info *info);
 int shmg_isio_recover(struct shmg_isio *s, const struct shmg_recover_opts *opts);
@@ -144,6 +152,7 @@ int shmg_fps_set(struct shmg_fps *f, unsigned i, const void *val, size_t len, in
                  const struct timespec *deadline);
 int shmg_fps_get(const struct shmg_fps *f, unsigned i, void *val, size_t len, int64_t *cnt,
                  const struct timespec *deadline);
+int shmg_fps_read_rt(const struct shmg_fps *f, unsigned i, void *val, size_t len, int64_t *cnt);
 int shmg_fps_update(struct shmg_fps *f, unsigned i, int (*fn)(void *value, void *arg), void *arg,
                     int64_t *cnt, const struct timespec *deadline);
 int shmg_fps_flags(struct shmg_fps *f, unsigned i, uint64_t set, uint64_t clear, uint64_t *flags);
@@ -186,9 +195,20 @@ def _load():
 
 lib, library_path = _load()
 
+# libc's mapping calls, for the guard window of pinned reads (stream.py):
+# not libshmguard's API, so in an FFI of their own.
+libc_ffi = cffi.FFI()
+libc_ffi.cdef("""
+void *mmap(void *addr, size_t length, int prot, int flags, int fd, long offset);
+int munmap(void *addr, size_t length);
+int mprotect(void *addr, size_t len, int prot);
+""")
+libc = libc_ffi.dlopen(None)
+
 # Constants of the headers (ABI mode cannot read #defines).
 SHMG_OWNERDEAD = 1
 SHMG_RECOVERED = 2
+SHMG_STALE = 3
 SHMG_ENOTRECOVERABLE = -30998
 SHMG_ELAYOUT = -30997
 SHMG_EGARBAGE = -30996
@@ -205,6 +225,9 @@ SHMG_REGION_REPLACE = 1 << 2
 SHMG_REGION_TRUNCATION = 1 << 3
 SHMG_RECOVER_DRY_RUN = 1 << 0
 SHMG_RECOVER_BLANK = 1 << 1
+SHMG_WFLAG_FULL_WAIT = 0
+SHMG_WFLAG_FULL_DROP = 1
+SHMG_FPS_RT_TRIES = 64
 SHMG_PROC_DEAD = 0
 SHMG_PROC_ALIVE = 1
 PATH_MAX = 4096

@@ -6,6 +6,8 @@ the leading '.' may be left out) or by index. ``fps["loop.gain"]`` reads the
 value and its counter as one unit under the parameter's lock; assignment
 sets it under that lock (``cnt0`` + 1 exactly once, the header's UPDATE bit
 raised); :meth:`FPS.update` is a read-modify-write under the lock;
+:meth:`FPS.read_rt` is a real-time read that never blocks (stale when a
+setter holds the lock: the previous value is kept);
 ``with fps.locked():`` holds every parameter's lock (the whole-FPS section).
 
 PINFO: :class:`Pinfo` wraps ``proc.<name>.<pid>.shm``: status (code and
@@ -19,7 +21,7 @@ import errno
 import os
 import struct
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, List, Optional, Union
+from typing import Any, Callable, Iterator, List, NamedTuple, Optional, Union
 
 from . import _lib
 from ._common import deadline_ns, resolve, sliced, to_str
@@ -28,7 +30,7 @@ from .stream import liveness
 
 ffi, lib = _lib.ffi, _lib.lib
 
-__all__ = ["FPS", "Param", "FpsInfo", "ParamInfo", "Pinfo", "PinfoInfo", "fps_path",
+__all__ = ["FPS", "Param", "RtRead", "FpsInfo", "ParamInfo", "Pinfo", "PinfoInfo", "fps_path",
            "pinfo_path", "FPTYPE"]
 
 # milk's parameter type codes (FPTYPE_*): how the value union's first bytes
@@ -103,6 +105,16 @@ def _encode(ptype: int, value: Any, what: str, path: str) -> bytes:
     if len(b) > 128:
         raise InvalidArgument(-errno.EINVAL, path, f"{what}: {len(b)} bytes > 128")
     return b
+
+
+class RtRead(NamedTuple):
+    """What :meth:`FPS.read_rt` returns: a parameter's value and cnt0, read
+    as one consistent pair, and ``stale``: True when a setter held the
+    parameter's lock through every look, so value and cnt0 are the
+    `previous` ones passed in (None and -1 when there were none)."""
+    value: Any
+    cnt0: int
+    stale: bool
 
 
 @dataclass
@@ -236,6 +248,7 @@ class FPS:
         self.name: str = to_str(info.name)
         self._layout = "2024" if info.layout == 1 else "new"
         self._locked_all = False
+        self._rt_types: dict = {}
 
     # ------------------------------------------------------------ lifetime
     def close(self) -> None:
@@ -366,6 +379,51 @@ class FPS:
         if box[3] is not None:
             raise box[3]
         return int(cnt[0])
+
+    def read_rt(self, key: Union[str, int], previous: Optional[RtRead] = None, *,
+                as_type: Optional[str] = None) -> RtRead:
+        """A real-time read (``shmg_fps_read_rt``): never blocks, never makes
+        a system call, never writes to the file, so a control loop may call
+        it every iteration. Returns :class:`RtRead` ``(value, cnt0, stale)``.
+
+        The value and cnt0 are read without the lock, seqlock-style, and only
+        a consistent pair is returned. If a setter holds the parameter's lock
+        through all of the library's looks (SHMG_FPS_RT_TRIES), nothing
+        consistent can be read: the result is `previous`'s value and cnt0
+        with ``stale=True`` (None and -1 without a `previous`). Pass the last
+        result back in, so a stalled setter leaves the loop on the last good
+        value rather than none::
+
+            gain = fps.read_rt("loop.gain")
+            while running:
+                gain = fps.read_rt("loop.gain", gain)   # gain.stale: setter busy
+                apply(gain.value)
+
+        (A setter that died holding the lock keeps every read stale until a
+        set, :meth:`recover` or ``shmguard recover`` repairs the lock.) For
+        the cheapest loop, address the parameter by index (a name is looked
+        up on each call). Decoded as :meth:`get` does.
+        """
+        if previous is not None and not isinstance(previous, RtRead):
+            raise InvalidArgument(-errno.EINVAL, self.path,
+                                  "previous must be what read_rt returned (an RtRead) or None, "
+                                  f"not {type(previous).__name__}")
+        i = self.index(key)
+        f = self._handle()
+        ptype = self._rt_types.get(i) if as_type is None else None
+        if ptype is None:
+            ptype = self._type(i, as_type)
+            if as_type is None:
+                self._rt_types[i] = ptype
+        buf = ffi.new("unsigned char[128]")
+        cnt = ffi.new("int64_t *")
+        err = lib.shmg_fps_read_rt(f, i, buf, 128, cnt)
+        if err == _lib.SHMG_STALE:
+            if previous is None:
+                return RtRead(None, -1, True)
+            return RtRead(previous.value, previous.cnt0, True)
+        check(err, self.path, f"real-time read of parameter {i}")
+        return RtRead(_decode(ptype, ffi.buffer(buf)[:]), int(cnt[0]), False)
 
     def __getitem__(self, key: Union[str, int]) -> Any:
         return self.get(key)[0]

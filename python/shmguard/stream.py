@@ -12,7 +12,9 @@ of shape ``(H, W)``, and pixel ``i`` of the file is ``array.ravel()[i]``.
 """
 from __future__ import annotations
 
+import contextlib
 import errno
+import mmap
 import os
 import threading
 from dataclasses import dataclass
@@ -22,7 +24,7 @@ import numpy as np
 
 from . import _lib
 from ._common import deadline_ns, resolve, sliced, to_str
-from .errors import InvalidArgument, check, error_for
+from .errors import Busy, InvalidArgument, ShmguardError, check, error_for
 
 ffi, lib = _lib.ffi, _lib.lib
 
@@ -82,6 +84,8 @@ class SlotInfo:
     damaged: bool
     reader_pid: int
     reader_liveness: Optional[str]
+    #: The circular-buffer copy this slot's reader pins, or -1 (none).
+    pin_copy: int = -1
 
 
 @dataclass
@@ -130,6 +134,150 @@ def _dims_of(shape: Sequence[int]) -> List[int]:
     return list(reversed([int(n) for n in shape]))
 
 
+_libc_ffi, _libc = _lib.libc_ffi, _lib.libc
+_PAGE = mmap.PAGESIZE
+_PROT_NONE, _PROT_READ = 0, 1
+_MAP_FAILED = _libc_ffi.cast("void *", -1)
+
+
+class _Window:
+    """A second mapping of a stream's circular buffer, read-only and
+    inaccessible (PROT_NONE) except for the pages of the copy pinned now.
+
+    The arrays :meth:`Stream.pinned` yields view the pinned copy through this
+    window, not through the library's own mapping: on unpin its pages go back
+    to PROT_NONE, so an array kept past the ``with`` block cannot read the
+    copy the writer is rewriting; touching it is a SIGSEGV (Python's
+    faulthandler shows the line), never a silently wrong frame."""
+
+    def __init__(self, s, l, path: str):
+        region = lib.shmg_isio_region(s)
+        self.base = int(ffi.cast("uintptr_t", lib.shmg_region_base(region)))
+        start = int(l.off_cbdata)
+        end = start + int(l.cbsize) * int(l.data_size)
+        self.off = start - start % _PAGE
+        self.len = -(-(end - self.off) // _PAGE) * _PAGE
+        addr = _libc.mmap(_libc_ffi.NULL, self.len, _PROT_NONE, mmap.MAP_SHARED,
+                          lib.shmg_region_fd(region), self.off)
+        if addr == _MAP_FAILED:
+            err = _libc_ffi.errno
+            raise ShmguardError(-err, path,
+                                f"cannot map the circular buffer for pinned reads: "
+                                f"{os.strerror(err)}", "pin")
+        self.addr = int(_libc_ffi.cast("uintptr_t", addr))
+        self.open_from = self.open_len = 0
+
+    def expose(self, data_addr: int, n: int) -> int:
+        """Make the pages of [data_addr, +n) of the library's mapping
+        readable in the window; returns the window's address of data_addr."""
+        rel = data_addr - self.base - self.off
+        if not (0 <= rel and rel + n <= self.len):
+            raise ShmguardError(-errno.EFAULT, None, "a pinned copy lies outside the "
+                                "circular buffer (the library and the binding disagree)", "pin")
+        lo = rel - rel % _PAGE
+        hi = -(-(rel + n) // _PAGE) * _PAGE
+        if _libc.mprotect(_libc_ffi.cast("void *", self.addr + lo), hi - lo, _PROT_READ):
+            err = _libc_ffi.errno
+            raise ShmguardError(-err, None, f"mprotect: {os.strerror(err)}", "pin")
+        self.open_from, self.open_len = lo, hi - lo
+        return self.addr + rel
+
+    def hide(self) -> None:
+        if self.open_len:
+            # Failure is not an option here (the pages would stay readable):
+            # mprotect to PROT_NONE on a range we mapped cannot fail but by
+            # ENOMEM splitting the mapping; then the whole window goes.
+            if _libc.mprotect(_libc_ffi.cast("void *", self.addr + self.open_from),
+                              self.open_len, _PROT_NONE):
+                self.unmap()
+            self.open_len = 0
+
+    def unmap(self) -> None:
+        if self.addr:
+            _libc.munmap(_libc_ffi.cast("void *", self.addr), self.len)
+            self.addr = 0
+
+
+class _Pinner:
+    """This process's pinned reads of one stream file.
+
+    The library keeps one semaphore slot, hence one pin, per process and
+    stream: shmg_isio_sem_claim hands a process the slot it already holds,
+    and closing any handle of the file gives that slot back. So the Stream
+    objects of one file in this process share one _Pinner: its own handle
+    (open while any of them has pinned), its slot, its guard window, and a
+    lock that allows one pin at a time.
+    """
+
+    _all: dict = {}
+    _all_lock = threading.Lock()
+
+    @classmethod
+    def of(cls, stream: "Stream") -> "_Pinner":
+        st = os.fstat(lib.shmg_region_fd(lib.shmg_isio_region(stream._s)))
+        key = (st.st_dev, st.st_ino)
+        with cls._all_lock:
+            p = cls._all.get(key)
+            if p is None or p.pid != os.getpid():
+                # (After a fork the parent's slot is not this process's: the
+                # child gets its own; the inherited entry is left alone.)
+                p = cls._all[key] = cls(key, stream)
+            p.users += 1
+            return p
+
+    def __init__(self, key, stream: "Stream"):
+        self.key, self.path, self.users = key, stream.path, 0
+        self.pid = os.getpid()
+        self.closing = False
+        self.lock = threading.Lock()
+        self.window: Optional[_Window] = None
+        self.slot = -1
+        pp = ffi.new("struct shmg_isio **")
+        err = lib.shmg_isio_open(pp, stream.path.encode(), 0)
+        if err:
+            raise error_for(err, stream.path, "open for pinned reads")
+        self.s = pp[0]
+        l = ffi.new("struct shmg_isio_layout *")
+        l.size = ffi.sizeof("struct shmg_isio_layout")
+        check(lib.shmg_isio_get_layout(self.s, l), self.path, "layout")
+        self.layout = l
+
+    def leave(self) -> None:
+        if self.pid != os.getpid():
+            return  # inherited through fork: the parent's, not ours to close
+        with self._all_lock:
+            self.users -= 1
+            if self.users > 0:
+                return
+            if self._all.get(self.key) is self:
+                del self._all[self.key]
+        if not self.lock.acquire(blocking=False):
+            # Closed inside a pinned block: the block's exit unpins through
+            # this handle, then closes it (finish()).
+            self.closing = True
+            return
+        try:
+            self._close()
+        finally:
+            self.lock.release()
+
+    def finish(self) -> None:
+        if self.lock.acquire(blocking=False):
+            try:
+                self._close()
+            finally:
+                self.lock.release()
+
+    def _close(self) -> None:
+        self.closing = False
+        if self.window is not None:
+            self.window.unmap()
+            self.window = None
+        s, self.s = self.s, None
+        if s is not None:
+            lib.shmg_isio_close(s)  # gives the slot back, unpinning first
+
+
 class Stream:
     """An ImageStreamIO stream, guarded by shmguard.
 
@@ -141,10 +289,13 @@ class Stream:
     Reading: :meth:`read` returns a new array, never torn (``read(out=a)``
     fills ``a``); :meth:`snapshot` also returns the frame number;
     :meth:`wait` / :meth:`wait_update` wait for the next frame (the GIL is
-    released and Ctrl-C works); iterating yields each new :class:`Frame`.
+    released and Ctrl-C works); iterating yields each new :class:`Frame`;
+    ``with stream.pinned() as f:`` reads the frame in place, without a copy
+    (read-only, valid only inside the block: see :meth:`pinned`).
 
     Writing: :meth:`write` publishes a frame (the first write claims the
-    stream: one writer at a time, by PID; a dead writer is taken over).
+    stream: one writer at a time, by PID; a dead writer is taken over);
+    :meth:`pin_policy` says what it does when readers pin every copy.
 
     Array order: C order with the file's size[] reversed, so a stream of
     width W and height H is an (H, W) array (size[0] is the last axis).
@@ -163,6 +314,7 @@ class Stream:
                  follow: bool = False):
         self._s = None
         self._claimed = False
+        self._pin_init()
         if data is None:
             self._open(name, follow)
         else:
@@ -178,6 +330,7 @@ class Stream:
         self = cls.__new__(cls)
         self._s = None
         self._claimed = False
+        self._pin_init()
         self._open(name, follow)
         return self
 
@@ -193,6 +346,7 @@ class Stream:
         self = cls.__new__(cls)
         self._s = None
         self._claimed = False
+        self._pin_init()
         self._create(name, tuple(shape), np.dtype(dtype), cbsize, nsem, nkw, replace)
         return self
 
@@ -258,10 +412,18 @@ class Stream:
         self._seen = int(lib.shmg_isio_counter(self._s))
 
     # ------------------------------------------------------------ lifetime
+    def _pin_init(self) -> None:
+        self._pinner: Optional[_Pinner] = None
+
     def close(self) -> None:
-        """Release the stream if this object claimed it, unmap, close."""
+        """Release the stream if this object claimed it, give back the
+        semaphore slot of pinned reads, unmap, close."""
         s, self._s = self._s, None
         if s is not None:
+            p = getattr(self, "_pinner", None)
+            if p is not None:
+                self._pinner = None
+                p.leave()
             if self._claimed:
                 lib.shmg_isio_release(s)
             lib.shmg_isio_close(s)
@@ -322,11 +484,7 @@ class Stream:
     def _read_slow(self, err: int, dst, snap, timeout: Optional[float]) -> None:
         """The fast path's attempt (with a deadline already passed) returned
         err: the writer was mid-frame, a signal came, or a real error.
-
-        Hook point for pinned reads: the library has no pinned (zero-copy,
-        reader-pinned) read yet. When it gets one, it plugs in next to this
-        copy, and read(pinned=True) stops raising NotImplementedError.
-        """
+        (Zero-copy reads are :meth:`pinned`, not a mode of this copy.)"""
         s = self._handle()
         if not self._has_data:
             raise InvalidArgument(-errno.ENOTSUP, self.path,
@@ -347,11 +505,15 @@ class Stream:
         mid-frame (and, on a stream with a circular buffer, for a first
         frame). Raises WriterDead (the writer died mid-frame), TooFast (the
         frame was rewritten during every copy attempt), Timeout.
-        ``pinned=True`` is reserved for the library's future pinned reads.
+        A zero-copy read cannot outlive a ``with`` block, so it is not a
+        mode of read(): ``pinned=True`` raises InvalidArgument naming
+        :meth:`pinned` (``with stream.pinned() as f:``).
         """
         if pinned:
-            raise NotImplementedError("pinned reads do not exist in libshmguard yet "
-                                      "(see Stream._read_slow, the hook point)")
+            raise InvalidArgument(-errno.EINVAL, self.path,
+                                  "a pinned (zero-copy) frame is valid only while pinned: "
+                                  "use `with stream.pinned() as f:` (f.data, f.counter); "
+                                  "read() always returns a copy")
         arr = _empty(self.shape, self.dtype) if out is None else self._check_out(out)
         try:
             snap = _tls.snap
@@ -384,6 +546,147 @@ class Stream:
         if f > self._seen:
             self._seen = f
         return Frame(arr, f, int(snap.retries))
+
+    # ------------------------------------------------------------ pinned reads
+    def _pin_slot(self, p: _Pinner) -> None:
+        slot = ffi.new("int *")
+        err = lib.shmg_isio_sem_claim(p.s, slot)
+        if err == -errno.EAGAIN:
+            raise Busy(err, self.path,
+                       f"pinned reads need a semaphore slot, and all {self.nsem} are held by "
+                       "live readers", "pin")
+        if err == -errno.EROFS:
+            raise ShmguardError(err, self.path,
+                                "the stream is mapped read-only and a pin writes the reader's "
+                                "slot: open it writable, or use read()", "pin")
+        check(err, self.path, "claim a semaphore slot for pinned reads")
+        p.slot = int(slot[0])
+
+    def _pin_failed(self, err: int) -> ShmguardError:
+        if err == -errno.ENOTSUP:
+            return ShmguardError(err, self.path, (
+                "pinned reads need a circular buffer (cbsize >= 2) kept by a shmguard writer; "
+                + (f"this stream has cbsize {self.cbsize}" if self.cbsize < 2 else
+                   "its writer does not use the guard (a legacy ImageStreamIO writer, or no "
+                   "writer yet)")
+                + ": use read(), which copies the frame consistently"), "pin")
+        if err == -errno.ENODATA:
+            return ShmguardError(err, self.path, "no frame has been published yet "
+                                 "(wait() for one, then pin)", "pin")
+        return error_for(err, self.path, "pin")
+
+    @contextlib.contextmanager
+    def pinned(self, *, guard: bool = True) -> Iterator[Frame]:
+        """Read the newest frame in place, without copying it (``shmg_isio_pin``).
+
+        ::
+
+            with stream.pinned() as f:      # f.data, f.counter, f.retries
+                total = f.data.sum()        # reads the stream's memory itself
+
+        Yields a :class:`Frame` whose ``data`` is a read-only array (the
+        stream's dtype and shape, as :meth:`read`; ``flags.writeable`` is
+        False and cannot be set) viewing the newest complete copy of the
+        circular buffer, and whose ``counter`` is that frame's number. While
+        the block runs, the writer never rewrites that copy (it writes the
+        others). On leaving the block, normally or by an exception, the copy
+        is unpinned.
+
+        **The rule: the array is valid only inside the block.** Keep
+        ``f.data.copy()`` (or ``read()``) for anything that must outlive it.
+        With ``guard=True`` (the default) the array views the copy through
+        a window of the file that is made inaccessible on unpin, so using the
+        array (or any view of it) after the block is a SIGSEGV at that line
+        (shown by Python's faulthandler), never a silently stale or torn
+        frame. The guard costs two ``mprotect`` calls per pin and a fault on
+        the first touch of each page in every block: more than the copy it
+        saves (doc/python.md has figures). ``guard=False`` views the
+        library's mapping directly (the fast zero-copy path, for large
+        frames), but an array kept past the block then silently reads
+        whatever the writer writes there: the rule is then yours to keep.
+        For small frames :meth:`read` is faster than either.
+
+        Never waits for the writer (the library's bounded retries; TooFast
+        if lapped every time). The first pin claims one of the stream's
+        semaphore slots for this Stream object (kept until :meth:`close`;
+        Busy when all are held by live readers). One pin at a time per
+        Stream object: pinning again inside the block raises
+        InvalidArgument (open a second Stream for a second pin). Raises
+        ShmguardError with code -ENOTSUP on a stream without a circular
+        buffer kept by a shmguard writer (use :meth:`read`). Pins of a
+        reader that dies are reclaimed by the writer, so a killed reader
+        never stalls it.
+
+        With every other copy pinned, the writer waits or drops the frame
+        as its :meth:`pin_policy` says.
+        """
+        s = self._handle()
+        if not self._has_data:
+            raise InvalidArgument(-errno.ENOTSUP, self.path,
+                                  "a GPU stream (location >= 0) has no pixel data in the file")
+        p = self._pinner
+        if p is None or p.pid != os.getpid():
+            p = self._pinner = _Pinner.of(self)
+        if not p.lock.acquire(blocking=False):
+            raise InvalidArgument(_lib.SHMG_EDEADLK, self.path,
+                                  "this process already pins this stream (the library keeps one "
+                                  "pin per process and stream, whichever Stream object or thread "
+                                  "holds it): use read() for a second frame, or pin after the "
+                                  "block")
+        try:
+            s = p.s
+            if p.slot < 0:
+                self._pin_slot(p)
+            pin = ffi.new("struct shmg_wflag_pinned *")
+            pin.size = ffi.sizeof("struct shmg_wflag_pinned")
+            err = lib.shmg_isio_pin(s, pin)
+            if err:
+                raise self._pin_failed(err)
+            try:
+                n = self.nbytes
+                addr = int(ffi.cast("uintptr_t", pin.data))
+                w = None
+                if guard:
+                    w = p.window
+                    if w is None or not w.addr:
+                        w = p.window = _Window(s, p.layout, self.path)
+                    addr = w.expose(addr, n)
+                try:
+                    mv = memoryview(ffi.buffer(ffi.cast("char *", addr), n)).toreadonly()
+                    arr = np.frombuffer(mv, self.dtype).reshape(self.shape)
+                    f = int(pin.frame)
+                    if f > self._seen:
+                        self._seen = f
+                    yield Frame(arr, f, int(pin.retries))
+                finally:
+                    if w is not None:
+                        w.hide()
+            finally:
+                err = lib.shmg_isio_unpin(s)
+                if err:
+                    raise error_for(err, self.path, "unpin")
+        finally:
+            closing = p.closing
+            p.lock.release()
+            if closing:
+                p.finish()
+
+    def pin_policy(self, full: str = "wait", wait: Optional[float] = None) -> None:
+        """Writer side: what :meth:`write` does when readers pin every copy
+        of the circular buffer but the newest (``shmg_isio_pin_policy``).
+        ``full="wait"`` (the default) waits for an unpin for at most `wait`
+        seconds (None: without limit), then write() raises Timeout;
+        ``full="drop"`` makes write() raise Busy (-EAGAIN) at once. Either
+        way that frame is not written and the stream is unchanged; pins of
+        dead readers are reclaimed first."""
+        codes = {"wait": _lib.SHMG_WFLAG_FULL_WAIT, "drop": _lib.SHMG_WFLAG_FULL_DROP}
+        if full not in codes:
+            raise InvalidArgument(-errno.EINVAL, self.path,
+                                  f"full must be 'wait' or 'drop', not {full!r}")
+        if wait is not None and wait < 0:
+            raise InvalidArgument(-errno.EINVAL, self.path, "wait must be >= 0 seconds or None")
+        ns = 0 if wait is None else max(1, int(wait * 1e9))  # 0 is the library's "no limit"
+        check(lib.shmg_isio_pin_policy(self._handle(), codes[full], ns), self.path, "pin policy")
 
     # pyMilk / ImageStreamIOWrap spellings
     def get_data(self, check: bool = False, timeout: Optional[float] = 5.0) -> np.ndarray:
@@ -490,7 +793,8 @@ class Stream:
             si.size = ffi.sizeof("struct shmg_isio_slot_info")
             check(lib.shmg_isio_inspect_slot(s, k, si), self.path, "inspect slot")
             slots.append(SlotInfo(k, si.value, bool(si.damaged), si.reader,
-                                  liveness(si.reader_alive) if si.reader > 0 else None))
+                                  liveness(si.reader_alive) if si.reader > 0 else None,
+                                  int(si.pin_copy)))
         l = self._layout
         return StreamInfo(
             path=self.path, kind="imagestreamio",

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -122,3 +123,67 @@ def test_pinfo_status_loop_counter_and_commands(shm_dir):
     with pytest.raises(InvalidArgument, match="199 bytes"):
         q.set_status(1, "m" * 300)
     assert p.status == (7, "integrating")
+
+
+def test_read_rt_returns_what_was_set(shm_dir):
+    named_fps(str(shm_dir / "rt.fps.shm"), 8, PARAMS)
+    fps = FPS("rt")
+    assert fps.read_rt("loop.gain") == (0.0, 0, False)
+    fps["loop.gain"] = 0.75
+    fps["loop.n"] = -12
+    fps["conf.name"] = "dm00"
+    g = fps.read_rt("loop.gain")
+    assert g == shmguard.RtRead(0.75, 1, False) and (g.value, g.cnt0, g.stale) == (0.75, 1, False)
+    assert fps.read_rt(1, g) == (-12, 1, False)  # previous matters only when stale
+    assert fps.read_rt(".conf.name") == ("dm00", 1, False)
+    fps.update("loop.n", lambda v: v - 1)
+    assert fps.read_rt("loop.n") == (-13, 2, False) == (*fps.get("loop.n"), False)
+    assert fps.read_rt(3, as_type="int64").stale is False
+    with pytest.raises(InvalidArgument, match="previous must be"):
+        fps.read_rt(0, (0.75, 1))
+    with pytest.raises(NotFound):
+        fps.read_rt("loop.gian")
+
+
+def test_read_rt_with_a_setter_stopped_in_the_lock_keeps_the_previous_value(shm_dir):
+    path = str(shm_dir / "stop.fps.shm")
+    named_fps(path, 4, PARAMS)
+    fps = FPS(path)
+    fps["loop.gain"] = 0.5
+    prev = fps.read_rt("loop.gain")
+    assert prev == (0.5, 1, False)
+    # A setter that takes the parameter's lock through the C API and stops
+    # itself there (tools/bench/bench_fps.c, stopped_setter).
+    child = python_child(
+        "import os, signal, shmguard\n"
+        "from shmguard import _lib\n"
+        f"f = shmguard.FPS({path!r})\n"
+        "l = _lib.ffi.new('struct shmg_xlock *')\n"
+        "assert _lib.lib.shmg_fps_param_lock(f._f, 0, l) == 0\n"
+        "assert _lib.lib.shmg_xlock_lock(l) == 0\n"
+        "print('locked', flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGSTOP)\n")
+    try:
+        expect_line(child, "locked")
+        _, status = os.waitpid(child.pid, os.WUNTRACED)  # the kernel says: stopped
+        assert os.WIFSTOPPED(status)
+        with pytest.raises(shmguard.Timeout):  # the lock really is held
+            fps.get("loop.gain", timeout=0.05)
+        t0 = time.monotonic()
+        got = fps.read_rt("loop.gain", prev)
+        first = fps.read_rt("loop.gain")
+        elapsed = time.monotonic() - t0
+        assert got == (0.5, 1, True) and got.stale
+        assert first == (None, -1, True)
+        # Never blocks: 64 looks, no system call. The bound is for a hang,
+        # not a benchmark (a loaded machine may preempt us anywhere).
+        assert elapsed < 1.0, elapsed
+        assert fps.read_rt("loop.n") == (0, 0, False)  # other parameters unaffected
+    finally:
+        child.kill()
+        child.wait()
+    # The holder died: reads stay stale until a set recovers the lock.
+    assert fps.read_rt("loop.gain", prev).stale
+    with pytest.warns(shmguard.OwnerDied):
+        fps["loop.gain"] = 0.25
+    assert fps.read_rt("loop.gain", prev) == (0.25, 2, False)

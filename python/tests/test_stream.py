@@ -255,10 +255,14 @@ def test_not_a_stream_missing_and_bad_names_change_nothing(shm_dir):
     assert file_bytes(shm_dir / "once.im.shm") == once and sorted(os.listdir(shm_dir)) == listing
 
 
-def test_pinned_reads_are_not_faked():
-    s = Stream.create("pin", (2,), np.uint8)
-    with pytest.raises(NotImplementedError, match="pinned"):
+def test_read_pinned_points_to_the_pinned_context_manager():
+    # Zero-copy reads are Stream.pinned() (tests/test_pin.py); read() copies.
+    s = Stream.create("pin", (2,), np.uint8, cbsize=2)
+    s.write(np.arange(2, dtype=np.uint8))
+    with pytest.raises(InvalidArgument, match=r"with stream\.pinned\(\) as f"):
         s.read(pinned=True)
+    with s.pinned() as f:
+        assert f.data.tolist() == [0, 1] and f.counter == 1
 
 
 def test_help_is_useful():
