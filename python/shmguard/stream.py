@@ -201,12 +201,13 @@ class _Window:
 class _Pinner:
     """This process's pinned reads of one stream file.
 
-    The library keeps one semaphore slot, hence one pin, per process and
-    stream: shmg_isio_sem_claim hands a process the slot it already holds,
-    and closing any handle of the file gives that slot back. So the Stream
-    objects of one file in this process share one _Pinner: its own handle
-    (open while any of them has pinned), its slot, its guard window, and a
-    lock that allows one pin at a time.
+    A pin needs a semaphore slot, and a stream has few (one per semaphore,
+    often 10) that semaphore readers need too. So this process takes one
+    slot, hence one pin, per stream file (the library would give each
+    handle a slot of its own): the Stream objects of one file in this
+    process share one _Pinner: its own handle (open while any of them has
+    pinned), its slot, its guard window, and a lock that allows one pin at
+    a time.
     """
 
     _all: dict = {}
@@ -629,7 +630,7 @@ class Stream:
             p = self._pinner = _Pinner.of(self)
         if not p.lock.acquire(blocking=False):
             raise InvalidArgument(_lib.SHMG_EDEADLK, self.path,
-                                  "this process already pins this stream (the library keeps one "
+                                  "this process already pins this stream (the binding keeps one "
                                   "pin per process and stream, whichever Stream object or thread "
                                   "holds it): use read() for a second frame, or pin after the "
                                   "block")

@@ -89,7 +89,7 @@ def test_pin_is_released_when_the_block_raises():
 
 
 def test_one_pin_per_process_and_stream_whatever_the_object():
-    # The library keeps one slot (one pin) per process and stream: a second
+    # The binding keeps one slot (one pin) per process and stream: a second
     # pin, through the same or another Stream object, would move the first.
     w = Stream.create("pin2", (3,), np.uint8, cbsize=3)
     w.write(np.full(3, 1, np.uint8))
