@@ -16,6 +16,7 @@
 
 #include "detail.h"
 #include "isio_internal.h"
+#include "testing.h"
 #include "isio_layout.h"
 
 /* A timespec field, stored as two relaxed words inside the frame. */
@@ -287,6 +288,7 @@ SHMG_EXPORT int shmg_isio_pin(const struct shmg_isio *s, struct shmg_wflag_pinne
 	if (!guarded || i >= s->layout.cbsize)
 		return shmg__fail(-ENOTSUP, "the circular buffer is not kept by a writer of "
 				  "this guard: pinned reads would not be protected (shmg_isio_read)");
+	SHMG__TEST_POINT(SHMG__ISIO_PIN_CHECKED);
 	err = shmg_wflag_pin(&s->latch, (unsigned)s->slot, pin);
 	/* The pin re-reads the index: the copy it confirmed must still be
 	 * numbered as a guarded writer numbers them, no older than cnt0 seen

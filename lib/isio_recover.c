@@ -36,6 +36,7 @@ struct writer_plan {
 	bool latch;    /* the replacement is the newest complete copy */
 	uint64_t from; /* that copy's frame number */
 	void *frame;   /* the replacement frame (all zeros without latch) */
+	bool finished; /* the take-over finished the dead writer's publish */
 };
 
 /* Damaged semaphores to reinitialise (at most 64 are tracked per call;
@@ -179,13 +180,14 @@ static void apply_sems(struct shmg__recovery *rc, struct shmg_isio *s,
 /* Take over as the writer: the one step of applying that can fail, so it
  * comes first. 0, or the failure reported (nothing changed). */
 static int take_over(struct shmg__recovery *rc, struct shmg_isio *s,
-		     const struct writer_plan *w)
+		     struct writer_plan *w)
 {
 	if (w->action != W_REPUBLISH || shmg__dry_run(rc))
 		return 0;
 	int got = SHMG__TEST_FAIL(SHMG__FAIL_RECOVER_CLAIM);
 	if (!got)
-		got = shmg__wflag_take_over(s->has_latch ? &s->latch : &s->guard, w->owner);
+		got = shmg__wflag_take_over(s->has_latch ? &s->latch : &s->guard, w->owner,
+					    &w->finished);
 	if (got >= 0)
 		return 0;
 	shmg__step(rc, got, "taking over the stream from %s: %s; nothing was changed",
@@ -220,19 +222,33 @@ static void apply_writer(struct shmg__recovery *rc, struct shmg_isio *s,
 	if (w->action != W_REPUBLISH)
 		return;
 	uint64_t n = shmg_atomic_load(s->guard.counter, relaxed) + 1;
-	if (!shmg__dry_run(rc) && !byte_load(s->guard.mark, acquire)) {
+	bool orphan = shmg__dry_run(rc) ? s->has_latch && shmg__wflag_orphaned_copy(&s->latch) >= 0
+					: w->finished;
+	if (orphan) {
+		/* It died inside publish, after numbering a complete copy
+		 * (its pixels were written before): the take-over named it
+		 * and moved the counter; what is left is the write flag and
+		 * the posts. Writing a replacement now would publish an
+		 * older frame over it. */
+		if (!shmg__dry_run(rc)) {
+			shmg_wflag_abort(&s->guard);
+			shmg__isio_post_all(s);
+		}
+		shmg__step(rc, SHMG_RECOVERED, "complete %s's publish of frame %llu (numbered in "
+			   "its circular-buffer copy, the counter not yet moved); write flag cleared",
+			   w->who, (unsigned long long)(shmg__dry_run(rc) ? n : n - 1));
+	} else if (!shmg__dry_run(rc) && !byte_load(s->guard.mark, acquire)) {
 		shmg__step(rc, SHMG_RECOVERED, "complete %s's last publish", w->who);
 	} else {
 		int err = shmg__dry_run(rc) ? 0 : write_replacement(s, w, &n);
-		if (err) {
+		if (err == -EAGAIN) {
 			/* Nothing was written: the stream goes back to the dead
 			 * writer's record, for a later recover. */
 			struct shmg_wflag *g = s->has_latch ? &s->latch : &s->guard;
 			shmg_atomic_cmpxchg(g->owner, (int32_t)getpid(), w->owner, release);
 			shmg__step(rc, -EBUSY, "left alone: %s's partial frame: the replacement "
 				   "could not be written (%s); the stream is as it was, run recover "
-				   "again (once a reader unpins)", w->who,
-				   err == -EAGAIN ? shmg_error_detail(err) : shmg_strerror(err));
+				   "again (once a reader unpins)", w->who, shmg_error_detail(err));
 			return;
 		}
 		if (w->latch)
@@ -278,7 +294,7 @@ static void apply_slots(struct shmg__recovery *rc, struct shmg_isio *s)
 		if (pinned >= 0)
 			shmg__step(rc, SHMG_RECOVERED, "clear the pin of circular-buffer copy %d in "
 				   "semaphore slot %u of %s", (int)pinned, i, who);
-		if (!ownerless || pid < -1)
+		if (!ownerless || pid != -1)
 			shmg__step(rc, SHMG_RECOVERED, "free semaphore slot %u of %s", i, who);
 	}
 }

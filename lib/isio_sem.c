@@ -19,6 +19,7 @@
 
 #include "detail.h"
 #include "isio_internal.h"
+#include "slot_claims.h"
 #include "isio_layout.h"
 #include "sem_words.h"
 
@@ -70,19 +71,31 @@ SHMG_EXPORT int shmg_isio_sem_claim(struct shmg_isio *s, int *slot_out)
 		return 0;
 	}
 	s->slot = -1;
+	int fd = shmg_region_fd(s->region);
+	const void *base = shmg_region_base(s->region);
+	shmg__claims_begin();
 	for (unsigned i = 0; i < s->layout.nsem; i++) {
 		int32_t *slot = isio_readpid(s, i);
 		int32_t cur = shmg_atomic_load(slot, relaxed);
 		/* Free: -1 (ImageStreamIO's initial value), 0 (a zeroed file)
 		 * or garbage (another negative); or left by a process that is
-		 * gone. A live or undecidable holder keeps it. So does this
-		 * process: a slot holding its PID is another handle's (each
-		 * handle gets a slot of its own: two readers of one semaphore
-		 * would take each other's posts, and one would clear the
-		 * other's pin). */
-		bool free_slot = cur <= 0 ||
+		 * gone: a dead PID, or this process's PID where this process
+		 * holds no such slot (a dead predecessor's with the same PID,
+		 * lib/slot_claims.h). A live or undecidable holder keeps it,
+		 * and so does this process: each handle gets a slot of its
+		 * own (two readers of one semaphore would take each other's
+		 * posts, and one would clear the other's pin). */
+		bool stale = cur == self && !shmg__claims_holds(fd, base, slot);
+		bool free_slot = cur <= 0 || stale ||
 				 (cur != self && shmg_proc_alive(cur, 0, 0) == SHMG_PROC_DEAD);
-		if (free_slot && shmg_atomic_cmpxchg(slot, cur, self, acquire)) {
+		if (free_slot && (stale || shmg_atomic_cmpxchg(slot, cur, self, acquire))) {
+			if (shmg__claims_note(fd, base, slot, true) != 0) {
+				if (!stale)
+					shmg_atomic_store(slot, cur, release);
+				shmg__claims_end();
+				return -ENOMEM;
+			}
+			shmg__claims_end();
 			s->slot = (int)i;
 			/* The slot's pin word is now ours: a pin a dead reader
 			 * left goes (doc/pin.md); bits 0-3 stay. */
@@ -96,6 +109,7 @@ SHMG_EXPORT int shmg_isio_sem_claim(struct shmg_isio *s, int *slot_out)
 			return 0;
 		}
 	}
+	shmg__claims_end();
 	return shmg__fail(-EAGAIN, "all %u semaphore slots are held by live readers",
 			  s->layout.nsem);
 }
@@ -113,7 +127,12 @@ SHMG_EXPORT int shmg_isio_sem_release(struct shmg_isio *s)
 		uint32_t *st = isio_semstatus(s, (unsigned)s->slot);
 		shmg_atomic_store(st, shmg_atomic_load(st, relaxed) & 0xfu, release);
 	}
+	shmg__claims_begin();
 	ours = ours && shmg_atomic_cmpxchg(owner, (int32_t)getpid(), -1, release);
+	if (ours)
+		shmg__claims_note(shmg_region_fd(s->region), shmg_region_base(s->region), owner,
+				  false);
+	shmg__claims_end();
 	s->slot = -1;
 	return ours ? 0 : SHMG_ENOTOWNER;
 }

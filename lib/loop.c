@@ -82,7 +82,8 @@ SHMG_EXPORT int shmg_loop_new(struct shmg_loop **out, const struct shmg_loop_par
 	if (p.input)
 		l->ib = p.input->region->base;
 	if (p.mode == SHMG_LOOP_SEMAPHORE || p.mode == SHMG_LOOP_SEMAPHORE_PROP_TIMEOUTS) {
-		/* By CAS (two loops never share a slot); drains old posts. */
+		/* The input handle's slot, by CAS (loops with handles of
+		 * their own never share one); drains old posts. */
 		if ((err = shmg_isio_sem_claim(p.input, &l->slot)) != 0) {
 			free(l);
 			return err;

@@ -16,7 +16,6 @@
 
 /* Bumped in every forked child: each thread re-reads its identity once. */
 static unsigned fork_generation = 1;
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 static __thread struct shmg__thread_id me;
 static int32_t self_pid; /* 0: not read yet, or forgotten in a forked child */
 
@@ -26,7 +25,11 @@ static void child_after_fork(void)
 	shmg_atomic_store(&self_pid, 0, relaxed);
 }
 
-static void register_atfork(void)
+/* Registered when the library is loaded, before any thread can fork: a
+ * handler registered lazily, by a first call racing a fork in another
+ * thread, could miss that fork. (A child made by _Fork or a raw clone runs
+ * no handler: it must not use what it inherited, doc/pin.md.) */
+__attribute__((constructor)) static void register_atfork(void)
 {
 	pthread_atfork(NULL, NULL, child_after_fork);
 }
@@ -34,7 +37,6 @@ static void register_atfork(void)
 int shmg__thread_self(struct shmg__thread_id *out)
 {
 	if (SHMG__UNLIKELY(me.generation != shmg_atomic_load(&fork_generation, relaxed))) {
-		pthread_once(&atfork_once, register_atfork);
 		struct shmg_proc_id id;
 		pid_t tid = (pid_t)syscall(SYS_gettid);
 		/* /proc/TID/stat gives this thread's own start time. */
@@ -53,9 +55,6 @@ int32_t shmg__self_pid(void)
 {
 	int32_t pid = shmg_atomic_load(&self_pid, relaxed);
 	if (SHMG__UNLIKELY(pid == 0)) {
-		/* Registered before the PID is cached: a fork after this
-		 * point makes the child read its own. */
-		pthread_once(&atfork_once, register_atfork);
 		pid = (int32_t)getpid();
 		shmg_atomic_store(&self_pid, pid, relaxed);
 	}

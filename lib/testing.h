@@ -36,6 +36,7 @@ enum shmg__test_points {
 	SHMG__PIN_UNPINNING,         /* unpin: about to clear the pin word */
 	SHMG__PIN_RECLAIMING,        /* reclaim: dead reader's slot taken, pin not cleared */
 	SHMG__WFLAG_AFTER_SEQ,       /* publish: copy's sequence word stored, index not */
+	SHMG__ISIO_PIN_CHECKED,      /* isio pin: the writer judged guarded, pin not begun */
 };
 
 /* Where recovery may fail before it changes anything (shmg__test_fail's

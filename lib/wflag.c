@@ -224,25 +224,39 @@ SHMG_EXPORT void shmg_wflag_free(struct shmg_wflag *g)
  * one's after would take the mixture for one frame (tests/check_pin.c,
  * orphaned_publish_completed).
  */
-static void finish_dead_publish(struct shmg_wflag *g)
+/* The copy a dead writer numbered counter + 1 without the counter moving,
+ * or -1. */
+int shmg__wflag_orphaned_copy(const struct shmg_wflag *g)
 {
-	if (!g->copies)
-		return;
 	uint64_t next = shmg_atomic_load(g->counter, relaxed) + 1;
-	if (next == 0) /* 0 marks a copy being written, never a frame */
-		return;
-	for (uint32_t c = 0; c < g->copies; c++) {
+	if (!g->copies || next == 0) /* 0 marks a copy being written, never a frame */
+		return -1;
+	for (uint32_t c = 0; c < g->copies; c++)
 		/* acquire: the copy's bytes, stored before its number. */
-		if (shmg_atomic_load(wflag_seq(g, c), acquire) != next)
-			continue;
-		shmg_atomic_store(g->index, c, release);
-		shmg_atomic_store(g->counter, next, release);
-		return;
-	}
+		if (shmg_atomic_load(wflag_seq(g, c), acquire) == next)
+			return (int)c;
+	return -1;
 }
 
-int shmg__wflag_take_over(struct shmg_wflag *g, int32_t from)
+static void wake_sleepers(struct shmg_wflag *g, bool published);
+
+/* Returns whether it finished one (the counter moved; the mark is left as
+ * the dead writer left it). */
+static bool finish_dead_publish(struct shmg_wflag *g)
 {
+	int c = shmg__wflag_orphaned_copy(g);
+	if (c < 0)
+		return false;
+	shmg_atomic_store(g->index, (uint32_t)c, release);
+	shmg_atomic_store(g->counter, shmg_atomic_load(g->counter, relaxed) + 1, release);
+	wake_sleepers(g, true);
+	return true;
+}
+
+int shmg__wflag_take_over(struct shmg_wflag *g, int32_t from, bool *finished)
+{
+	if (finished)
+		*finished = false;
 	int32_t self = (int32_t)getpid();
 	/* acquire, as a claim: the new writer continues from the counter and
 	 * copies its predecessor left. */
@@ -251,7 +265,9 @@ int shmg__wflag_take_over(struct shmg_wflag *g, int32_t from)
 				  "writer claimed the stream)", from);
 	if (from == 0)
 		return 0;
-	finish_dead_publish(g);
+	bool done = finish_dead_publish(g);
+	if (finished)
+		*finished = done;
 	return SHMG_OWNERDEAD;
 }
 

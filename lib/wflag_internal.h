@@ -43,6 +43,7 @@ struct shmg_wflag {
 	unsigned char *pin_owners;
 	size_t pin_stride;
 	int32_t pin_free;      /* what a free owner word holds after a release */
+	int fd;                /* the region's file (-1: other memory), to name slots */
 };
 
 /* Was the file truncated under the guard's region? Checked after looking:
@@ -59,9 +60,15 @@ int shmg__wflag_place(struct shmg_wflag *g, const struct shmg_region *r,
 
 /* Recovery: become the writer in place of PID `from` (0: none recorded),
  * by a CAS from it, whether or not it lives (the caller decided). 0,
- * SHMG_OWNERDEAD (a predecessor's publish cut short is completed), or
- * -EBUSY when the record no longer holds `from`. */
-int shmg__wflag_take_over(struct shmg_wflag *g, int32_t from);
+ * SHMG_OWNERDEAD, or -EBUSY when the record no longer holds `from`. A
+ * predecessor's publish cut short after it numbered its copy is finished
+ * (index, counter, sleepers woken; the mark left set): *finished (may be
+ * NULL) says whether. */
+int shmg__wflag_take_over(struct shmg_wflag *g, int32_t from, bool *finished);
+
+/* The latch copy a dead writer numbered counter + 1 without moving the
+ * counter (its publish cut short), or -1. */
+int shmg__wflag_orphaned_copy(const struct shmg_wflag *g);
 
 /*
  * The mark and the waiters byte are single bytes. Where 1-byte atomics are

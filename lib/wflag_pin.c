@@ -27,6 +27,7 @@
 #include "proc_internal.h"
 #include "region_internal.h"
 #include "sized.h"
+#include "slot_claims.h"
 #include "testing.h"
 #include "wflag_internal.h"
 
@@ -98,6 +99,7 @@ int shmg__wflag_place_pins(struct shmg_wflag *g, const struct shmg_region *r,
 	g->pin_owners = r->base + p->pin_owners;
 	g->pin_stride = p->pin_stride;
 	g->pin_free = 0;
+	g->fd = r->fd;
 	return 0;
 }
 
@@ -118,21 +120,28 @@ static bool pinned(const struct shmg_wflag *g, unsigned c)
 bool shmg__wflag_pin_reclaim(const struct shmg_wflag *g, unsigned k, int32_t dead,
 			     int32_t *copy)
 {
-	int32_t self = (int32_t)getpid();
+	int32_t self = shmg__self_pid();
+	int32_t *owner = wflag_pin_owner(g, k);
 	if (copy)
 		*copy = -1;
 	/* The slot becomes ours for a moment: nobody else may claim it (and
 	 * pin) while its pin is cleared, so a live reader's identical pin can
-	 * never be mistaken for the dead one's. */
-	if (dead == self || !shmg_atomic_cmpxchg(wflag_pin_owner(g, k), dead, self, acquire))
+	 * never be mistaken for the dead one's. Under the claims lock, so
+	 * that this process's own readers do not take it meanwhile for a
+	 * slot a dead process with our PID left (lib/slot_claims.h). */
+	shmg__claims_begin();
+	if (dead == self || !shmg_atomic_cmpxchg(owner, dead, self, acquire)) {
+		shmg__claims_end();
 		return false;
+	}
 	SHMG__TEST_POINT(SHMG__PIN_RECLAIMING);
 	uint32_t v = shmg_atomic_load(wflag_pin_word(g, k), relaxed);
 	if (copy)
 		*copy = (int32_t)(v >> PIN_SHIFT) - 1;
 	shmg_atomic_store(wflag_pin_word(g, k), v & PIN_KEEP, relaxed);
 	/* release: the cleared pin is seen by whoever claims the slot next. */
-	shmg_atomic_store(wflag_pin_owner(g, k), g->pin_free, release);
+	shmg_atomic_store(owner, g->pin_free, release);
+	shmg__claims_end();
 	return true;
 }
 
@@ -260,17 +269,26 @@ SHMG_EXPORT int shmg_wflag_pin_claim(struct shmg_wflag *g, unsigned *slot)
 	if (err)
 		return err;
 	int32_t self = shmg__self_pid();
+	shmg__claims_begin();
 	for (unsigned k = 0; k < g->npins; k++) {
 		int32_t *owner = wflag_pin_owner(g, k);
 		int32_t cur = shmg_atomic_load(owner, relaxed);
 		/* Free: 0, -1 or garbage (negative), or left by a process
-		 * that is gone. Never a slot holding this process's PID: it
-		 * is another claim's (each claim, each handle and thread,
-		 * gets a slot of its own), or a dead predecessor's with the
-		 * same PID, which nobody can tell apart from it. */
-		bool free_slot = cur <= 0 ||
+		 * that is gone: a dead PID, or this process's PID where this
+		 * process holds no such slot (a dead predecessor's with the
+		 * same PID, lib/slot_claims.h). Never a slot this process
+		 * holds: each claim, each handle and thread, gets its own. */
+		bool stale = cur == self && !shmg__claims_holds(g->fd, g->base, owner);
+		bool free_slot = cur <= 0 || stale ||
 				 (cur != self && shmg_proc_alive(cur, 0, 0) == SHMG_PROC_DEAD);
-		if (free_slot && shmg_atomic_cmpxchg(owner, cur, self, acquire)) {
+		if (free_slot && (stale || shmg_atomic_cmpxchg(owner, cur, self, acquire))) {
+			if (shmg__claims_note(g->fd, g->base, owner, true) != 0) {
+				if (!stale)
+					shmg_atomic_store(owner, cur, release);
+				shmg__claims_end();
+				return -ENOMEM;
+			}
+			shmg__claims_end();
 			/* Ours: a pin a dead predecessor left goes (this
 			 * reader is now the word's only writer). */
 			uint32_t *pw = wflag_pin_word(g, k);
@@ -280,6 +298,7 @@ SHMG_EXPORT int shmg_wflag_pin_claim(struct shmg_wflag *g, unsigned *slot)
 			return 0;
 		}
 	}
+	shmg__claims_end();
 	return shmg__fail(-EAGAIN, "all %u pin slots are held by live readers", g->npins);
 }
 
@@ -289,8 +308,12 @@ SHMG_EXPORT int shmg_wflag_pin_release(struct shmg_wflag *g, unsigned slot)
 	if (err)
 		return err;
 	shmg_wflag_unpin(g, slot);
-	return shmg_atomic_cmpxchg(wflag_pin_owner(g, slot), shmg__self_pid(), g->pin_free,
-				   release) ? 0 : SHMG_ENOTOWNER;
+	int32_t *owner = wflag_pin_owner(g, slot);
+	shmg__claims_begin();
+	bool ours = shmg_atomic_cmpxchg(owner, shmg__self_pid(), g->pin_free, release);
+	shmg__claims_note(g->fd, g->base, owner, false);
+	shmg__claims_end();
+	return ours ? 0 : SHMG_ENOTOWNER;
 }
 
 SHMG_EXPORT int shmg_wflag_pin(const struct shmg_wflag *g, unsigned slot,

@@ -327,7 +327,8 @@ START_TEST(slots_are_per_claim_and_not_inherited)
 	tu_wait_ok(c);
 	ck_assert_uint_eq(*pin_word(&G, a), pinned);
 	ck_assert_int_eq(*pin_owner(&G, a), (int32_t)getpid());
-	/* copy 1 pinned by us, the child's pin (its owner dead) reclaimed */
+	/* the writer is not held up: copy 1 (the newest, pinned by us and by
+	 * the dead child) is never a candidate */
 	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0), 2);
 	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0), 0);
 	ck_assert(intact(&pin));
@@ -349,6 +350,29 @@ START_TEST(garbage_owner_pin_reclaimed)
 	*pin_owner(&G, 3) = -5;
 	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0), 0);
 	ck_assert_uint_eq(*pin_word(&G, 3), 0x5); /* bits 0-3 kept */
+	guard_free(&G);
+}
+END_TEST
+
+/* PID reuse: a slot holding this process's PID that this process never
+ * claimed is a dead predecessor's with the same PID (a reader restarted
+ * in a PID namespace of its own): a claim takes it, and its stale pin
+ * goes; a slot this process did claim is never taken twice. */
+START_TEST(stale_slot_of_own_pid_taken)
+{
+	struct guard G = guard_new(2, 256);
+	unsigned k;
+	for (unsigned i = 0; i < NSLOTS - 1; i++)
+		*pin_owner(&G, i) = 1; /* init: alive, never dead */
+	*pin_owner(&G, NSLOTS - 1) = (int32_t)getpid();
+	*pin_word(&G, NSLOTS - 1) = (1u << 4) | 0x3;
+	ck_assert_int_eq(shmg_wflag_pin_claim(G.g, &k), 0);
+	ck_assert_uint_eq(k, NSLOTS - 1);
+	ck_assert_uint_eq(*pin_word(&G, k), 0x3);
+	ck_assert_int_eq(shmg_wflag_pin_claim(G.g, &k), -EAGAIN);
+	ck_assert_int_eq(shmg_wflag_pin_release(G.g, NSLOTS - 1), 0);
+	ck_assert_int_eq(shmg_wflag_pin_claim(G.g, &k), 0); /* free again */
+	ck_assert_uint_eq(k, NSLOTS - 1);
 	guard_free(&G);
 }
 END_TEST
@@ -1019,8 +1043,14 @@ START_TEST(recover_never_waits_for_pins)
 		shmg_isio_region(s)) + l.off_semreadpid);
 	readpid[2] = w;
 	*semstatus(s, 2) = (partial + 1) << 4;
+	/* slot 1: a pin under a garbage owner word (no process) */
+	readpid[1] = -5;
+	*semstatus(s, 1) = ((1 - partial) + 1) << 4;
 	ck_assert_int_eq(shmg_isio_recover(s, &o), SHMG_RECOVERED);
 	ck_assert_msg(strstr(log, "clear the pin of circular-buffer copy"), "%s", log);
+	ck_assert_msg(strstr(log, "semaphore slot 1 of no reader (owner word -5)"), "%s", log);
+	ck_assert_uint_eq(*semstatus(s, 1), 0);
+	ck_assert_int_eq(readpid[1], -1);
 	ck_assert_msg(strstr(log, "publish frame 3"), "%s", log);
 	ck_assert_int_eq(shmg_isio_inspect(s, &info), 0);
 	ck_assert_uint_eq(info.cnt0, 3);
@@ -1053,6 +1083,105 @@ START_TEST(recover_never_waits_for_pins)
 	ck_assert_msg(strstr(log, "publish frame 4"), "%s", log);
 	ck_assert_int_eq(shmg_isio_inspect(s, &info), 0);
 	ck_assert_uint_eq(info.cnt0, 4);
+	shmg_isio_close(r);
+	shmg_isio_close(s);
+}
+END_TEST
+
+/* A writer killed inside publish, its copy numbered but the counter not
+ * moved: recovery finishes that publish (the frame was complete), and
+ * never publishes the older replacement over it. */
+START_TEST(recover_finishes_orphaned_publish)
+{
+	struct shmg_isio *s = stream(2, 3, 16, 16);
+	size_t len = 16 * 16 * 4;
+	struct shmg_isio_info info = {.size = sizeof(info)};
+	char log[4096] = "";
+	struct shmg_recover_opts o = {.size = sizeof(o), .report = collect, .report_arg = log};
+	int status;
+	static uint32_t got[16 * 16];
+
+	pid_t w = tu_fork();
+	if (w == 0) {
+		struct shmg_isio *x;
+		if (shmg_isio_open(&x, path, 0) || shmg_isio_claim(x) ||
+		    isio_write_n(x, len) || isio_write_n(x, len))
+			_exit(2);
+		die_step = SHMG__WFLAG_AFTER_SEQ;
+		shmg__test_point = die_at;
+		isio_write_n(x, len); /* frame 3: killed inside publish */
+		_exit(9);
+	}
+	ck_assert_int_eq(waitpid(w, &status, 0), w);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "status 0x%x", status);
+	ck_assert_int_eq(shmg_isio_inspect(s, &info), 0);
+	ck_assert_uint_eq(info.cnt0, 2);
+	ck_assert_uint_eq(info.write, 1);
+	o.flags = SHMG_RECOVER_DRY_RUN;
+	ck_assert_int_eq(shmg_isio_recover(s, &o), SHMG_RECOVERED);
+	ck_assert_msg(strstr(log, "would complete dead writer PID") &&
+		      strstr(log, "publish of frame 3"), "%s", log);
+	log[0] = 0;
+	o.flags = 0;
+	ck_assert_int_eq(shmg_isio_recover(s, &o), SHMG_RECOVERED);
+	ck_assert_msg(strstr(log, "publish of frame 3") && !strstr(log, "a copy of"), "%s", log);
+	ck_assert_int_eq(shmg_isio_inspect(s, &info), 0);
+	ck_assert_uint_eq(info.cnt0, 3);
+	ck_assert_uint_eq(info.write, 0);
+	ck_assert_int_eq(info.owner_pid, 0);
+	ck_assert_int_eq(shmg_isio_read(s, got, len, NULL, NULL), 0);
+	for (unsigned i = 0; i < 16 * 16; i++)
+		ck_assert_uint_eq(got[i], 3);
+	const uint32_t *main_buffer = shmg_isio_data(s);
+	ck_assert_uint_eq(main_buffer[0], 3);
+	ck_assert_uint_eq(main_buffer[16 * 16 - 1], 3);
+	shmg_isio_close(s);
+}
+END_TEST
+
+/* Between the reader's judgement "the writer is guarded" and its pin, a
+ * legacy writer takes the circular buffer over: CBindex now names a copy
+ * whose record is older than cnt0. The pin is refused, not confirmed on a
+ * copy the legacy writer may be rewriting. */
+#define CBINDEX_AT 296 /* CBindex in ImageStreamIO's header */
+
+static struct shmg_isio *moved_stream;
+static void legacy_moves_cbindex(int point)
+{
+	if (point != SHMG__ISIO_PIN_CHECKED)
+		return;
+	uint32_t *cbindex = (uint32_t *)(void *)((unsigned char *)shmg_region_base(
+		shmg_isio_region(moved_stream)) + CBINDEX_AT);
+	*cbindex = 1 - *cbindex; /* to the older copy, its record left as it was */
+}
+
+START_TEST(isio_pin_refuses_a_copy_taken_over)
+{
+	struct shmg_isio *s = stream(2, 3, 16, 16), *r;
+	size_t len = 16 * 16 * 4;
+	struct shmg_wflag_pinned pin = {.size = sizeof(pin)};
+	struct shmg_isio_info info = {.size = sizeof(info)};
+
+	ck_assert_int_eq(shmg_isio_claim(s), 0);
+	for (int f = 0; f < 3; f++)
+		ck_assert_int_eq(isio_write_n(s, len), 0);
+	ck_assert_int_eq(shmg_isio_inspect(s, &info), 0);
+	ck_assert_uint_eq(info.cbindex, 1); /* frame 3; copy 0 holds frame 2 */
+	ck_assert_int_eq(shmg_isio_open(&r, path, 0), 0);
+	ck_assert_int_eq(shmg_isio_sem_claim(r, NULL), 0);
+	moved_stream = r;
+	shmg__test_point = legacy_moves_cbindex;
+	ck_assert_int_eq(shmg_isio_pin(r, &pin), -ENOTSUP);
+	shmg__test_point = NULL;
+	ck_assert_msg(strstr(shmg_error_detail(-ENOTSUP), "older than cnt0"), "%s",
+		      shmg_error_detail(-ENOTSUP));
+	ck_assert_int_eq(shmg_isio_inspect(r, &info), 0);
+	ck_assert_uint_eq(info.cbindex, 0);
+	struct shmg_isio_slot_info si = {.size = sizeof(si)};
+	int k;
+	ck_assert_int_eq(shmg_isio_sem_claim(r, &k), 0);
+	ck_assert_int_eq(shmg_isio_inspect_slot(r, (unsigned)k, &si), 0);
+	ck_assert_int_eq(si.pin_copy, -1); /* the refused pin is gone */
 	shmg_isio_close(r);
 	shmg_isio_close(s);
 }
@@ -1138,6 +1267,7 @@ int main(void)
 	tcase_add_test(tc, read_only_refused);
 	tcase_add_test(tc, slots_are_per_claim_and_not_inherited);
 	tcase_add_test(tc, garbage_owner_pin_reclaimed);
+	tcase_add_test(tc, stale_slot_of_own_pid_taken);
 	suite_add_tcase(s, tc);
 	TCase *pc = tcase_create("processes");
 	tcase_set_tags(pc, "workers");
@@ -1151,6 +1281,8 @@ int main(void)
 	tcase_add_test(pc, isio_slot_per_handle);
 	tcase_add_test(pc, orphaned_publish_completed);
 	tcase_add_test(pc, recover_never_waits_for_pins);
+	tcase_add_test(pc, recover_finishes_orphaned_publish);
+	tcase_add_test(pc, isio_pin_refuses_a_copy_taken_over);
 	tcase_add_test(pc, stress_isio);
 	suite_add_tcase(s, pc);
 	return tu_run_suite(s);

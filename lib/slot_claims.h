@@ -1,0 +1,34 @@
+/*
+ * Which reader slots this process holds (lib/slot_claims.c): the pin
+ * slots of a placement and ImageStreamIO's semaphore slots, whose owner
+ * word holds the reader's PID.
+ *
+ * A slot whose owner word holds this process's PID is one of its own
+ * claims (another handle's or thread's), or one a dead process with the
+ * same PID left: a reader restarted in a PID namespace of its own gets the
+ * same PID every time. The segment cannot tell them apart; this process's
+ * memory can. A claim takes the second kind, never the first.
+ *
+ * Slots are named by file and offset (the same slot through two mappings
+ * is one), or by address for memory that is not a file's. A forked child
+ * holds none of its parent's. Claims and releases run between
+ * shmg__claims_begin and shmg__claims_end, so a claim's look at an owner
+ * word and its note are one step for the other threads.
+ */
+#ifndef SHMG_SLOT_CLAIMS_H
+#define SHMG_SLOT_CLAIMS_H
+
+#include <stdbool.h>
+
+void shmg__claims_begin(void);
+void shmg__claims_end(void);
+
+/* Does this process hold the slot whose owner word is `word` (in the
+ * mapping of file `fd`, -1 for other memory, at `base`)? */
+bool shmg__claims_holds(int fd, const void *base, const void *word);
+
+/* Note that it now holds (held) or no longer holds the slot. 0, or
+ * -ENOMEM (nothing noted). */
+int shmg__claims_note(int fd, const void *base, const void *word, bool held);
+
+#endif /* SHMG_SLOT_CLAIMS_H */
