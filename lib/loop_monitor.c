@@ -28,10 +28,18 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* b - a in ns, or -1 when the segment's times are not times (nanoseconds
+ * outside [0, 1e9)) or their difference does not fit: a sample skipped. */
 static int64_t ns_between(const struct timespec *a, const struct timespec *b)
 {
-	return ((int64_t)b->tv_sec - (int64_t)a->tv_sec) * 1000000000 +
-	       ((int64_t)b->tv_nsec - (int64_t)a->tv_nsec);
+	int64_t secs, ns;
+	if (a->tv_nsec < 0 || a->tv_nsec >= 1000000000 || b->tv_nsec < 0 ||
+	    b->tv_nsec >= 1000000000 ||
+	    __builtin_sub_overflow((int64_t)b->tv_sec, (int64_t)a->tv_sec, &secs) ||
+	    __builtin_mul_overflow(secs, (int64_t)1000000000, &ns) ||
+	    __builtin_add_overflow(ns, (int64_t)b->tv_nsec - (int64_t)a->tv_nsec, &ns))
+		return -1;
+	return ns;
 }
 
 static uint64_t median(uint64_t *v, unsigned n)
