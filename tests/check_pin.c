@@ -1,31 +1,26 @@
 /*
- * check_pin: pinned (zero-copy) reads over the latch (doc/pin.md): the
- * placement's checks, the protocol in one process, a writer facing every
- * copy pinned (drop, wait with a deadline, wait until an unpin), pins of
- * readers killed at every step reclaimed by the writer and by
- * shmg_isio_recover, and writers at full speed with readers pinning and
+ * check_pin: pinned (zero-copy) reads over the latch of a generic guard
+ * (doc/pin.md): the placement's checks, the protocol in one process, whose
+ * slot is whose (per claim, never a parent's, a reused PID's), a writer
+ * facing every copy pinned (drop, wait with a deadline, wait until an
+ * unpin), pins of readers killed at every step reclaimed, a writer killed
+ * inside publish, and a writer at full speed with readers pinning and
  * processing in place across processes, every accepted frame checked pixel
- * by pixel before and after processing. Events between processes are
- * ordered by handshakes (shared counters, /proc/PID/syscall), never sleeps.
+ * by pixel before and after processing. tests/check_isio_pin.c does the
+ * same over ImageStreamIO streams. Events between processes are ordered by
+ * handshakes (shared counters, /proc/PID/syscall), never sleeps.
  */
 #include "config.h"
 
 #include <errno.h>
-#include <sched.h>
-#include <signal.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
 
-#include <shmguard.h>
-#include <shmguard/isio.h>
 #include <shmguard/wait.h>
-#include <shmguard/wflag.h>
 
-#include "testing.h"
-#include "testutil.h"
+#include "pin_test.h"
 
 /* ---------------------------------------------------------------- a generic guard */
 
@@ -95,14 +90,6 @@ static unsigned char *copy_at(struct guard *G, unsigned c)
 	return G->seg + OFF_DATA + (size_t)c * G->len;
 }
 
-/* Fill the begun copy with the frame's number in every 32-bit pixel. */
-static void fill(void *copy, size_t len, uint32_t v)
-{
-	uint32_t *p = copy;
-	for (size_t i = 0; i < len / 4; i++)
-		shmg_atomic_store(&p[i], v, relaxed);
-}
-
 /* Write frame counter + 1 (every pixel its number); the copy written. */
 static unsigned write_frame(struct guard *G, unsigned full, const struct timespec *dl,
 			    uint32_t *skipped, int expect)
@@ -118,27 +105,10 @@ static unsigned write_frame(struct guard *G, unsigned full, const struct timespe
 	return (unsigned)(((unsigned char *)copy - copy_at(G, 0)) / G->len);
 }
 
-/* Every pixel of a pinned copy is its frame number. */
-static bool intact(const struct shmg_wflag_pinned *pin)
-{
-	const uint32_t *p = pin->data;
-	for (size_t i = 0; i < pin->len / 4; i++)
-		if (p[i] != (uint32_t)pin->frame)
-			return false;
-	return true;
-}
-
 /* The guard's words (mark, counter, index, sequence words), to compare. */
 static void words(struct guard *G, unsigned char *out)
 {
 	memcpy(out, G->seg, OFF_SEQ + 8 * G->copies);
-}
-
-/* Spin until *w >= v (another process's handshake). */
-static void await(uint32_t *w, uint32_t v)
-{
-	while (shmg_atomic_load(w, acquire) < v)
-		sched_yield();
 }
 
 /* ---------------------------------------------------------------- placement */
@@ -461,13 +431,6 @@ END_TEST
 
 /* ---------------------------------------------------------------- crashes */
 
-static int die_step;
-static void die_at(int step)
-{
-	if (step == die_step)
-		raise(SIGKILL);
-}
-
 /* A reader killed at protocol step `step` (0: after its pin returned,
  * holding it) leaves a pin on copy 1, the writer's only candidate: the
  * writer reclaims it, never waiting, whatever its policy. */
@@ -557,68 +520,55 @@ START_TEST(dead_reclaimer_and_live_reader)
 }
 END_TEST
 
-/* ---------------------------------------------------------------- stress */
-
-#define READERS 3
-#define KILLS 8
-#define PINS_WANTED 3000 /* the writers go on until readers accepted this many */
-
-struct stress {
-	uint32_t start, done, started, claimed;
-	uint32_t held[READERS];     /* copy + 1 a reader holds confirmed (seq_cst) */
-	uint32_t pins[READERS];     /* pins accepted, per reader incarnation */
-	uint64_t accepted, torn, overwritten, rejected;
-	uint64_t frames, skipped, violations, stalls;
-};
-
-static int reader_die_after; /* pins before a reader kills itself, 0: never */
-static int reader_die_step;
-static uint32_t *reader_count;
-static void reader_point(int step)
+/* A writer killed between numbering its copy and naming it in the index:
+ * whoever takes over finishes that publish (index, counter), so the next
+ * frame gets a new number. (Before, the next writer published another
+ * frame under the orphan's number into the same copy: a reader that read
+ * the number before the rewrite and again after accepted the mixture.) */
+START_TEST(orphaned_publish_completed)
 {
-	if (reader_die_after && step == reader_die_step &&
-	    shmg_atomic_load(reader_count, relaxed) >= (uint32_t)reader_die_after)
-		raise(SIGKILL);
-}
-
-/* Pin, check every pixel, process (sum), check again, unpin; until done. */
-static void pin_reader(struct stress *st, int r, int (*pin_fn)(void *, struct shmg_wflag_pinned *),
-		       int (*unpin_fn)(void *), void *h)
-{
-	struct shmg_wflag_pinned pin = {.size = sizeof(pin)};
-	uint64_t last = 0;
-	while (!shmg_atomic_load(&st->done, acquire)) {
-		int err = pin_fn(h, &pin);
-		if (err == -ENODATA)
-			continue; /* no frame yet */
-		if (err == SHMG_ETOOFAST) {
-			shmg_atomic_inc(&st->rejected, relaxed);
-			continue;
-		}
-		if (err)
-			_exit(20);
-		shmg_atomic_store(&st->held[r], pin.copy + 1, seq_cst);
-		if (!intact(&pin) || pin.frame < last)
-			shmg_atomic_inc(&st->torn, relaxed);
-		last = pin.frame;
-		uint64_t sum = 0;
-		const uint32_t *px = pin.data;
-		for (size_t i = 0; i < pin.len / 4; i++)
-			sum += px[i];
-		if (sum != (uint64_t)(uint32_t)pin.frame * (pin.len / 4) || !intact(&pin))
-			shmg_atomic_inc(&st->overwritten, relaxed);
-		shmg_atomic_store(&st->held[r], 0, seq_cst);
-		shmg_atomic_inc(&st->pins[r], release);
-		if (reader_die_after && reader_die_step == 0 &&
-		    shmg_atomic_load(&st->pins[r], relaxed) >= (uint32_t)reader_die_after) {
-			shmg_atomic_store(&st->held[r], 0, seq_cst);
-			pin_fn(h, &pin); /* die holding a pin */
-			raise(SIGKILL);
-		}
-		unpin_fn(h);
-		shmg_atomic_inc(&st->accepted, relaxed);
+	struct guard G = guard_new(2, 1024);
+	int status;
+	pid_t w = tu_fork();
+	if (w == 0) {
+		void *copy;
+		if (shmg_wflag_claim(G.g) != 0)
+			_exit(2);
+		write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0); /* 1: copy 1 */
+		write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0); /* 2: copy 0 */
+		if (shmg_wflag_begin_timed(G.g, SHMG_WFLAG_FULL_DROP, NULL, &copy, NULL) != 0)
+			_exit(3);
+		fill(copy, G.len, 3);
+		die_step = SHMG__WFLAG_AFTER_SEQ;
+		shmg__test_point = die_at;
+		shmg_wflag_publish(G.g);
+		_exit(9); /* the point was not reached */
 	}
+	ck_assert_int_eq(waitpid(w, &status, 0), w);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "status 0x%x", status);
+	uint32_t *index = (uint32_t *)(void *)(G.seg + OFF_INDEX);
+	uint64_t *seq1 = (uint64_t *)(void *)(G.seg + OFF_SEQ + 8);
+	ck_assert_uint_eq(shmg_wflag_counter(G.g), 2);
+	ck_assert_uint_eq(*index, 0);
+	ck_assert_uint_eq(*seq1, 3); /* numbered, not named */
+
+	ck_assert_int_eq(shmg_wflag_claim(G.g), SHMG_OWNERDEAD);
+	ck_assert_uint_eq(shmg_wflag_counter(G.g), 3);
+	ck_assert_uint_eq(*index, 1);
+	unsigned slot;
+	struct shmg_wflag_pinned pin = {.size = sizeof(pin)};
+	ck_assert_int_eq(shmg_wflag_pin_claim(G.g, &slot), 0);
+	ck_assert_int_eq(shmg_wflag_pin(G.g, slot, &pin), 0);
+	ck_assert_uint_eq(pin.frame, 3);
+	ck_assert(intact(&pin));
+	ck_assert_int_eq(shmg_wflag_unpin(G.g, slot), 0);
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0), 0);
+	ck_assert_uint_eq(shmg_wflag_counter(G.g), 4);
+	guard_free(&G);
 }
+END_TEST
+
+/* ---------------------------------------------------------------- stress */
 
 static struct guard *stress_guard;
 static unsigned stress_slot;
@@ -679,59 +629,6 @@ static void generic_writer(struct stress *st, struct guard *G, uint64_t frames)
 	_exit(0);
 }
 
-/* Readers killed and replaced while the writer runs: at each step in turn
- * (announced, confirmed, holding, unpinning), after a few pins each. */
-static void run_kills(struct stress *st, pid_t *readers,
-		      pid_t (*spawn)(struct stress *, int, int, int))
-{
-	static const int steps[] = {SHMG__PIN_ANNOUNCED, SHMG__PIN_CONFIRMED, 0,
-				    SHMG__PIN_UNPINNING};
-	for (int k = 0; k < KILLS && !shmg_atomic_load(&st->done, acquire); k++) {
-		int r = k % READERS, status;
-		/* the doomed reader's successor kills itself at a step */
-		ck_assert_int_eq(waitpid(readers[r], &status, 0), readers[r]);
-		if (WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
-		    shmg_atomic_load(&st->done, acquire)) {
-			readers[r] = 0; /* the writer finished first */
-			continue;
-		}
-		ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
-			      "reader %d ended 0x%x", r, status);
-		/* the last generation lives until the writer is done */
-		readers[r] = spawn(st, r, k < KILLS - READERS ? 50 : 0, steps[k % 4]);
-	}
-}
-
-/* The last readers end when the writer is done, or by their own kill. */
-static void reap_readers(pid_t *readers)
-{
-	for (int r = 0; r < READERS; r++) {
-		int status;
-		if (!readers[r])
-			continue;
-		ck_assert_int_eq(waitpid(readers[r], &status, 0), readers[r]);
-		ck_assert_msg((WIFEXITED(status) && WEXITSTATUS(status) == 0) ||
-			      (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL),
-			      "reader %d ended 0x%x", r, status);
-	}
-}
-
-static void stress_check(struct stress *st, uint64_t frames)
-{
-	ck_assert_uint_eq(st->stalls, 0);
-	ck_assert_uint_ge(st->frames, frames);
-	ck_assert_uint_eq(st->torn, 0);
-	ck_assert_uint_eq(st->overwritten, 0);
-	ck_assert_uint_eq(st->violations, 0);
-	ck_assert_msg(st->accepted > 100, "only %llu pins accepted",
-		      (unsigned long long)st->accepted);
-	fprintf(stderr, "pin stress: %llu frames, %llu copies skipped (generic writer only), "
-		"%llu pins accepted, %llu lapped, 0 torn, 0 overwritten\n",
-		(unsigned long long)st->frames, (unsigned long long)st->skipped,
-		(unsigned long long)st->accepted,
-		(unsigned long long)st->rejected);
-}
-
 START_TEST(stress_generic)
 {
 	/* 3 copies, 3 readers: the writer often finds every other copy
@@ -758,506 +655,6 @@ START_TEST(stress_generic)
 }
 END_TEST
 
-/* ---------------------------------------------------------------- ImageStreamIO */
-
-static char dir[64], path[128];
-
-static void setup(void)
-{
-	tu_make_dir(dir, "shmg-pin");
-	snprintf(path, sizeof(path), "%s/cam.im.shm", dir);
-}
-
-static void teardown(void)
-{
-	tu_remove_dir(dir);
-}
-
-static struct shmg_isio *stream(uint32_t cbsize, uint16_t nsem, uint32_t w, uint32_t h)
-{
-	struct shmg_isio_params p = {
-		.size = sizeof(p), .name = "cam", .naxis = 2, .dims = {w, h},
-		.datatype = SHMG_ISIO_UINT32, .nsem = nsem, .cbsize = cbsize,
-		.imagetype = cbsize ? SHMG_ISIO_CIRCULAR_BUFFER : 0,
-	};
-	struct shmg_isio *s;
-	ck_assert_int_eq(shmg_isio_create(&s, path, &p, 0600, SHMG_REGION_REPLACE), 0);
-	return s;
-}
-
-static uint32_t *semstatus(struct shmg_isio *s, unsigned k)
-{
-	struct shmg_isio_layout l = {.size = sizeof(l)};
-	ck_assert_int_eq(shmg_isio_get_layout(s, &l), 0);
-	return (uint32_t *)(void *)((unsigned char *)shmg_region_base(shmg_isio_region(s)) +
-				    l.off_semstatus + 4 * k);
-}
-
-static int isio_write_n(struct shmg_isio *s, size_t len)
-{
-	static uint32_t buf[1 << 16];
-	uint32_t n = (uint32_t)shmg_isio_counter(s) + 1;
-	for (size_t i = 0; i < len / 4; i++)
-		buf[i] = n;
-	return shmg_isio_write(s, buf, len, NULL);
-}
-
-static void collect(void *arg, int result, const char *text)
-{
-	(void)result;
-	strncat(arg, text, 4095 - strlen(arg));
-	strncat(arg, "\n", 4095 - strlen(arg));
-}
-
-START_TEST(isio_pin_inspect_recover)
-{
-	struct shmg_isio *s = stream(2, 3, 16, 16);
-	size_t len = 16 * 16 * 4;
-	struct shmg_wflag_pinned pin = {.size = sizeof(pin)};
-	int status;
-
-	ck_assert_int_eq(shmg_isio_claim(s), 0);
-	ck_assert_int_eq(shmg_isio_pin(s, &pin), -EINVAL); /* no slot */
-	ck_assert_int_eq(shmg_isio_pin_policy(s, 2, 0), -EINVAL);
-	ck_assert_int_eq(shmg_isio_pin_policy(s, SHMG_WFLAG_FULL_DROP, 0), 0);
-	ck_assert_int_eq(isio_write_n(s, len), 0); /* frame 1: copy 1 */
-	pid_t v = tu_fork();
-	if (v == 0) {
-		struct shmg_isio *o;
-		int slot;
-		if (shmg_isio_open(&o, path, 0) || shmg_isio_sem_claim(o, &slot))
-			_exit(2);
-		*semstatus(o, (unsigned)slot) |= 0x1; /* CONNECTED, as upstream's reader */
-		if (shmg_isio_pin(o, &pin) || pin.frame != 1 || pin.copy != 1 || !intact(&pin))
-			_exit(3);
-		raise(SIGKILL); /* dies holding the pin */
-	}
-	ck_assert_int_eq(waitpid(v, &status, 0), v);
-	ck_assert(WIFSIGNALED(status));
-	struct shmg_isio_slot_info si = {.size = sizeof(si)};
-	ck_assert_int_eq(shmg_isio_inspect_slot(s, 0, &si), 0);
-	ck_assert_int_eq(si.reader, v);
-	ck_assert_int_eq(si.reader_alive, SHMG_PROC_DEAD);
-	ck_assert_int_eq(si.pin_copy, 1);
-	ck_assert_uint_eq(*semstatus(s, 0), 0x1 | (2u << 4));
-	/* an inspect struct from before pins is still filled */
-	struct shmg_isio_slot_info old = {.size = offsetof(struct shmg_isio_slot_info, pin_copy)};
-	ck_assert_int_eq(shmg_isio_inspect_slot(s, 0, &old), 0);
-
-	ck_assert_int_eq(isio_write_n(s, len), 0); /* frame 2: copy 0 */
-	/* recover clears the dead reader's pin and frees its slot */
-	char log[4096] = "";
-	struct shmg_recover_opts o = {.size = sizeof(o), .report = collect, .report_arg = log};
-	ck_assert_int_eq(shmg_isio_recover(s, &o), SHMG_RECOVERED);
-	ck_assert_msg(strstr(log, "clear the pin of circular-buffer copy 1 in semaphore slot 0"),
-		      "%s", log);
-	ck_assert_msg(strstr(log, "free semaphore slot 0"), "%s", log);
-	ck_assert_uint_eq(*semstatus(s, 0), 0x1); /* bits 0-3 kept */
-	ck_assert_int_eq(shmg_isio_inspect_slot(s, 0, &si), 0);
-	ck_assert_int_eq(si.reader, -1);
-	ck_assert_int_eq(si.pin_copy, -1);
-	ck_assert_int_eq(isio_write_n(s, len), 0); /* frame 3: copy 1, free again */
-
-	/* the writer drops (or times out) when a live reader pins copy 0 and
-	 * this process pins copy 1 */
-	int slot;
-	ck_assert_int_eq(shmg_isio_sem_claim(s, &slot), 0);
-	ck_assert_int_eq(shmg_isio_pin(s, &pin), 0);
-	ck_assert_uint_eq(pin.frame, 3);
-	uint32_t *hs = tu_shared_alloc(4096);
-	pid_t a = tu_fork();
-	if (a == 0) {
-		struct shmg_isio *o;
-		struct shmg_wflag_pinned p2 = {.size = sizeof(p2)};
-		if (shmg_isio_open(&o, path, 0) || shmg_isio_sem_claim(o, NULL))
-			_exit(2);
-		/* pins copy 1 (frame 3), then, after frame 4, copy 0 */
-		await(&hs[1], 1);
-		if (shmg_isio_pin(o, &p2) || p2.frame != 4)
-			_exit(3);
-		shmg_atomic_store(&hs[0], 1, release);
-		await(&hs[1], 2);
-		int bad = !intact(&p2);
-		shmg_isio_unpin(o);
-		shmg_isio_close(o);
-		_exit(bad ? 4 : 0);
-	}
-	ck_assert_int_eq(shmg_isio_unpin(s), 0);
-	ck_assert_int_eq(isio_write_n(s, len), 0); /* frame 4: copy 0 */
-	ck_assert_int_eq(shmg_isio_pin(s, &pin), 0); /* copy 0 */
-	shmg_atomic_store(&hs[1], 1, release);
-	await(&hs[0], 1); /* the reader pins copy 0 too */
-	ck_assert_int_eq(isio_write_n(s, len), 0); /* frame 5: copy 1 (ours is 0) */
-	ck_assert_int_eq(shmg_isio_pin(s, &pin), 0); /* copy 1, newest */
-	uint64_t cnt = shmg_isio_counter(s);
-	ck_assert_int_eq(isio_write_n(s, len), -EAGAIN); /* copy 0 pinned by the reader */
-	ck_assert_uint_eq(shmg_isio_counter(s), cnt);
-	ck_assert_int_eq(shmg_isio_pin_policy(s, SHMG_WFLAG_FULL_WAIT, 50000000), 0);
-	ck_assert_int_eq(isio_write_n(s, len), -ETIMEDOUT);
-	ck_assert_ptr_null(shmg_isio_begin(s));
-	ck_assert_uint_eq(shmg_isio_counter(s), cnt);
-	ck_assert(intact(&pin));
-	shmg_atomic_store(&hs[1], 2, release);
-	tu_wait_ok(a);
-	ck_assert_int_eq(isio_write_n(s, len), 0);
-	ck_assert_int_eq(shmg_isio_sem_release(s), 0);
-	ck_assert_uint_eq(*semstatus(s, (unsigned)slot) >> 4, 0); /* released unpins */
-	tu_shared_free(hs, 4096);
-	shmg_isio_close(s);
-
-	/* no circular buffer: no pins */
-	s = stream(0, 2, 8, 8);
-	ck_assert_int_eq(shmg_isio_sem_claim(s, NULL), 0);
-	ck_assert_int_eq(shmg_isio_pin(s, &pin), -ENOTSUP);
-	shmg_isio_close(s);
-}
-END_TEST
-
-/* Two handles of one process claim two semaphore slots, so the second
- * leaves the first one's pin alone; a forked child's inherited handle can
- * neither pin in nor unpin its parent's slot, and claims one of its own.
- * (Before, a second claim in the process was handed the first slot and
- * cleared its pin: the writer then overwrote the pinned copy.) */
-START_TEST(isio_slot_per_handle)
-{
-	struct shmg_isio *s = stream(2, 3, 16, 16), *r1, *r2;
-	size_t len = 16 * 16 * 4;
-	struct shmg_wflag_pinned pin = {.size = sizeof(pin)};
-	int k1, k2;
-
-	ck_assert_int_eq(shmg_isio_claim(s), 0);
-	ck_assert_int_eq(shmg_isio_pin_policy(s, SHMG_WFLAG_FULL_DROP, 0), 0);
-	ck_assert_int_eq(isio_write_n(s, len), 0); /* frame 1: copy 1 */
-	ck_assert_int_eq(shmg_isio_open(&r1, path, 0), 0);
-	ck_assert_int_eq(shmg_isio_open(&r2, path, 0), 0);
-	ck_assert_int_eq(shmg_isio_sem_claim(r1, &k1), 0);
-	ck_assert_int_eq(shmg_isio_pin(r1, &pin), 0);
-	ck_assert_uint_eq(pin.copy, 1);
-	ck_assert_int_eq(shmg_isio_sem_claim(r1, &k2), 0);
-	ck_assert_int_eq(k2, k1); /* the same handle keeps its slot */
-	ck_assert_int_eq(shmg_isio_sem_claim(r2, &k2), 0);
-	ck_assert_int_ne(k2, k1);
-	ck_assert_uint_eq(*semstatus(s, (unsigned)k1) >> 4, 2);
-	pid_t c = tu_fork();
-	if (c == 0) {
-		struct shmg_wflag_pinned p2 = {.size = sizeof(p2)};
-		int k;
-		if (shmg_isio_pin(r1, &p2) != SHMG_ENOTOWNER || shmg_isio_unpin(r1) != SHMG_ENOTOWNER)
-			_exit(2);
-		if (shmg_isio_sem_claim(r1, &k) != 0 || k == k1 || k == k2)
-			_exit(3);
-		shmg_isio_close(r1); /* gives back the child's slot only */
-		_exit(0);
-	}
-	tu_wait_ok(c);
-	ck_assert_uint_eq(*semstatus(s, (unsigned)k1) >> 4, 2);
-	ck_assert_int_eq(isio_write_n(s, len), 0);       /* frame 2: copy 0 */
-	ck_assert_int_eq(isio_write_n(s, len), -EAGAIN); /* copy 1 is pinned */
-	ck_assert(intact(&pin));
-	ck_assert_int_eq(shmg_isio_unpin(r1), 0);
-	ck_assert_int_eq(isio_write_n(s, len), 0);
-	shmg_isio_close(r2);
-	shmg_isio_close(r1);
-	shmg_isio_close(s);
-}
-END_TEST
-
-/* A writer killed between numbering its copy and naming it in the index:
- * whoever takes over finishes that publish (index, counter), so the next
- * frame gets a new number. (Before, the next writer published another
- * frame under the orphan's number into the same copy: a reader that read
- * the number before the rewrite and again after accepted the mixture.) */
-START_TEST(orphaned_publish_completed)
-{
-	struct guard G = guard_new(2, 1024);
-	int status;
-	pid_t w = tu_fork();
-	if (w == 0) {
-		void *copy;
-		if (shmg_wflag_claim(G.g) != 0)
-			_exit(2);
-		write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0); /* 1: copy 1 */
-		write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0); /* 2: copy 0 */
-		if (shmg_wflag_begin_timed(G.g, SHMG_WFLAG_FULL_DROP, NULL, &copy, NULL) != 0)
-			_exit(3);
-		fill(copy, G.len, 3);
-		die_step = SHMG__WFLAG_AFTER_SEQ;
-		shmg__test_point = die_at;
-		shmg_wflag_publish(G.g);
-		_exit(9); /* the point was not reached */
-	}
-	ck_assert_int_eq(waitpid(w, &status, 0), w);
-	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "status 0x%x", status);
-	uint32_t *index = (uint32_t *)(void *)(G.seg + OFF_INDEX);
-	uint64_t *seq1 = (uint64_t *)(void *)(G.seg + OFF_SEQ + 8);
-	ck_assert_uint_eq(shmg_wflag_counter(G.g), 2);
-	ck_assert_uint_eq(*index, 0);
-	ck_assert_uint_eq(*seq1, 3); /* numbered, not named */
-
-	ck_assert_int_eq(shmg_wflag_claim(G.g), SHMG_OWNERDEAD);
-	ck_assert_uint_eq(shmg_wflag_counter(G.g), 3);
-	ck_assert_uint_eq(*index, 1);
-	unsigned slot;
-	struct shmg_wflag_pinned pin = {.size = sizeof(pin)};
-	ck_assert_int_eq(shmg_wflag_pin_claim(G.g, &slot), 0);
-	ck_assert_int_eq(shmg_wflag_pin(G.g, slot, &pin), 0);
-	ck_assert_uint_eq(pin.frame, 3);
-	ck_assert(intact(&pin));
-	ck_assert_int_eq(shmg_wflag_unpin(G.g, slot), 0);
-	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0), 0);
-	ck_assert_uint_eq(shmg_wflag_counter(G.g), 4);
-	guard_free(&G);
-}
-END_TEST
-
-/* Recovery of a writer dead mid-frame never waits for pins: a dead
- * reader's pin on the copy it must write is cleared first; a live reader's
- * (here one stopped between announcing and re-checking) makes it leave the
- * stream as it was, at once, and a later recover completes it. */
-START_TEST(recover_never_waits_for_pins)
-{
-	struct shmg_isio *s = stream(2, 3, 16, 16), *r;
-	size_t len = 16 * 16 * 4;
-	struct shmg_isio_info info = {.size = sizeof(info)};
-	char log[4096] = "";
-	struct shmg_recover_opts o = {.size = sizeof(o), .report = collect, .report_arg = log};
-	int k;
-
-	pid_t w = tu_fork();
-	if (w == 0) {
-		struct shmg_isio *x;
-		if (shmg_isio_open(&x, path, 0) || shmg_isio_claim(x) ||
-		    isio_write_n(x, len) || isio_write_n(x, len) || !shmg_isio_begin(x))
-			_exit(2);
-		_exit(0); /* dead mid-frame 3 */
-	}
-	tu_wait_ok(w);
-	ck_assert_int_eq(shmg_isio_inspect(s, &info), 0);
-	ck_assert_uint_eq(info.write, 1);
-	ck_assert_uint_eq(info.cnt0, 2);
-	unsigned partial = 1 - info.cbindex;
-	/* slot 2: a dead reader's announcement of the partial copy */
-	struct shmg_isio_layout l = {.size = sizeof(l)};
-	ck_assert_int_eq(shmg_isio_get_layout(s, &l), 0);
-	int32_t *readpid = (int32_t *)(void *)((unsigned char *)shmg_region_base(
-		shmg_isio_region(s)) + l.off_semreadpid);
-	readpid[2] = w;
-	*semstatus(s, 2) = (partial + 1) << 4;
-	/* slot 1: a pin under a garbage owner word (no process) */
-	readpid[1] = -5;
-	*semstatus(s, 1) = ((1 - partial) + 1) << 4;
-	ck_assert_int_eq(shmg_isio_recover(s, &o), SHMG_RECOVERED);
-	ck_assert_msg(strstr(log, "clear the pin of circular-buffer copy"), "%s", log);
-	ck_assert_msg(strstr(log, "semaphore slot 1 of no reader (owner word -5)"), "%s", log);
-	ck_assert_uint_eq(*semstatus(s, 1), 0);
-	ck_assert_int_eq(readpid[1], -1);
-	ck_assert_msg(strstr(log, "publish frame 3"), "%s", log);
-	ck_assert_int_eq(shmg_isio_inspect(s, &info), 0);
-	ck_assert_uint_eq(info.cnt0, 3);
-	ck_assert_uint_eq(info.write, 0);
-
-	/* again, with a live reader's announcement on the partial copy */
-	w = tu_fork();
-	if (w == 0) {
-		struct shmg_isio *x;
-		if (shmg_isio_open(&x, path, 0) || shmg_isio_claim(x) || !shmg_isio_begin(x))
-			_exit(2);
-		_exit(0); /* dead mid-frame 4 */
-	}
-	tu_wait_ok(w);
-	ck_assert_int_eq(shmg_isio_inspect(s, &info), 0);
-	partial = 1 - info.cbindex;
-	ck_assert_int_eq(shmg_isio_open(&r, path, 0), 0);
-	ck_assert_int_eq(shmg_isio_sem_claim(r, &k), 0);
-	*semstatus(s, (unsigned)k) = (partial + 1) << 4;
-	log[0] = 0;
-	ck_assert_int_eq(shmg_isio_recover(s, &o), -EBUSY); /* at once */
-	ck_assert_msg(strstr(log, "left alone"), "%s", log);
-	ck_assert_int_eq(shmg_isio_inspect(s, &info), 0);
-	ck_assert_uint_eq(info.cnt0, 3);
-	ck_assert_uint_eq(info.write, 1);
-	ck_assert_int_eq(info.owner_pid, w); /* the record is back */
-	ck_assert_int_eq(shmg_isio_unpin(r), 0);
-	log[0] = 0;
-	ck_assert_int_eq(shmg_isio_recover(s, &o), SHMG_RECOVERED);
-	ck_assert_msg(strstr(log, "publish frame 4"), "%s", log);
-	ck_assert_int_eq(shmg_isio_inspect(s, &info), 0);
-	ck_assert_uint_eq(info.cnt0, 4);
-	shmg_isio_close(r);
-	shmg_isio_close(s);
-}
-END_TEST
-
-/* A writer killed inside publish, its copy numbered but the counter not
- * moved: recovery finishes that publish (the frame was complete), and
- * never publishes the older replacement over it. */
-START_TEST(recover_finishes_orphaned_publish)
-{
-	struct shmg_isio *s = stream(2, 3, 16, 16);
-	size_t len = 16 * 16 * 4;
-	struct shmg_isio_info info = {.size = sizeof(info)};
-	char log[4096] = "";
-	struct shmg_recover_opts o = {.size = sizeof(o), .report = collect, .report_arg = log};
-	int status;
-	static uint32_t got[16 * 16];
-
-	pid_t w = tu_fork();
-	if (w == 0) {
-		struct shmg_isio *x;
-		if (shmg_isio_open(&x, path, 0) || shmg_isio_claim(x) ||
-		    isio_write_n(x, len) || isio_write_n(x, len))
-			_exit(2);
-		die_step = SHMG__WFLAG_AFTER_SEQ;
-		shmg__test_point = die_at;
-		isio_write_n(x, len); /* frame 3: killed inside publish */
-		_exit(9);
-	}
-	ck_assert_int_eq(waitpid(w, &status, 0), w);
-	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "status 0x%x", status);
-	ck_assert_int_eq(shmg_isio_inspect(s, &info), 0);
-	ck_assert_uint_eq(info.cnt0, 2);
-	ck_assert_uint_eq(info.write, 1);
-	o.flags = SHMG_RECOVER_DRY_RUN;
-	ck_assert_int_eq(shmg_isio_recover(s, &o), SHMG_RECOVERED);
-	ck_assert_msg(strstr(log, "would complete dead writer PID") &&
-		      strstr(log, "publish of frame 3"), "%s", log);
-	log[0] = 0;
-	o.flags = 0;
-	ck_assert_int_eq(shmg_isio_recover(s, &o), SHMG_RECOVERED);
-	ck_assert_msg(strstr(log, "publish of frame 3") && !strstr(log, "a copy of"), "%s", log);
-	ck_assert_int_eq(shmg_isio_inspect(s, &info), 0);
-	ck_assert_uint_eq(info.cnt0, 3);
-	ck_assert_uint_eq(info.write, 0);
-	ck_assert_int_eq(info.owner_pid, 0);
-	ck_assert_int_eq(shmg_isio_read(s, got, len, NULL, NULL), 0);
-	for (unsigned i = 0; i < 16 * 16; i++)
-		ck_assert_uint_eq(got[i], 3);
-	const uint32_t *main_buffer = shmg_isio_data(s);
-	ck_assert_uint_eq(main_buffer[0], 3);
-	ck_assert_uint_eq(main_buffer[16 * 16 - 1], 3);
-	shmg_isio_close(s);
-}
-END_TEST
-
-/* Between the reader's judgement "the writer is guarded" and its pin, a
- * legacy writer takes the circular buffer over: CBindex now names a copy
- * whose record is older than cnt0. The pin is refused, not confirmed on a
- * copy the legacy writer may be rewriting. */
-#define CBINDEX_AT 296 /* CBindex in ImageStreamIO's header */
-
-static struct shmg_isio *moved_stream;
-static void legacy_moves_cbindex(int point)
-{
-	if (point != SHMG__ISIO_PIN_CHECKED)
-		return;
-	uint32_t *cbindex = (uint32_t *)(void *)((unsigned char *)shmg_region_base(
-		shmg_isio_region(moved_stream)) + CBINDEX_AT);
-	*cbindex = 1 - *cbindex; /* to the older copy, its record left as it was */
-}
-
-START_TEST(isio_pin_refuses_a_copy_taken_over)
-{
-	struct shmg_isio *s = stream(2, 3, 16, 16), *r;
-	size_t len = 16 * 16 * 4;
-	struct shmg_wflag_pinned pin = {.size = sizeof(pin)};
-	struct shmg_isio_info info = {.size = sizeof(info)};
-
-	ck_assert_int_eq(shmg_isio_claim(s), 0);
-	for (int f = 0; f < 3; f++)
-		ck_assert_int_eq(isio_write_n(s, len), 0);
-	ck_assert_int_eq(shmg_isio_inspect(s, &info), 0);
-	ck_assert_uint_eq(info.cbindex, 1); /* frame 3; copy 0 holds frame 2 */
-	ck_assert_int_eq(shmg_isio_open(&r, path, 0), 0);
-	ck_assert_int_eq(shmg_isio_sem_claim(r, NULL), 0);
-	moved_stream = r;
-	shmg__test_point = legacy_moves_cbindex;
-	ck_assert_int_eq(shmg_isio_pin(r, &pin), -ENOTSUP);
-	shmg__test_point = NULL;
-	ck_assert_msg(strstr(shmg_error_detail(-ENOTSUP), "older than cnt0"), "%s",
-		      shmg_error_detail(-ENOTSUP));
-	ck_assert_int_eq(shmg_isio_inspect(r, &info), 0);
-	ck_assert_uint_eq(info.cbindex, 0);
-	struct shmg_isio_slot_info si = {.size = sizeof(si)};
-	int k;
-	ck_assert_int_eq(shmg_isio_sem_claim(r, &k), 0);
-	ck_assert_int_eq(shmg_isio_inspect_slot(r, (unsigned)k, &si), 0);
-	ck_assert_int_eq(si.pin_copy, -1); /* the refused pin is gone */
-	shmg_isio_close(r);
-	shmg_isio_close(s);
-}
-END_TEST
-
-static struct shmg_isio *stress_stream;
-static int ipin(void *h, struct shmg_wflag_pinned *p)
-{
-	return shmg_isio_pin(h, p);
-}
-static int iunpin(void *h)
-{
-	return shmg_isio_unpin(h);
-}
-
-static pid_t spawn_isio_reader(struct stress *st, int r, int die_after, int die_step)
-{
-	(void)stress_stream;
-	shmg_atomic_store(&st->pins[r], 0, release);
-	pid_t pid = tu_fork();
-	if (pid)
-		return pid;
-	struct shmg_isio *o;
-	if (shmg_isio_open(&o, path, 0) || shmg_isio_sem_claim(o, NULL))
-		_exit(21);
-	reader_die_after = die_after;
-	reader_die_step = die_step;
-	reader_count = &st->pins[r];
-	shmg__test_point = reader_point;
-	shmg_atomic_inc(&st->started, acq_rel);
-	pin_reader(st, r, ipin, iunpin, o);
-	_exit(0);
-}
-
-START_TEST(stress_isio)
-{
-	size_t w = 128, h = 128, len = w * h * 4;
-	struct shmg_isio *s = stream(2, 4, (uint32_t)w, (uint32_t)h); /* 2 copies: the writer waits often */
-	struct stress *st = tu_shared_alloc(4096);
-	uint64_t frames = 10000;
-	pid_t readers[READERS];
-	ck_assert_int_eq(shmg_isio_claim(s), 0);
-	ck_assert_int_eq(isio_write_n(s, len), 0); /* readers find a frame */
-	ck_assert_int_eq(shmg_isio_release(s), 0); /* the writer process claims */
-	pid_t wr = tu_fork();
-	if (wr == 0) {
-		if (shmg_isio_claim(s) != 0)
-			_exit(30);
-		shmg_atomic_store(&st->claimed, 1, release);
-		shmg_isio_pin_policy(s, SHMG_WFLAG_FULL_WAIT, 10ull * 1000000000u);
-		await(&st->start, 1);
-		for (uint64_t f = 0;
-		     f < frames || shmg_atomic_load(&st->accepted, relaxed) < PINS_WANTED; f++) {
-			if (isio_write_n(s, len)) {
-				shmg_atomic_inc(&st->stalls, relaxed);
-				break;
-			}
-			st->frames++;
-		}
-		shmg_atomic_store(&st->done, 1, release);
-		_exit(0);
-	}
-	await(&st->claimed, 1);
-	for (int r = 0; r < READERS; r++)
-		readers[r] = spawn_isio_reader(st, r, 50, SHMG__PIN_ANNOUNCED + r);
-	await(&st->started, READERS);
-	shmg_atomic_store(&st->start, 1, release);
-	run_kills(st, readers, spawn_isio_reader);
-	tu_wait_ok(wr);
-	reap_readers(readers);
-	stress_check(st, frames);
-	tu_shared_free(st, 4096);
-	shmg_isio_close(s);
-}
-END_TEST
-
 int main(void)
 {
 	Suite *s = suite_create("pin");
@@ -1272,18 +669,11 @@ int main(void)
 	TCase *pc = tcase_create("processes");
 	tcase_set_tags(pc, "workers");
 	tcase_set_timeout(pc, 120);
-	tcase_add_checked_fixture(pc, setup, teardown);
 	tcase_add_test(pc, every_copy_pinned);
 	tcase_add_test(pc, dead_reader_pin_reclaimed);
 	tcase_add_test(pc, dead_reclaimer_and_live_reader);
-	tcase_add_test(pc, stress_generic);
-	tcase_add_test(pc, isio_pin_inspect_recover);
-	tcase_add_test(pc, isio_slot_per_handle);
 	tcase_add_test(pc, orphaned_publish_completed);
-	tcase_add_test(pc, recover_never_waits_for_pins);
-	tcase_add_test(pc, recover_finishes_orphaned_publish);
-	tcase_add_test(pc, isio_pin_refuses_a_copy_taken_over);
-	tcase_add_test(pc, stress_isio);
+	tcase_add_test(pc, stress_generic);
 	suite_add_tcase(s, pc);
 	return tu_run_suite(s);
 }
