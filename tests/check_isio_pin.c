@@ -398,7 +398,6 @@ START_TEST(isio_pin_refuses_a_copy_taken_over)
 }
 END_TEST
 
-static struct shmg_isio *stress_stream;
 static int ipin(void *h, struct shmg_wflag_pinned *p)
 {
 	return shmg_isio_pin(h, p);
@@ -410,7 +409,6 @@ static int iunpin(void *h)
 
 static pid_t spawn_isio_reader(struct stress *st, int r, int die_after, int die_step)
 {
-	(void)stress_stream;
 	shmg_atomic_store(&st->pins[r], 0, release);
 	pid_t pid = tu_fork();
 	if (pid)
@@ -418,13 +416,7 @@ static pid_t spawn_isio_reader(struct stress *st, int r, int die_after, int die_
 	struct shmg_isio *o;
 	if (shmg_isio_open(&o, path, 0) || shmg_isio_sem_claim(o, NULL))
 		_exit(21);
-	reader_die_after = die_after;
-	reader_die_step = die_step;
-	reader_count = &st->pins[r];
-	shmg__test_point = reader_point;
-	shmg_atomic_inc(&st->started, acq_rel);
-	pin_reader(st, r, ipin, iunpin, o);
-	_exit(0);
+	run_pin_reader(st, r, die_after, die_step, ipin, iunpin, o);
 }
 
 START_TEST(stress_isio)

@@ -589,13 +589,7 @@ static pid_t spawn_generic_reader(struct stress *st, int r, int die_after, int d
 		return pid;
 	if (shmg_wflag_pin_claim(stress_guard->g, &stress_slot))
 		_exit(21);
-	reader_die_after = die_after;
-	reader_die_step = die_step;
-	reader_count = &st->pins[r];
-	shmg__test_point = reader_point;
-	shmg_atomic_inc(&st->started, acq_rel);
-	pin_reader(st, r, gpin, gunpin, stress_guard);
-	_exit(0);
+	run_pin_reader(st, r, die_after, die_step, gpin, gunpin, stress_guard);
 }
 
 /* The writer: frames at full speed; after each begin, no reader may hold

@@ -115,6 +115,22 @@ static inline void pin_reader(struct stress *st, int r, int (*pin_fn)(void *, st
 	}
 }
 
+/* The body of a forked stress reader that holds its slot already: dies at
+ * protocol step die_step once it has pinned die_after times (0: never),
+ * says it started, and pins until the writer is done. */
+__attribute__((noreturn)) static inline void
+run_pin_reader(struct stress *st, int r, int die_after, int die_step,
+	       int (*pin_fn)(void *, struct shmg_wflag_pinned *), int (*unpin_fn)(void *), void *h)
+{
+	reader_die_after = die_after;
+	reader_die_step = die_step;
+	reader_count = &st->pins[r];
+	shmg__test_point = reader_point;
+	shmg_atomic_inc(&st->started, acq_rel);
+	pin_reader(st, r, pin_fn, unpin_fn, h);
+	_exit(0);
+}
+
 /* Readers killed and replaced while the writer runs: at each step in turn
  * (announced, confirmed, holding, unpinning), after a few pins each. */
 static inline void run_kills(struct stress *st, pid_t *readers,
