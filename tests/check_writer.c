@@ -325,6 +325,37 @@ START_TEST(close_releases)
 }
 END_TEST
 
+/* ------------------------------------------------------- a claim taken */
+
+/* A recovery that was told the writer is dead (force_pid) takes its claim:
+ * ownerPID no longer holds our PID. The old handle's writes are refused;
+ * another handle's claim is refused, naming the lost claim, until the old
+ * handle lets it go (release, here refused as it holds nothing now); then
+ * the old handle never finds the stream its own again. */
+START_TEST(claim_taken_by_recovery)
+{
+	struct shmg_isio *s = stream_new(3), *t = stream_open();
+	uint16_t f[NPIX];
+	uint64_t n;
+	fill(f, 1);
+	ck_assert_int_eq(shmg_isio_claim(s), 0);
+	FIELD(s, ISIO_OWNER, int32_t) = 0; /* what a forced recovery leaves */
+	ck_assert_int_eq(shmg_isio_write(s, f, sizeof(f), &n), SHMG_ENOTOWNER);
+	assert_detail_has(SHMG_ENOTOWNER, "claim was taken");
+	int err = shmg_isio_claim(t);
+	ck_assert_int_eq(err, -EBUSY);
+	assert_detail_has(err, "no longer records");
+	ck_assert_int_eq(shmg_isio_release(s), SHMG_ENOTOWNER);
+	ck_assert_int_eq(shmg_isio_claim(t), 0);
+	ck_assert_int_eq(shmg_isio_write(s, f, sizeof(f), &n), SHMG_ENOTOWNER);
+	ck_assert_int_eq(shmg_isio_write(t, f, sizeof(f), &n), 0);
+	ck_assert_uint_eq(n, 1);
+	shmg_isio_close(s);
+	ck_assert_int_eq(FIELD(t, ISIO_OWNER, int32_t), getpid());
+	shmg_isio_close(t);
+}
+END_TEST
+
 /* ------------------------------------------------------- reused PID */
 
 /* ownerPID holds this process's PID, but no handle of it claimed the
@@ -405,6 +436,7 @@ int main(void)
 	tcase_add_test(tc, two_threads_one_writer_latch);
 	tcase_add_test(tc, forked_child_refused);
 	tcase_add_test(tc, close_releases);
+	tcase_add_test(tc, claim_taken_by_recovery);
 	tcase_add_test(tc, reused_pid_predecessor_taken_over);
 	tcase_add_test(tc, reused_pid_orphaned_publish_finished);
 	suite_add_tcase(s, tc);
