@@ -213,6 +213,16 @@ SHMG_EXPORT void shmg_isio_close(struct shmg_isio *s)
 		return;
 	if (s->region && s->slot >= 0)
 		shmg_isio_sem_release(s);
+	/* The writer's claim is the handle's: it goes with it. A handle closed
+	 * mid-frame (shmg_isio_begin without publish) is a writer that died
+	 * there: ownerPID keeps its PID over the partial frame, and the next
+	 * claim, in this process too, takes the stream over as a dead
+	 * writer's (SHMG_OWNERDEAD, doc/imagestreamio.md). */
+	struct shmg_wflag *w = s->has_latch ? &s->latch : &s->guard;
+	if (s->region && s->in_frame)
+		shmg__wflag_forget_claim(w);
+	else if (s->region && wflag_holds_claim(w))
+		shmg__wflag_hand_back(w, 0);
 	shmg_region_close(s->region);
 	free(s);
 }
@@ -242,5 +252,6 @@ SHMG_EXPORT int shmg_isio_claim(struct shmg_isio *s)
 
 SHMG_EXPORT int shmg_isio_release(struct shmg_isio *s)
 {
-	return shmg_wflag_release(&s->guard);
+	/* Through the guard that claimed: the claim is noted in it. */
+	return shmg_wflag_release(s->has_latch ? &s->latch : &s->guard);
 }

@@ -27,17 +27,34 @@ static void store_time(const struct shmg_isio *s, size_t off,
 	shmg_atomic_store(isio_word64(s, off + 8), (uint64_t)t->tv_nsec, relaxed);
 }
 
+/* Why a handle may not write (the slow path of writer_check). */
+static int not_owner(const struct shmg_wflag *g, int32_t owner)
+{
+	if (wflag_holds_claim(g))
+		return shmg__fail(SHMG_ENOTOWNER, "this handle's claim was taken: ownerPID "
+				  "holds %d", owner);
+	if (owner == shmg__self_pid())
+		return shmg__fail(SHMG_ENOTOWNER, "the stream is held by this process (PID %d) "
+				  "through another handle; this one has not claimed it", owner);
+	return shmg__fail(SHMG_ENOTOWNER, "this handle has not claimed the stream "
+			  "(shmg_isio_claim); ownerPID holds %d", owner);
+}
+
 static int writer_check(const struct shmg_isio *s)
 {
 	if (!s->layout.has_data)
 		return -ENOTSUP;
-	/* The owner word is ours only after shmg_isio_claim in this process
-	 * (getpid: a forked child must claim for itself). */
+	/* Only the handle that claimed writes, in the process that claimed
+	 * (a forked child's handle holds nothing, nor does another handle of
+	 * the process: doc/imagestreamio.md). No syscall: the handle's note,
+	 * the cached PID and one load of ownerPID, which a recovery may have
+	 * taken from a writer it was told is dead. */
+	const struct shmg_wflag *g = s->has_latch ? &s->latch : &s->guard;
 	int32_t owner = shmg_atomic_load(s->guard.owner, relaxed);
 	if (shmg__truncated(s->region))
 		return SHMG_ETRUNCATED; /* the owner word read is a zero page's */
-	if (owner != (int32_t)getpid())
-		return SHMG_ENOTOWNER;
+	if (SHMG__UNLIKELY(!wflag_holds_claim(g) || owner != g->claimed))
+		return not_owner(g, owner);
 	return 0;
 }
 

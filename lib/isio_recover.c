@@ -245,7 +245,7 @@ static void apply_writer(struct shmg__recovery *rc, struct shmg_isio *s,
 			/* Nothing was written: the stream goes back to the dead
 			 * writer's record, for a later recover. */
 			struct shmg_wflag *g = s->has_latch ? &s->latch : &s->guard;
-			shmg_atomic_cmpxchg(g->owner, (int32_t)getpid(), w->owner, release);
+			shmg__wflag_hand_back(g, w->owner);
 			shmg__step(rc, -EBUSY, "left alone: %s's partial frame: the replacement "
 				   "could not be written (%s); the stream is as it was, run recover "
 				   "again (once a reader unpins)", w->who, shmg_error_detail(err));

@@ -1,5 +1,5 @@
 /*
- * Which reader slots this process holds: lib/slot_claims.h.
+ * Which slots this process holds: lib/slot_claims.h.
  */
 #include "config.h"
 
@@ -11,14 +11,8 @@
 
 #include "slot_claims.h"
 
-struct slot {
-	dev_t dev;     /* 0 with ino 0: not a file's memory */
-	ino_t ino;
-	uintptr_t at;  /* offset in the file, or the word's address */
-};
-
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static struct slot *held;
+static struct shmg__claim_name *held;
 static size_t nheld, capacity;
 
 /* Around fork: the list is whole in the child, which holds none of it. */
@@ -53,10 +47,10 @@ void shmg__claims_end(void)
 	pthread_mutex_unlock(&lock);
 }
 
-static struct slot name_of(int fd, const void *base, const void *word)
+struct shmg__claim_name shmg__claims_name(int fd, const void *base, const void *word)
 {
 	struct stat st;
-	struct slot s = {0, 0, (uintptr_t)word};
+	struct shmg__claim_name s = {0, 0, (uintptr_t)word};
 	if (fd >= 0 && fstat(fd, &st) == 0) {
 		s.dev = st.st_dev;
 		s.ino = st.st_ino;
@@ -65,7 +59,7 @@ static struct slot name_of(int fd, const void *base, const void *word)
 	return s;
 }
 
-static size_t find(const struct slot *s)
+static size_t find(const struct shmg__claim_name *s)
 {
 	size_t i = 0;
 	while (i < nheld && !(held[i].dev == s->dev && held[i].ino == s->ino && held[i].at == s->at))
@@ -73,15 +67,26 @@ static size_t find(const struct slot *s)
 	return i;
 }
 
+bool shmg__claims_holds_name(const struct shmg__claim_name *s)
+{
+	return find(s) < nheld;
+}
+
 bool shmg__claims_holds(int fd, const void *base, const void *word)
 {
-	struct slot s = name_of(fd, base, word);
-	return find(&s) < nheld;
+	struct shmg__claim_name s = shmg__claims_name(fd, base, word);
+	return shmg__claims_holds_name(&s);
 }
 
 int shmg__claims_note(int fd, const void *base, const void *word, bool now_held)
 {
-	struct slot s = name_of(fd, base, word);
+	struct shmg__claim_name s = shmg__claims_name(fd, base, word);
+	return shmg__claims_note_name(&s, now_held);
+}
+
+int shmg__claims_note_name(const struct shmg__claim_name *name, bool now_held)
+{
+	struct shmg__claim_name s = *name;
 	size_t i = find(&s);
 	if (!now_held) {
 		if (i < nheld)
@@ -92,7 +97,7 @@ int shmg__claims_note(int fd, const void *base, const void *word, bool now_held)
 		return 0;
 	if (nheld == capacity) {
 		size_t n = capacity ? 2 * capacity : 16;
-		struct slot *grown = realloc(held, n * sizeof(*grown));
+		struct shmg__claim_name *grown = realloc(held, n * sizeof(*grown));
 		if (!grown)
 			return -ENOMEM;
 		held = grown;

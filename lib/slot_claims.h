@@ -1,7 +1,7 @@
 /*
- * Which reader slots this process holds (lib/slot_claims.c): the pin
- * slots of a placement and ImageStreamIO's semaphore slots, whose owner
- * word holds the reader's PID.
+ * Which slots this process holds (lib/slot_claims.c): the pin slots of a
+ * placement, ImageStreamIO's semaphore slots, whose owner word holds the
+ * reader's PID, and writer claims (a write flag's owner word, lib/wflag.c).
  *
  * A slot whose owner word holds this process's PID is one of its own
  * claims (another handle's or thread's), or one a dead process with the
@@ -19,6 +19,15 @@
 #define SHMG_SLOT_CLAIMS_H
 
 #include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* A slot's name: its file and offset, or its address (dev and ino 0). */
+struct shmg__claim_name {
+	dev_t dev;
+	ino_t ino;
+	uintptr_t at;
+};
 
 void shmg__claims_begin(void);
 void shmg__claims_end(void);
@@ -30,5 +39,13 @@ bool shmg__claims_holds(int fd, const void *base, const void *word);
 /* Note that it now holds (held) or no longer holds the slot. 0, or
  * -ENOMEM (nothing noted). */
 int shmg__claims_note(int fd, const void *base, const void *word, bool held);
+
+/* The name of the slot whose owner word is `word` (one fstat): a holder
+ * that keeps it can forget the slot after its file is closed. */
+struct shmg__claim_name shmg__claims_name(int fd, const void *base, const void *word);
+
+/* shmg__claims_holds and shmg__claims_note by name. */
+bool shmg__claims_holds_name(const struct shmg__claim_name *s);
+int shmg__claims_note_name(const struct shmg__claim_name *s, bool held);
 
 #endif /* SHMG_SLOT_CLAIMS_H */

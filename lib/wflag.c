@@ -176,6 +176,7 @@ int shmg__wflag_place(struct shmg_wflag *g, const struct shmg_region *r,
 		return err;
 	n.base = r->base;
 	n.size = r->size;
+	n.fd = r->fd; /* names the owner word among the process's claims */
 	n.readonly = !shmg_region_writable(r);
 	n.truncated = r->guard_slot >= 0 ? &r->truncated : NULL;
 	*g = n;
@@ -210,6 +211,13 @@ SHMG_EXPORT int shmg_wflag_new(struct shmg_wflag **g, const struct shmg_region *
 
 SHMG_EXPORT void shmg_wflag_free(struct shmg_wflag *g)
 {
+	/* The segment is not touched (its region may be closed already):
+	 * the process forgets the handle's claim, and the owner word keeps
+	 * this process's PID, a claim nobody holds any more. Another handle
+	 * of the process takes it over as a dead writer's; other processes
+	 * see a live writer until this process ends (doc/wflag.md). */
+	if (g)
+		shmg__wflag_forget_claim(g);
 	free(g);
 }
 
@@ -253,22 +261,109 @@ static bool finish_dead_publish(struct shmg_wflag *g)
 	return true;
 }
 
+/*
+ * Writer claims are the handle's (doc/wflag.md, "One writer, one handle"):
+ * the owner word says which process writes, the handle's note (claimed)
+ * which of its handles, and the process's list of claims
+ * (lib/slot_claims.h) which owner words some handle of it holds. An owner
+ * word holding this process's PID that the list does not name was left by
+ * a dead process with the same PID (a writer restarted in a PID namespace
+ * of its own gets the same PID every time). Claims, take-overs and hand-
+ * backs run under the list's lock: the look at the list and the CAS are
+ * one step for the other threads.
+ */
+
+/* This process holds the owner word through another handle (or held it,
+ * until a recovery took it from a live writer): refused, the holder named. */
+static int held_elsewhere(int32_t self, int32_t cur)
+{
+	if (cur == self)
+		return shmg__fail(-EBUSY, "the stream is held by this process (PID %d) through "
+				  "another handle", self);
+	return shmg__fail(-EBUSY, "another handle of this process (PID %d) still holds a "
+			  "claim the owner word no longer records (it holds %d: a recovery took "
+			  "the stream); release or free that handle first", self, cur);
+}
+
+/* Become the writer in place of `was` by a CAS from it (acquire: the new
+ * writer continues from the counter and copies its predecessor left),
+ * noted in the handle and the list. 0, -EAGAIN (the word changed: *cur
+ * has its value), -ENOMEM (nothing changed). Under the list's lock. */
+static int claim_from(struct shmg_wflag *g, int32_t was, int32_t self, int32_t *cur)
+{
+	/* Noted first: a note that fails leaves the segment as it was. */
+	int err = shmg__claims_note_name(&g->owner_name, true);
+	if (err)
+		return err;
+	if (!shmg_atomic_cmpxchgv(g->owner, was, self, cur, acquire)) {
+		shmg__claims_note_name(&g->owner_name, false);
+		return -EAGAIN;
+	}
+	g->claimed = self;
+	return 0;
+}
+
+/* A claim the handle noted but the owner word no longer records (a
+ * recovery took it from this writer, held to be dead): dropped. Under
+ * the list's lock. */
+static void drop_lost_claim(struct shmg_wflag *g)
+{
+	if (wflag_holds_claim(g) && shmg_atomic_load(g->owner, relaxed) != g->claimed) {
+		shmg__claims_note_name(&g->owner_name, false);
+		g->claimed = 0;
+	}
+}
+
 int shmg__wflag_take_over(struct shmg_wflag *g, int32_t from, bool *finished)
 {
 	if (finished)
 		*finished = false;
-	int32_t self = (int32_t)getpid();
-	/* acquire, as a claim: the new writer continues from the counter and
-	 * copies its predecessor left. */
-	if (!shmg_atomic_cmpxchg(g->owner, from, self, acquire))
+	int32_t self = shmg__self_pid();
+	int32_t cur;
+	shmg__claims_begin();
+	drop_lost_claim(g);
+	g->owner_name = shmg__claims_name(g->fd, g->base, g->owner);
+	int err = shmg__claims_holds_name(&g->owner_name)
+			  ? held_elsewhere(self, shmg_atomic_load(g->owner, relaxed))
+			  : claim_from(g, from, self, &cur);
+	shmg__claims_end();
+	if (err == -EAGAIN)
 		return shmg__fail(-EBUSY, "the writer record no longer holds PID %d (another "
 				  "writer claimed the stream)", from);
+	if (err)
+		return err;
 	if (from == 0)
 		return 0;
 	bool done = finish_dead_publish(g);
 	if (finished)
 		*finished = done;
 	return SHMG_OWNERDEAD;
+}
+
+/* shmg_wflag_claim under the list's lock: 0, SHMG_OWNERDEAD (a dead
+ * writer's publish cut short is still to finish) or a failure. */
+static int claim_locked(struct shmg_wflag *g, int32_t self)
+{
+	drop_lost_claim(g);
+	g->owner_name = shmg__claims_name(g->fd, g->base, g->owner);
+	int32_t cur = shmg_atomic_load(g->owner, relaxed);
+	if (wflag_holds_claim(g)) /* this handle's, and the word says so */
+		return 0;
+	if (shmg__claims_holds_name(&g->owner_name))
+		return held_elsewhere(self, cur);
+	for (;;) {
+		if (cur < 0)
+			return shmg__fail(SHMG_EGARBAGE, "the owner word holds %d", cur);
+		/* This process's PID, which no handle of it claimed: a dead
+		 * predecessor's. Otherwise a writer we cannot prove dead is
+		 * alive: never take over a live writer's stream. */
+		if (cur != 0 && cur != self && shmg_proc_alive(cur, 0, 0) != SHMG_PROC_DEAD)
+			return shmg__fail(-EBUSY, "writer PID %d is alive", cur);
+		int32_t was = cur;
+		int err = claim_from(g, was, self, &cur);
+		if (err != -EAGAIN)
+			return err ? err : was == 0 ? 0 : SHMG_OWNERDEAD;
+	}
 }
 
 SHMG_EXPORT int shmg_wflag_claim(struct shmg_wflag *g)
@@ -278,38 +373,53 @@ SHMG_EXPORT int shmg_wflag_claim(struct shmg_wflag *g)
 	if (g->readonly)
 		return shmg__fail(-EROFS, "the region is mapped read-only: a writer needs "
 				  "write access");
-	int32_t self = (int32_t)getpid();
-	int32_t cur = shmg_atomic_load(g->owner, relaxed);
-	for (;;) {
-		if (cur == self)
-			return 0;
-		if (cur < 0)
-			return shmg__fail(SHMG_EGARBAGE, "the owner word holds %d", cur);
-		/* A writer we cannot prove dead is alive: never take over a
-		 * live writer's stream. */
-		if (cur != 0 && shmg_proc_alive(cur, 0, 0) != SHMG_PROC_DEAD)
-			return shmg__fail(-EBUSY, "writer PID %d is alive", cur);
-		int32_t was = cur;
-		/* acquire: the new writer continues from the counter and
-		 * copies its predecessor left. */
-		if (shmg_atomic_cmpxchgv(g->owner, was, self, &cur, acquire)) {
-			if (was == 0)
-				return 0;
-			finish_dead_publish(g);
-			return SHMG_OWNERDEAD;
-		}
-	}
+	int32_t self = shmg__self_pid();
+	/* Idempotent for the handle that holds the claim (no lock). */
+	if (wflag_holds_claim(g) && shmg_atomic_load(g->owner, relaxed) == self)
+		return 0;
+	shmg__claims_begin();
+	int err = claim_locked(g, self);
+	shmg__claims_end();
+	if (err == SHMG_OWNERDEAD)
+		finish_dead_publish(g);
+	return err;
+}
+
+int shmg__wflag_hand_back(struct shmg_wflag *g, int32_t to)
+{
+	if (!wflag_holds_claim(g))
+		return SHMG_ENOTOWNER;
+	shmg__claims_begin();
+	/* release: whatever this writer published is visible to whoever
+	 * claims next. */
+	bool ours = shmg_atomic_cmpxchg(g->owner, g->claimed, to, release);
+	shmg__claims_note_name(&g->owner_name, false);
+	g->claimed = 0;
+	shmg__claims_end();
+	return ours ? 0 : SHMG_ENOTOWNER;
+}
+
+void shmg__wflag_forget_claim(struct shmg_wflag *g)
+{
+	if (!wflag_holds_claim(g))
+		return;
+	shmg__claims_begin();
+	shmg__claims_note_name(&g->owner_name, false);
+	g->claimed = 0;
+	shmg__claims_end();
 }
 
 SHMG_EXPORT int shmg_wflag_release(struct shmg_wflag *g)
 {
 	if (!g->owner)
 		return -ENOTSUP;
-	int32_t self = (int32_t)getpid();
-	/* release: whatever this writer published is visible to whoever
-	 * claims next. */
-	return shmg_atomic_cmpxchg(g->owner, self, 0, release) ? 0
-								: SHMG_ENOTOWNER;
+	bool held = wflag_holds_claim(g);
+	int err = shmg__wflag_hand_back(g, 0);
+	if (err)
+		return shmg__fail(err, held ? "this handle's claim was taken: the owner word holds "
+				  "%d" : "this handle holds no claim on the stream (the owner word "
+				  "holds %d)", shmg_atomic_load(g->owner, relaxed));
+	return 0;
 }
 
 SHMG_EXPORT int shmg_wflag_begin_timed(struct shmg_wflag *g, unsigned full,

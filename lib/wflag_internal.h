@@ -11,6 +11,9 @@
 #include <shmguard/atomic.h>
 #include <shmguard/wflag.h>
 
+#include "proc_internal.h"
+#include "slot_claims.h"
+
 /* A guard placed in a region (process-local; the state is in the segment).
  * Clients embed it (shmg__wflag_place); others get it from shmg_wflag_new. */
 struct shmg_wflag {
@@ -44,7 +47,21 @@ struct shmg_wflag {
 	size_t pin_stride;
 	int32_t pin_free;      /* what a free owner word holds after a release */
 	int fd;                /* the region's file (-1: other memory), to name slots */
+	/* Writer: the PID this handle claimed the owner word as (0: it
+	 * holds no claim), and the word's name among the process's claims
+	 * (lib/slot_claims.h), kept so that the claim can be forgotten after
+	 * the file is closed. A claim is the handle's: another handle of the
+	 * process, or a forked child (whose PID differs), holds nothing. */
+	int32_t claimed;
+	struct shmg__claim_name owner_name;
 };
+
+/* Does this handle hold the writer's claim, in this process? No syscall:
+ * the handle's note and the cached PID (read again in a forked child). */
+static inline bool wflag_holds_claim(const struct shmg_wflag *g)
+{
+	return g->claimed != 0 && g->claimed == shmg__self_pid();
+}
 
 /* Was the file truncated under the guard's region? Checked after looking:
  * what the zero pages say is not the file's. */
@@ -59,12 +76,24 @@ int shmg__wflag_place(struct shmg_wflag *g, const struct shmg_region *r,
 		      const struct shmg_wflag_place *p);
 
 /* Recovery: become the writer in place of PID `from` (0: none recorded),
- * by a CAS from it, whether or not it lives (the caller decided). 0,
- * SHMG_OWNERDEAD, or -EBUSY when the record no longer holds `from`. A
- * predecessor's publish cut short after it numbered its copy is finished
- * (index, counter, sleepers woken; the mark left set): *finished (may be
- * NULL) says whether. */
+ * by a CAS from it, whether or not it lives (the caller decided); the
+ * handle then holds the claim. 0, SHMG_OWNERDEAD, -EBUSY when the record
+ * no longer holds `from` (or this process holds the stream through
+ * another handle), -ENOMEM. A predecessor's publish cut short after it
+ * numbered its copy is finished (index, counter, sleepers woken; the mark
+ * left set): *finished (may be NULL) says whether. */
 int shmg__wflag_take_over(struct shmg_wflag *g, int32_t from, bool *finished);
+
+/* The handle gives its claim up: the owner word goes from this process's
+ * PID to `to` (CAS, release) and the process forgets the claim. 0, or
+ * SHMG_ENOTOWNER when the handle held no claim or the word no longer held
+ * it (the claim is forgotten anyway). */
+int shmg__wflag_hand_back(struct shmg_wflag *g, int32_t to);
+
+/* The handle's claim is forgotten by the process, the owner word left as
+ * it is (a handle closed mid-frame: its successor takes the stream over as
+ * a dead writer's). */
+void shmg__wflag_forget_claim(struct shmg_wflag *g);
 
 /* The latch copy a dead writer numbered counter + 1 without moving the
  * counter (its publish cut short), or -1. */

@@ -129,7 +129,11 @@ SHMG_EXPORT int shmg_isio_create(struct shmg_isio **s, const char *path,
 SHMG_EXPORT int shmg_isio_open(struct shmg_isio **s, const char *path,
 			       unsigned flags);
 
-/* Release the semaphore slot if claimed, unmap, close, free. NULL: no-op. */
+/* Release the semaphore slot if claimed, give the writer's claim back if
+ * this handle holds it (mid-frame, after shmg_isio_begin without publish,
+ * it is left as a dead writer's: ownerPID keeps the PID over the partial
+ * frame, and the next claim gets SHMG_OWNERDEAD), unmap, close, free.
+ * NULL: no-op. */
 SHMG_EXPORT void shmg_isio_close(struct shmg_isio *s);
 
 /* The stream's region (its file descriptor, base, size). */
@@ -144,11 +148,14 @@ SHMG_EXPORT void *shmg_isio_data(const struct shmg_isio *s);
 
 /* ---------------------------------------------------------------- writer */
 
-/* Become the stream's writer (shmg_wflag_claim on ownerPID): 0,
- * SHMG_OWNERDEAD (a dead writer was replaced), -EBUSY (a live writer). */
+/* Make this handle the stream's writer (shmg_wflag_claim on ownerPID;
+ * only this handle may then write): 0, SHMG_OWNERDEAD (a dead writer was
+ * replaced), -EBUSY (a live writer, or this process through another
+ * handle: the detail names it). */
 SHMG_EXPORT int shmg_isio_claim(struct shmg_isio *s);
 
-/* Stop being the writer. Returns 0 or SHMG_ENOTOWNER. */
+/* Stop being the writer. Returns 0 or SHMG_ENOTOWNER (this handle holds no
+ * claim). */
 SHMG_EXPORT int shmg_isio_release(struct shmg_isio *s);
 
 /*
@@ -158,7 +165,7 @@ SHMG_EXPORT int shmg_isio_release(struct shmg_isio *s);
  * whose value is below 10, and the semlog, are posted.
  * *cnt (may be NULL) receives the new cnt0.
  * Returns 0, -EINVAL (length), -ENOTSUP (GPU stream), SHMG_ENOTOWNER (this
- * process has not claimed the stream).
+ * handle has not claimed the stream).
  */
 SHMG_EXPORT int shmg_isio_write(struct shmg_isio *s, const void *frame,
 				size_t len, uint64_t *cnt);
@@ -170,7 +177,7 @@ SHMG_EXPORT int shmg_isio_write(struct shmg_isio *s, const void *frame,
  * and publishes it as shmg_isio_write does (*cnt, may be NULL, receives
  * the new cnt0). Stores into the data between the two must be byte-wise
  * atomic against readers (shmg_atomic_store_memcpy, or relaxed atomic
- * stores). begin returns NULL (and sets nothing) for a stream this process
+ * stores). begin returns NULL (and sets nothing) for a stream this handle
  * has not claimed, or a GPU stream; publish then returns SHMG_ENOTOWNER.
  */
 SHMG_EXPORT void *shmg_isio_begin(struct shmg_isio *s);

@@ -94,25 +94,35 @@ SHMG_EXPORT int shmg_wflag_new(struct shmg_wflag **g,
 			       const struct shmg_region *r,
 			       const struct shmg_wflag_place *p);
 
-/* Free the handle (the segment is not touched; a claimed stream stays
- * claimed until shmg_wflag_release). NULL is a no-op. */
+/* Free the handle. The segment is not touched (its region may be closed
+ * already): a claim the handle held is forgotten, its PID left in the
+ * owner word, so release first. Left so, another handle of this process
+ * takes the stream over as a dead writer's (SHMG_OWNERDEAD), and other
+ * processes see a live writer until this one ends. NULL is a no-op. */
 SHMG_EXPORT void shmg_wflag_free(struct shmg_wflag *g);
 
 /* ---------------------------------------------------------------- writer */
 
 /*
- * Become the stream's writer: record the calling process's PID in the owner
- * word, by CAS from 0 or from the PID of a writer that is dead.
- * Returns 0 (this process is the writer; also when it already was),
+ * Make this handle the stream's writer: record the calling process's PID
+ * in the owner word, by CAS from 0 or from the PID of a writer that is
+ * dead. The claim is the handle's: another handle, in this process too,
+ * and a forked child are refused (doc/wflag.md, "One writer, one handle").
+ * The owner word holding this process's PID where no handle of it claimed
+ * is a dead predecessor's with the same PID (a PID namespace), taken over.
+ * Returns 0 (this handle is the writer; also when it already was),
  * SHMG_OWNERDEAD (a dead writer was replaced: if it died mid-frame the mark
  * stays set, so readers keep rejecting its partial frame until this
- * writer's first publish), -EBUSY (a live process is the writer),
- * SHMG_EGARBAGE (negative PID in the owner word), -ENOTSUP (no owner word).
+ * writer's first publish), -EBUSY (a live process is the writer, or this
+ * process through another handle: the detail names it), SHMG_EGARBAGE
+ * (negative PID in the owner word), -EROFS (read-only mapping), -ENOMEM,
+ * -ENOTSUP (no owner word).
  */
 SHMG_EXPORT int shmg_wflag_claim(struct shmg_wflag *g);
 
-/* Stop being the writer (owner word back to 0 if it is ours). Returns 0,
- * SHMG_ENOTOWNER, -ENOTSUP (no owner word). */
+/* Stop being the writer: the owner word back to 0 if this handle holds
+ * the claim. Returns 0, SHMG_ENOTOWNER (this handle holds none, or a
+ * recovery took it), -ENOTSUP (no owner word). */
 SHMG_EXPORT int shmg_wflag_release(struct shmg_wflag *g);
 
 /*

@@ -141,6 +141,28 @@ def test_python_writer_c_reader_never_torn(builddir, mode):
     assert f": {want} frames read" in out and " 0 torn accepted" in out, out
 
 
+def test_second_stream_in_this_process_cannot_write():
+    """One writer means one handle: a second Stream on the same name, in the
+    same process, cannot write while the first holds the stream (issue 18:
+    both used to publish, and readers accepted torn frames)."""
+    first = Stream.create("onewriter", (8, 8), np.uint16)
+    second = Stream("onewriter")
+    assert first.write(np.full((8, 8), 1, np.uint16)) == 1
+    with pytest.raises(shmguard.Busy) as e:
+        second.write(np.full((8, 8), 2, np.uint16))
+    assert e.value.code == -16  # -EBUSY
+    assert f"held by this process (PID {os.getpid()}) through another handle" in str(e.value)
+    with pytest.raises(shmguard.Busy):
+        second.claim()
+    assert first.counter == 1 and first.read()[0, 0] == 1
+    assert first.write(np.full((8, 8), 3, np.uint16)) == 2
+    # Closing the holder gives the stream back: the second may then write.
+    first.close()
+    assert second.inspect().writer_pid == 0
+    assert second.write(np.full((8, 8), 4, np.uint16)) == 3
+    second.close()
+
+
 def test_writer_killed_mid_frame_is_an_exception_not_a_hang():
     s = Stream.create("dead", (16, 16), np.float64)
     s.write(np.ones((16, 16)))

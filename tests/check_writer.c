@@ -1,0 +1,444 @@
+/*
+ * check_writer: one writer means one handle (doc/wflag.md, "One writer,
+ * one handle"; doc/imagestreamio.md, "Writing a frame"). A second claim
+ * through any other handle, in this process too, is refused with the
+ * holder named; writes through a handle that did not claim are refused; a
+ * forked child holds nothing of its parent's claim; closing the handle
+ * gives the claim back (mid-frame: it is left as a dead writer's); an
+ * owner word holding this process's PID that no handle of it claimed is a
+ * dead predecessor's (same PID in a PID namespace of its own), taken over.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <shmguard.h>
+#include <shmguard/isio.h>
+#include <shmguard/wflag.h>
+
+#include "testutil.h"
+#include "../tools/bench/wflag_words.h"
+
+/* ImageStreamIO's fields (doc/imagestreamio.md): the same offsets as the
+ * generic guard's placement below (tools/bench/wflag_words.h). */
+#define ISIO_OWNER OFF_OWNER
+#define ISIO_CNT0 OFF_COUNTER
+#define ISIO_WRITE OFF_MARK
+
+#define W 64
+#define H 32
+#define NPIX (W * H)
+
+static char dir[64];
+static char path[128];
+
+static void setup(void)
+{
+	strcpy(dir, "/tmp/shmg-writer.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/cam.im.shm", dir);
+}
+
+static void teardown(void)
+{
+	char cmd[96];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* A stream with a circular buffer of `cbsize` copies (0: none). */
+static struct shmg_isio *stream_new(uint32_t cbsize)
+{
+	struct shmg_isio_params p = {
+		.size = sizeof(p), .name = "cam", .naxis = 2, .dims = {W, H},
+		.datatype = SHMG_ISIO_UINT16, .nkw = 0, .cbsize = cbsize,
+	};
+	struct shmg_isio *s;
+	ck_assert_int_eq(shmg_isio_create(&s, path, &p, 0, 0), 0);
+	return s;
+}
+
+static struct shmg_isio *stream_open(void)
+{
+	struct shmg_isio *s;
+	ck_assert_int_eq(shmg_isio_open(&s, path, 0), 0);
+	return s;
+}
+
+#define FIELD(s, off, type) \
+	(*(type *)(void *)((unsigned char *)shmg_region_base(shmg_isio_region(s)) + (off)))
+
+static void fill(uint16_t *f, uint64_t k)
+{
+	for (size_t i = 0; i < NPIX; i++)
+		f[i] = (uint16_t)(k * 31 + i);
+}
+
+static void assert_detail_has(int err, const char *part)
+{
+	const char *d = shmg_error_detail(err);
+	ck_assert_msg(strstr(d, part), "detail \"%s\" does not say \"%s\"", d, part);
+}
+
+/* The second handle's claim names this process as the holder; it cannot
+ * write, begin, publish or release; the first handle's claim is
+ * idempotent and its writes go on; after its release the second may
+ * claim, and the first then writes nothing. */
+static void second_handle_case(uint32_t cbsize)
+{
+	struct shmg_isio *s = stream_new(cbsize), *t = stream_open();
+	uint16_t f[NPIX];
+	uint64_t n;
+	char who[64];
+	snprintf(who, sizeof(who), "held by this process (PID %d) through another handle",
+		 (int)getpid());
+
+	ck_assert_int_eq(shmg_isio_claim(s), 0);
+	ck_assert_int_eq(shmg_isio_claim(s), 0); /* idempotent for the holder */
+	int err = shmg_isio_claim(t);
+	ck_assert_int_eq(err, -EBUSY);
+	assert_detail_has(err, who);
+	fill(f, 1);
+	ck_assert_int_eq(shmg_isio_write(t, f, sizeof(f), &n), SHMG_ENOTOWNER);
+	assert_detail_has(SHMG_ENOTOWNER, "through another handle");
+	ck_assert_ptr_null(shmg_isio_begin(t));
+	ck_assert_int_eq(shmg_isio_publish(t, &n), SHMG_ENOTOWNER);
+	ck_assert_int_eq(shmg_isio_release(t), SHMG_ENOTOWNER);
+	ck_assert_int_eq(FIELD(s, ISIO_OWNER, int32_t), getpid());
+	ck_assert_uint_eq(FIELD(s, ISIO_CNT0, uint64_t), 0);
+	ck_assert_uint_eq(FIELD(s, ISIO_WRITE, uint8_t), 0);
+
+	ck_assert_int_eq(shmg_isio_write(s, f, sizeof(f), &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(shmg_isio_release(s), 0);
+	ck_assert_int_eq(FIELD(s, ISIO_OWNER, int32_t), 0);
+	ck_assert_int_eq(shmg_isio_claim(t), 0);
+	ck_assert_int_eq(shmg_isio_write(s, f, sizeof(f), &n), SHMG_ENOTOWNER);
+	ck_assert_int_eq(shmg_isio_claim(s), -EBUSY);
+	ck_assert_int_eq(shmg_isio_write(t, f, sizeof(f), &n), 0);
+	ck_assert_uint_eq(n, 2);
+	shmg_isio_close(s);
+	shmg_isio_close(t);
+}
+
+START_TEST(second_handle_refused) { second_handle_case(0); }
+END_TEST
+START_TEST(second_handle_refused_latch) { second_handle_case(3); }
+END_TEST
+
+/* The generic guard: two handles over one owner word. */
+START_TEST(second_wflag_handle_refused)
+{
+	enum { SEG = 4096 };
+	unsigned char *seg = tu_shared_alloc(SEG);
+	struct shmg_region *r;
+	struct shmg_wflag *a, *b;
+	struct shmg_wflag_place p = {
+		.size = sizeof(p), .parts = SHMG_WFLAG_WAITERS | SHMG_WFLAG_OWNER,
+		.mark = OFF_MARK, .counter = OFF_COUNTER, .waiters = OFF_WAITERS,
+		.owner = OFF_OWNER,
+	};
+	ck_assert_int_eq(shmg_region_from_memory(&r, seg, SEG), 0);
+	ck_assert_int_eq(shmg_wflag_new(&a, r, &p), 0);
+	ck_assert_int_eq(shmg_wflag_new(&b, r, &p), 0);
+	ck_assert_int_eq(shmg_wflag_claim(a), 0);
+	int err = shmg_wflag_claim(b);
+	ck_assert_int_eq(err, -EBUSY);
+	assert_detail_has(err, "held by this process");
+	ck_assert_int_eq(shmg_wflag_release(b), SHMG_ENOTOWNER);
+	ck_assert_int_eq(*(int32_t *)(void *)(seg + OFF_OWNER), getpid());
+	ck_assert_int_eq(shmg_wflag_release(a), 0);
+	ck_assert_int_eq(shmg_wflag_claim(b), 0);
+	ck_assert_int_eq(shmg_wflag_claim(a), -EBUSY);
+
+	/* Freed without a release: the segment is not touched (the owner
+	 * word keeps our PID), the process forgets the claim, and another
+	 * handle takes it over as a dead writer's. */
+	shmg_wflag_free(b);
+	ck_assert_int_eq(*(int32_t *)(void *)(seg + OFF_OWNER), getpid());
+	ck_assert_int_eq(shmg_wflag_claim(a), SHMG_OWNERDEAD);
+	ck_assert_int_eq(shmg_wflag_claim(a), 0);
+	shmg_wflag_free(a);
+	shmg_region_close(r);
+	tu_shared_free(seg, SEG);
+}
+END_TEST
+
+/* ------------------------------------------------------- two threads */
+
+#define FRAMES 300
+
+struct contender {
+	struct shmg_isio *s;
+	uint32_t *arrived;
+	int claim;       /* what the claim returned */
+	char detail[200];
+	unsigned wrote;  /* frames published */
+	unsigned refused; /* writes refused with SHMG_ENOTOWNER */
+	unsigned other;   /* any other result */
+};
+
+/* Claim at the same moment as the other thread, then try to write
+ * FRAMES frames whatever the claim said. */
+static void *contend(void *arg)
+{
+	struct contender *c = arg;
+	uint16_t f[NPIX];
+	tu_start_line(c->arrived, 2);
+	c->claim = shmg_isio_claim(c->s);
+	snprintf(c->detail, sizeof(c->detail), "%s", shmg_error_detail(c->claim));
+	for (unsigned k = 0; k < FRAMES; k++) {
+		fill(f, k);
+		int err = shmg_isio_write(c->s, f, sizeof(f), NULL);
+		if (err == 0)
+			c->wrote++;
+		else if (err == SHMG_ENOTOWNER)
+			c->refused++;
+		else
+			c->other++;
+	}
+	return NULL;
+}
+
+/* Two threads, two handles of one stream, claiming at once: one holds the
+ * stream, the other is refused and publishes nothing (the torn frames of
+ * issue 18 came from both publishing). */
+static void two_threads_case(uint32_t cbsize)
+{
+	struct shmg_isio *s = stream_new(cbsize), *t = stream_open();
+	uint32_t arrived = 0;
+	struct contender c[2] = {{.s = s, .arrived = &arrived}, {.s = t, .arrived = &arrived}};
+	pthread_t th[2];
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_create(&th[i], NULL, contend, &c[i]), 0);
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+	int w = c[0].claim == 0 ? 0 : 1, l = 1 - w;
+	ck_assert_msg(c[w].claim == 0 && c[l].claim == -EBUSY,
+		      "claims returned %d and %d: one 0 and one -EBUSY expected",
+		      c[0].claim, c[1].claim);
+	ck_assert_msg(strstr(c[l].detail, "held by this process"), "detail: %s", c[l].detail);
+	ck_assert_uint_eq(c[w].wrote, FRAMES);
+	ck_assert_uint_eq(c[l].wrote, 0);
+	ck_assert_uint_eq(c[l].refused, FRAMES);
+	ck_assert_uint_eq(c[0].other + c[1].other, 0);
+	ck_assert_uint_eq(FIELD(s, ISIO_CNT0, uint64_t), FRAMES);
+	shmg_isio_close(s);
+	shmg_isio_close(t);
+}
+
+START_TEST(two_threads_one_writer) { two_threads_case(0); }
+END_TEST
+START_TEST(two_threads_one_writer_latch) { two_threads_case(3); }
+END_TEST
+
+/* ------------------------------------------------------- fork */
+
+/* A forked child holds nothing of its parent's claim: its writes through
+ * the inherited handle are refused, its claims (inherited handle or its
+ * own) are refused naming the parent, and closing the inherited handle
+ * does not give the parent's claim away. */
+START_TEST(forked_child_refused)
+{
+	struct shmg_isio *s = stream_new(3);
+	uint16_t f[NPIX];
+	uint64_t n;
+	ck_assert_int_eq(shmg_isio_claim(s), 0);
+	fill(f, 1);
+	ck_assert_int_eq(shmg_isio_write(s, f, sizeof(f), &n), 0);
+	pid_t parent = getpid();
+	pid_t pid = tu_fork();
+	if (pid == 0) {
+		char alive[64];
+		snprintf(alive, sizeof(alive), "writer PID %d is alive", (int)parent);
+		int bad = 0;
+		bad |= shmg_isio_write(s, f, sizeof(f), &n) != SHMG_ENOTOWNER;
+		bad |= (shmg_isio_begin(s) != NULL) << 1;
+		bad |= (shmg_isio_publish(s, &n) != SHMG_ENOTOWNER) << 2;
+		bad |= (shmg_isio_release(s) != SHMG_ENOTOWNER) << 3;
+		int err = shmg_isio_claim(s);
+		bad |= (err != -EBUSY || !strstr(shmg_error_detail(err), alive)) << 4;
+		struct shmg_isio *own;
+		if (shmg_isio_open(&own, path, 0) != 0)
+			_exit(100);
+		err = shmg_isio_claim(own);
+		bad |= (err != -EBUSY || !strstr(shmg_error_detail(err), alive)) << 5;
+		shmg_isio_close(own);
+		shmg_isio_close(s);
+		_exit(bad);
+	}
+	tu_wait_ok(pid);
+	ck_assert_int_eq(FIELD(s, ISIO_OWNER, int32_t), getpid());
+	ck_assert_uint_eq(FIELD(s, ISIO_CNT0, uint64_t), 1);
+	ck_assert_uint_eq(FIELD(s, ISIO_WRITE, uint8_t), 0);
+	fill(f, 2);
+	ck_assert_int_eq(shmg_isio_write(s, f, sizeof(f), &n), 0);
+	ck_assert_uint_eq(n, 2);
+	shmg_isio_close(s);
+}
+END_TEST
+
+/* ------------------------------------------------------- close */
+
+/* Closing the holder gives the claim back (ownerPID 0), and the next
+ * claim is a plain one. A handle closed mid-frame is a writer that died
+ * there: ownerPID keeps the PID over the partial frame, and the next
+ * claim takes the stream over (SHMG_OWNERDEAD); its first publish clears
+ * the write flag. */
+START_TEST(close_releases)
+{
+	struct shmg_isio *s = stream_new(3), *r = stream_open();
+	uint16_t f[NPIX], g[NPIX];
+	uint64_t n;
+	ck_assert_int_eq(shmg_isio_claim(s), 0);
+	fill(f, 1);
+	ck_assert_int_eq(shmg_isio_write(s, f, sizeof(f), &n), 0);
+	shmg_isio_close(s);
+	ck_assert_int_eq(FIELD(r, ISIO_OWNER, int32_t), 0);
+
+	struct shmg_isio *t = stream_open();
+	ck_assert_int_eq(shmg_isio_claim(t), 0);
+	fill(f, 2);
+	ck_assert_int_eq(shmg_isio_write(t, f, sizeof(f), &n), 0);
+	ck_assert_uint_eq(n, 2);
+	memset(shmg_isio_begin(t), 0xEE, sizeof(f) / 2);
+	shmg_isio_close(t);
+	ck_assert_int_eq(FIELD(r, ISIO_OWNER, int32_t), getpid());
+	ck_assert_uint_eq(FIELD(r, ISIO_WRITE, uint8_t), 1);
+
+	struct shmg_isio *u = stream_open();
+	ck_assert_int_eq(shmg_isio_claim(u), SHMG_OWNERDEAD);
+	ck_assert_uint_eq(FIELD(r, ISIO_WRITE, uint8_t), 1); /* until a publish */
+	fill(f, 3);
+	ck_assert_int_eq(shmg_isio_write(u, f, sizeof(f), &n), 0);
+	ck_assert_uint_eq(n, 3);
+	struct shmg_wflag_snap snap = {.size = sizeof(snap)};
+	ck_assert_int_eq(shmg_isio_read(r, g, sizeof(g), &snap, NULL), 0);
+	ck_assert_uint_eq(snap.frame, 3);
+	ck_assert_int_eq(memcmp(f, g, sizeof(f)), 0);
+	shmg_isio_close(u);
+	ck_assert_int_eq(FIELD(r, ISIO_OWNER, int32_t), 0);
+	shmg_isio_close(r);
+}
+END_TEST
+
+/* ------------------------------------------------------- a claim taken */
+
+/* A recovery that was told the writer is dead (force_pid) takes its claim:
+ * ownerPID no longer holds our PID. The old handle's writes are refused;
+ * another handle's claim is refused, naming the lost claim, until the old
+ * handle lets it go (release, here refused as it holds nothing now); then
+ * the old handle never finds the stream its own again. */
+START_TEST(claim_taken_by_recovery)
+{
+	struct shmg_isio *s = stream_new(3), *t = stream_open();
+	uint16_t f[NPIX];
+	uint64_t n;
+	fill(f, 1);
+	ck_assert_int_eq(shmg_isio_claim(s), 0);
+	FIELD(s, ISIO_OWNER, int32_t) = 0; /* what a forced recovery leaves */
+	ck_assert_int_eq(shmg_isio_write(s, f, sizeof(f), &n), SHMG_ENOTOWNER);
+	assert_detail_has(SHMG_ENOTOWNER, "claim was taken");
+	int err = shmg_isio_claim(t);
+	ck_assert_int_eq(err, -EBUSY);
+	assert_detail_has(err, "no longer records");
+	ck_assert_int_eq(shmg_isio_release(s), SHMG_ENOTOWNER);
+	ck_assert_int_eq(shmg_isio_claim(t), 0);
+	ck_assert_int_eq(shmg_isio_write(s, f, sizeof(f), &n), SHMG_ENOTOWNER);
+	ck_assert_int_eq(shmg_isio_write(t, f, sizeof(f), &n), 0);
+	ck_assert_uint_eq(n, 1);
+	shmg_isio_close(s);
+	ck_assert_int_eq(FIELD(t, ISIO_OWNER, int32_t), getpid());
+	shmg_isio_close(t);
+}
+END_TEST
+
+/* ------------------------------------------------------- reused PID */
+
+/* ownerPID holds this process's PID, but no handle of it claimed the
+ * stream: a dead predecessor with the same PID (a writer restarted in a
+ * PID namespace of its own) left it mid-frame. The claim takes it over as
+ * a dead writer's; the partial frame stays flagged until the first
+ * publish; a second handle is then refused. */
+START_TEST(reused_pid_predecessor_taken_over)
+{
+	struct shmg_isio *s = stream_new(3), *r = stream_open();
+	uint16_t f[NPIX], g[NPIX];
+	uint64_t n;
+	FIELD(s, ISIO_CNT0, uint64_t) = 0;
+	FIELD(s, ISIO_WRITE, uint8_t) = 1;
+	FIELD(s, ISIO_OWNER, int32_t) = (int32_t)getpid();
+	ck_assert_int_eq(shmg_isio_claim(s), SHMG_OWNERDEAD);
+	ck_assert_int_eq(shmg_isio_claim(s), 0);
+	ck_assert_uint_eq(FIELD(s, ISIO_WRITE, uint8_t), 1);
+	int err = shmg_isio_claim(r);
+	ck_assert_int_eq(err, -EBUSY);
+	assert_detail_has(err, "through another handle");
+	fill(f, 1);
+	ck_assert_int_eq(shmg_isio_write(s, f, sizeof(f), &n), 0);
+	ck_assert_uint_eq(n, 1);
+	struct shmg_wflag_snap snap = {.size = sizeof(snap)};
+	ck_assert_int_eq(shmg_isio_read(r, g, sizeof(g), &snap, NULL), 0);
+	ck_assert_uint_eq(snap.frame, 1);
+	ck_assert_int_eq(memcmp(f, g, sizeof(f)), 0);
+	shmg_isio_close(s);
+	shmg_isio_close(r);
+}
+END_TEST
+
+/* The generic guard: a dead predecessor with this PID died inside publish
+ * after numbering its latch copy; the claim finishes that publish (the
+ * counter catches up) as for any dead writer. */
+START_TEST(reused_pid_orphaned_publish_finished)
+{
+	enum { COPIES = 3, FRAME = 64, OFF_COPIES = 1024, SEG = 4096 };
+	unsigned char *seg = tu_shared_alloc(SEG);
+	struct shmg_region *r;
+	struct shmg_wflag *g;
+	struct shmg_wflag_place p = {
+		.size = sizeof(p), .parts = SHMG_WFLAG_WAITERS | SHMG_WFLAG_OWNER,
+		.mark = OFF_MARK, .counter = OFF_COUNTER, .waiters = OFF_WAITERS,
+		.owner = OFF_OWNER, .copies = COPIES, .index = OFF_INDEX, .seq = OFF_SEQ,
+		.seq_stride = SEQ_STRIDE, .data = OFF_COPIES, .data_len = FRAME,
+	};
+	ck_assert_int_eq(shmg_region_from_memory(&r, seg, SEG), 0);
+	ck_assert_int_eq(shmg_wflag_new(&g, r, &p), 0);
+	*(uint64_t *)(void *)(seg + OFF_COUNTER) = 7;
+	*(uint32_t *)(void *)(seg + OFF_INDEX) = 0;
+	*(uint64_t *)(void *)(seg + OFF_SEQ) = 7;
+	*(uint64_t *)(void *)(seg + OFF_SEQ + SEQ_STRIDE) = 8; /* numbered, not counted */
+	seg[OFF_MARK] = 1;
+	*(int32_t *)(void *)(seg + OFF_OWNER) = (int32_t)getpid();
+	ck_assert_int_eq(shmg_wflag_claim(g), SHMG_OWNERDEAD);
+	ck_assert_uint_eq(*(uint64_t *)(void *)(seg + OFF_COUNTER), 8);
+	ck_assert_uint_eq(*(uint32_t *)(void *)(seg + OFF_INDEX), 1);
+	ck_assert_int_eq(*(int32_t *)(void *)(seg + OFF_OWNER), getpid());
+	ck_assert_int_eq(shmg_wflag_release(g), 0);
+	shmg_wflag_free(g);
+	shmg_region_close(r);
+	tu_shared_free(seg, SEG);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("writer");
+	TCase *tc = tcase_create("one handle");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, second_handle_refused);
+	tcase_add_test(tc, second_handle_refused_latch);
+	tcase_add_test(tc, second_wflag_handle_refused);
+	tcase_add_test(tc, two_threads_one_writer);
+	tcase_add_test(tc, two_threads_one_writer_latch);
+	tcase_add_test(tc, forked_child_refused);
+	tcase_add_test(tc, close_releases);
+	tcase_add_test(tc, claim_taken_by_recovery);
+	tcase_add_test(tc, reused_pid_predecessor_taken_over);
+	tcase_add_test(tc, reused_pid_orphaned_publish_finished);
+	suite_add_tcase(s, tc);
+	return tu_run_suite(s);
+}
