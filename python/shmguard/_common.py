@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import math
 import numbers
+import operator
 import os
 import time
 from collections import deque
@@ -107,6 +108,29 @@ def no_nul(s: str, arg: str, path: Optional[str] = None) -> str:
                               f"{arg} {s!r} contains a NUL byte: C would stop at it and use "
                               f"{s.split(chr(0), 1)[0]!r}, another one")
     return s
+
+
+def c_int(value, what: str, path: Optional[str], lo: int, hi: int) -> int:
+    """An integer argument of the C side, checked to fit its field
+    (InvalidArgument naming it, rather than cffi's OverflowError, or a
+    float silently cut short)."""
+    try:
+        n = operator.index(value)
+    except TypeError:
+        raise InvalidArgument(-errno.EINVAL, path,
+                              f"{what} must be an integer, not {value!r}") from None
+    if not lo <= n <= hi:
+        raise InvalidArgument(-errno.EINVAL, path, f"{what} is {n}, expected {lo} to {hi}")
+    return n
+
+
+def choice(value, what: str, options: dict, path: Optional[str]):
+    """options[value], or InvalidArgument listing the options."""
+    try:
+        return options[value]
+    except (KeyError, TypeError):
+        raise InvalidArgument(-errno.EINVAL, path, f"{what} must be one of "
+                              f"{', '.join(map(repr, options))}, not {value!r}") from None
 
 
 def truncated(region, path: Optional[str], what: str) -> None:

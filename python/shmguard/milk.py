@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, List, NamedTuple, Optional, Union
 
 from . import _lib
-from ._common import Handle, deadline_ns, no_nul, resolve, sliced, to_str, truncated
+from ._common import Handle, c_int, choice, deadline_ns, no_nul, resolve, sliced, to_str, truncated
 from .errors import InvalidArgument, NotFound, ShmguardError, check, error_for
 from .stream import liveness
 
@@ -59,7 +59,8 @@ def fps_path(name: PathLike) -> str:
 def pinfo_path(name: str, pid: int) -> str:
     """The file of process `name` with PID `pid` (``shmg_pinfo_path``)."""
     buf = ffi.new("char[]", _lib.PATH_MAX)
-    err = lib.shmg_pinfo_path(buf, _lib.PATH_MAX, no_nul(name, "process name").encode(), pid)
+    err = lib.shmg_pinfo_path(buf, _lib.PATH_MAX, no_nul(name, "process name").encode(),
+                              c_int(pid, "pid", None, 1, 2**31 - 1))
     if err < 0:
         raise error_for(err, None, f"process name {name!r}")
     return to_str(buf)
@@ -204,7 +205,7 @@ class FPS:
         self.path = fps_path(name)
         o = ffi.new("struct shmg_fps_opts *")
         o.size = ffi.sizeof("struct shmg_fps_opts")
-        o.layout = {"auto": 0, "2024": 1, "new": 2}[layout]
+        o.layout = choice(layout, "layout", {"auto": 0, "2024": 1, "new": 2}, self.path)
         pp = ffi.new("struct shmg_fps **")
         err = lib.shmg_fps_open(pp, self.path.encode(),
                                 (_lib.SHMG_REGION_FOLLOW if follow else 0)
@@ -224,8 +225,8 @@ class FPS:
         base = os.path.basename(self.path)
         what = ffi.new("struct shmg_fps_params *")
         what.size = ffi.sizeof("struct shmg_fps_params")
-        what.layout = {"2024": 1, "new": 2}[layout]
-        what.nparam = nparam
+        what.layout = choice(layout, "layout", {"2024": 1, "new": 2}, self.path)
+        what.nparam = c_int(nparam, "nparam", self.path, 1, 2**32 - 1)
         cname = ffi.new("char[]", base[: -len(".fps.shm")].encode() if base.endswith(".fps.shm")
                         else base.encode())
         what.name = cname
@@ -264,6 +265,10 @@ class FPS:
         h, self._f = getattr(self, "_h", None), None
         if h is not None:
             h.close()
+
+    def __reduce__(self):
+        raise TypeError("an FPS cannot be copied or pickled (it owns a mapping): open "
+                        "another FPS of the same name")
 
     def __enter__(self) -> "FPS":
         return self
@@ -450,6 +455,8 @@ class FPS:
     def flags(self, key: Union[str, int], set: int = 0, clear: int = 0) -> int:
         """Set and clear fpflag bits in one atomic step; returns the new flags."""
         i = self.index(key)
+        set = c_int(set, "set", self.path, 0, 2**64 - 1)
+        clear = c_int(clear, "clear", self.path, 0, 2**64 - 1)
         out = ffi.new("uint64_t *")
         with self._h as f:
             check(lib.shmg_fps_flags(f, i, set, clear, out), self.path, "flags")
@@ -587,10 +594,10 @@ class Pinfo:
         self.path = no_nul(path, "PINFO path") if path is not None else pinfo_path(name, pid)
         w = ffi.new("struct shmg_pinfo_params *")
         w.size = ffi.sizeof("struct shmg_pinfo_params")
-        w.file_size = 4640 if layout == "new" else 4624
+        w.file_size = choice(layout, "layout", {"new": 4640, "2024": 4624}, self.path)
         cname = ffi.new("char[]", name.encode())
         w.name = cname
-        w.pid = pid
+        w.pid = c_int(pid, "pid", self.path, 1, 2**31 - 1)
         pp = ffi.new("struct shmg_pinfo **")
         err = lib.shmg_pinfo_create(pp, self.path.encode(), w, 0o600,
                                     (_lib.SHMG_REGION_REPLACE if replace else 0)
@@ -614,6 +621,10 @@ class Pinfo:
         h, self._p = getattr(self, "_h", None), None
         if h is not None:
             h.close()
+
+    def __reduce__(self):
+        raise TypeError("a Pinfo cannot be copied or pickled (it owns a mapping): open "
+                        "another Pinfo of the same file")
 
     def __enter__(self) -> "Pinfo":
         return self
@@ -640,6 +651,7 @@ class Pinfo:
         """Ask the process for `cmd` (RUN, PAUSE, STEP, EXIT, SPIN). Raises
         Busy-like ShmguardError (-EALREADY) when an exit is pending."""
         end = deadline_ns(timeout, self.path)
+        cmd = c_int(cmd, "cmd", self.path, -2**31, 2**31 - 1)
         with self._h as p:
             sliced(lambda d: lib.shmg_pinfo_command(p, cmd, d), end, self.path, "command",
                    self._h)
@@ -680,6 +692,10 @@ class Pinfo:
     def set_status(self, code: int, msg: str, *, timeout: Optional[float] = None) -> None:
         """Write the status code and message (at most 199 bytes) as one unit."""
         end = deadline_ns(timeout, self.path)
+        code = c_int(code, "code", self.path, -2**31, 2**31 - 1)
+        if not isinstance(msg, str):
+            raise InvalidArgument(-errno.EINVAL, self.path,
+                                  f"msg must be a str, not {type(msg).__name__}")
         b = msg.encode()
         if len(b) >= 200 or b"\0" in b:
             raise InvalidArgument(-errno.EINVAL, self.path,
@@ -696,6 +712,8 @@ class Pinfo:
         """CTRLval from `frm` to `to` only if it still holds `frm`; returns
         whether it changed (a command written meanwhile is kept)."""
         end = deadline_ns(timeout, self.path)
+        frm = c_int(frm, "frm", self.path, -2**31, 2**31 - 1)
+        to = c_int(to, "to", self.path, -2**31, 2**31 - 1)
         now = ffi.new("int *")
         try:
             with self._h as p:

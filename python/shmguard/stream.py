@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import mmap
-import operator
 import os
 import threading
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from typing import Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _lib
-from ._common import Handle, deadline_ns, resolve, seconds, sliced, to_str, truncated
+from ._common import Handle, c_int, deadline_ns, resolve, seconds, sliced, to_str, truncated
 from .errors import Busy, InvalidArgument, ShmguardError, Truncated, check, error_for
 
 ffi, lib = _lib.ffi, _lib.lib
@@ -124,19 +123,6 @@ _PAST = ffi.new("struct timespec *")  # {0, 0}: long passed
 _TIMEOUT = 5.0  # read()'s default timeout (valid: the fast path skips its check)
 # One snapshot struct per thread, reused (it is read right after each call).
 _tls = threading.local()
-
-
-def _count(value, what: str, path: str, lo: int, hi: int) -> int:
-    """An integer argument of the C side, checked to fit (InvalidArgument
-    naming it, rather than cffi's OverflowError or a float cut short)."""
-    try:
-        n = operator.index(value)
-    except TypeError:
-        raise InvalidArgument(-errno.EINVAL, path,
-                              f"{what} must be an integer, not {value!r}") from None
-    if not lo <= n <= hi:
-        raise InvalidArgument(-errno.EINVAL, path, f"{what} is {n}, expected {lo} to {hi}")
-    return n
 
 
 def _text_detail(err: int) -> str:
@@ -432,11 +418,11 @@ class Stream:
         if not 1 <= len(shape) <= 3:
             raise InvalidArgument(-errno.EINVAL, path,
                                   f"shape {tuple(shape)} has {len(shape)} axes; streams have 1 to 3")
-        shape = tuple(_count(n, f"shape {tuple(shape)}: an axis", path, 1, 2**32 - 1)
+        shape = tuple(c_int(n, f"shape {tuple(shape)}: an axis", path, 1, 2**32 - 1)
                       for n in shape)
-        cbsize = _count(cbsize, "cbsize", path, 0, 2**32 - 1)
-        nsem = _count(nsem, "nsem", path, 0, 2**16 - 1)
-        nkw = _count(nkw, "nkw", path, 0, 2**16 - 1)
+        cbsize = c_int(cbsize, "cbsize", path, 0, 2**32 - 1)
+        nsem = c_int(nsem, "nsem", path, 0, 2**16 - 1)
+        nkw = c_int(nkw, "nkw", path, 0, 2**16 - 1)
         p = ffi.new("struct shmg_isio_params *")
         p.size = ffi.sizeof("struct shmg_isio_params")
         p.naxis = len(shape)
@@ -503,6 +489,10 @@ class Stream:
                 p.leave()
             h.close()
 
+    def __reduce__(self):
+        raise TypeError("a Stream cannot be copied or pickled (it owns a mapping, a claim "
+                        "and a slot): open another Stream of the same name")
+
     def __enter__(self) -> "Stream":
         return self
 
@@ -532,7 +522,8 @@ class Stream:
         """The frame counter cnt0 now (frames published so far)."""
         with self._h as s:
             c = int(lib.shmg_isio_counter(s))
-            truncated(lib.shmg_isio_region(s), self.path, "counter")  # (then c read zeros)
+            if c == 0:  # (a truncated file reads zeros)
+                truncated(lib.shmg_isio_region(s), self.path, "counter")
             return c
 
     def get_counter(self) -> int:
@@ -596,10 +587,19 @@ class Stream:
             seconds(timeout, "timeout", self.path)  # (the default needs no check)
         # First attempt: a deadline in the past, so no clock read and no
         # waiting; a writer mid-frame sends us to the sliced slow path.
-        with self._h as s:
-            err = _isio_read(s, dst, self.nbytes, snap, _PAST)
+        # (`with self._h` spelled out: the fast path saves ~0.2 us.)
+        h = self._h
+        h._uses.append(None)
+        try:
+            if h.closed:
+                raise h.closed_error()
+            err = _isio_read(h.ptr, dst, self.nbytes, snap, _PAST)
             if err:
-                self._read_slow(s, err, dst, snap, timeout)
+                self._read_slow(h.ptr, err, dst, snap, timeout)
+        finally:
+            h._uses.pop()
+            if h.closed and not h._uses:
+                h._release()
         f = snap.frame
         if f > self._seen:
             self._seen = f
@@ -618,10 +618,19 @@ class Stream:
             seconds(timeout, "timeout", self.path)  # (the default needs no check)
         # First attempt: a deadline in the past, so no clock read and no
         # waiting; a writer mid-frame sends us to the sliced slow path.
-        with self._h as s:
-            err = _isio_read(s, dst, self.nbytes, snap, _PAST)
+        # (`with self._h` spelled out: the fast path saves ~0.2 us.)
+        h = self._h
+        h._uses.append(None)
+        try:
+            if h.closed:
+                raise h.closed_error()
+            err = _isio_read(h.ptr, dst, self.nbytes, snap, _PAST)
             if err:
-                self._read_slow(s, err, dst, snap, timeout)
+                self._read_slow(h.ptr, err, dst, snap, timeout)
+        finally:
+            h._uses.pop()
+            if h.closed and not h._uses:
+                h._release()
         f = int(snap.frame)
         if f > self._seen:
             self._seen = f
@@ -799,7 +808,7 @@ class Stream:
         waiting; Ctrl-C raises KeyboardInterrupt within a fraction of a
         second. Raises Timeout, WriterDead (the writer died: no frame will
         come), CounterBackwards (the stream was recreated)."""
-        after = int(after)
+        after = c_int(after, "after", self.path, 0, 2**64 - 1)
         end = deadline_ns(timeout, self.path)
         now = ffi.new("uint64_t *")
         with self._h as s:

@@ -391,3 +391,39 @@ def test_bad_frames_outputs_and_creation_arguments_are_clear_errors(shm_dir):
             Stream.create("c", **args)
         assert any(k in str(e.value) for k in kw), (kw, str(e.value))
     assert sorted(os.listdir(shm_dir)) == ["w.im.shm"]
+
+
+def test_more_bad_arguments_are_clear_errors(shm_dir):
+    import copy
+    import pickle
+    s = Stream.create("m", (3,), np.uint8)
+    named_fps(str(shm_dir / "m.fps.shm"), 4, PARAMS).close()
+    fps = FPS("m")
+    p = Pinfo.create("m")
+    for obj in (s, fps, p):
+        for dup in (copy.copy, copy.deepcopy, pickle.dumps):
+            with pytest.raises(TypeError, match="cannot be copied"):
+                dup(obj)
+    listing = sorted(os.listdir(shm_dir))
+    cases = [
+        ("after", lambda: s.wait_update(-1, timeout=0)),
+        ("after", lambda: s.wait_update("x", timeout=0)),
+        ("layout", lambda: FPS("m", layout="1999")),
+        ("layout", lambda: FPS.create("n", 2, layout="auto")),
+        ("nparam", lambda: FPS.create("n", -1)),
+        ("layout", lambda: Pinfo.create("n", layout="old")),
+        ("pid", lambda: Pinfo.create("n", pid=-5)),
+        ("pid", lambda: Pinfo("n", "12")),
+        ("set", lambda: fps.flags(0, set=-1)),
+        ("cmd", lambda: p.command(2 ** 40)),
+        ("code", lambda: p.set_status(2 ** 40, "x")),
+        ("msg", lambda: p.set_status(1, b"bytes")),
+        ("to", lambda: p.transition(0, 2.5)),
+    ]
+    for arg, call in cases:
+        with pytest.raises(InvalidArgument) as e:
+            call()
+        assert str(e.value).split(": ")[-1].startswith(arg) or f"{arg} " in str(e.value), \
+            (arg, str(e.value))
+    assert sorted(os.listdir(shm_dir)) == listing
+    assert s.counter == 0 and p.status == (0, "") and p.ctrl == 0
