@@ -133,6 +133,23 @@ def choice(value, what: str, options: dict, path: Optional[str]):
                               f"{', '.join(map(repr, options))}, not {value!r}") from None
 
 
+#: How many files one process may map with SHMG_REGION_TRUNCATION at once
+#: (the library's table, doc/region.md).
+TRUNCATION_REGIONS = 256
+
+
+def open_error(err: int, path: Optional[str], what: str):
+    """The exception for a failed open or create: error_for's, except that
+    the library's full table of truncation-protected regions is explained
+    in the binding's terms (its own text names a C flag)."""
+    if err == -errno.ENOSPC:
+        return error_for(err, path, what, detail=(
+            f"this process already maps {TRUNCATION_REGIONS} files protected against "
+            "truncation, the library's limit (a Stream, FPS or Pinfo takes one; pinned reads "
+            "of a stream one more, and one for the guard window): close some first"))
+    return error_for(err, path, what)
+
+
 def truncated(region, path: Optional[str], what: str) -> None:
     """Raise Truncated if the file behind `region` (opened with
     SHMG_REGION_TRUNCATION) was truncated: its mapping reads zeros since."""

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, List, NamedTuple, Optional, Union
 
 from . import _lib
-from ._common import Handle, c_int, choice, deadline_ns, no_nul, resolve, sliced, to_str, truncated
+from ._common import Handle, c_int, open_error, choice, deadline_ns, no_nul, resolve, sliced, to_str, truncated
 from .errors import InvalidArgument, NotFound, ShmguardError, check, error_for
 from .stream import liveness
 
@@ -211,7 +211,7 @@ class FPS:
                                 (_lib.SHMG_REGION_FOLLOW if follow else 0)
                                 | _lib.SHMG_REGION_TRUNCATION, o)
         if err:
-            raise error_for(err, self.path, "open")
+            raise open_error(err, self.path, "open")
         self._setup(pp[0])
 
     @classmethod
@@ -238,7 +238,7 @@ class FPS:
             raise FileExistsError(errno.EEXIST, "a file exists there (replace=True replaces it)",
                                   self.path)
         if err:
-            raise error_for(err, self.path, "create")
+            raise open_error(err, self.path, "create")
         self._setup(pp[0])
         return self
 
@@ -579,7 +579,7 @@ class Pinfo:
                                   (_lib.SHMG_REGION_FOLLOW if follow else 0)
                                   | _lib.SHMG_REGION_TRUNCATION)
         if err:
-            raise error_for(err, self.path, "open")
+            raise open_error(err, self.path, "open")
         self._adopt(pp[0])
 
     @classmethod
@@ -605,7 +605,7 @@ class Pinfo:
         if err == -errno.EEXIST:
             raise FileExistsError(errno.EEXIST, "a file exists there (replace=True replaces it)", self.path)
         if err:
-            raise error_for(err, self.path, "create")
+            raise open_error(err, self.path, "create")
         self._adopt(pp[0])
         return self
 

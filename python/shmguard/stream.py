@@ -23,7 +23,7 @@ from typing import Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _lib
-from ._common import Handle, c_int, deadline_ns, resolve, seconds, sliced, to_str, truncated
+from ._common import Handle, c_int, open_error, deadline_ns, resolve, seconds, sliced, to_str, truncated
 from .errors import Busy, InvalidArgument, ShmguardError, Truncated, check, error_for
 
 ffi, lib = _lib.ffi, _lib.lib
@@ -169,7 +169,7 @@ class _Window:
         err = lib.shmg_region_from_fd(rp, lib.shmg_region_fd(region),
                                       _lib.SHMG_REGION_RDONLY | _lib.SHMG_REGION_TRUNCATION)
         if err:
-            raise error_for(err, path, "map the file again for guarded pinned reads")
+            raise open_error(err, path, "map the file again for guarded pinned reads")
         self.region = rp[0]
         self.addr = int(ffi.cast("uintptr_t", lib.shmg_region_base(self.region)))
         start = int(l.off_cbdata)
@@ -276,7 +276,7 @@ class _Pinner:
         pp = ffi.new("struct shmg_isio **")
         err = lib.shmg_isio_open(pp, stream.path.encode(), _lib.SHMG_REGION_TRUNCATION)
         if err:
-            raise error_for(err, stream.path, "open for pinned reads")
+            raise open_error(err, stream.path, "open for pinned reads")
         self.s = pp[0]
         self.h = Handle(self.s, _free_pinner, f"{self.path}: the stream")
         l = ffi.new("struct shmg_isio_layout *")
@@ -403,7 +403,7 @@ class Stream:
         flags = (_lib.SHMG_REGION_FOLLOW if follow else 0) | _lib.SHMG_REGION_TRUNCATION
         err = lib.shmg_isio_open(pp, self.path.encode(), flags)
         if err:
-            raise error_for(err, self.path, "open")
+            raise open_error(err, self.path, "open")
         self._adopt(pp[0])
 
     def _create(self, name, shape, dtype, cbsize, nsem, nkw, replace) -> None:
@@ -442,7 +442,7 @@ class Stream:
         if err == -errno.EEXIST:
             raise FileExistsError(errno.EEXIST, "a file exists there (replace=True replaces it)", path)
         if err:
-            raise error_for(err, path, "create")
+            raise open_error(err, path, "create")
         self.path = path
         self._adopt(pp[0])
 

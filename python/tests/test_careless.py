@@ -427,3 +427,21 @@ def test_more_bad_arguments_are_clear_errors(shm_dir):
             (arg, str(e.value))
     assert sorted(os.listdir(shm_dir)) == listing
     assert s.counter == 0 and p.status == (0, "") and p.ctrl == 0
+
+
+def test_too_many_protected_files_is_a_clear_error_and_closing_one_helps():
+    # Truncation protection has a fixed table (shmguard._common.TRUNCATION_REGIONS);
+    # past it an open says so in the binding's words, and a close frees a place.
+    out = run_child("""
+        streams = []
+        try:
+            for i in range(shmguard._common.TRUNCATION_REGIONS + 1):
+                streams.append(shmguard.Stream.create(f's{i}', (4,), np.uint8))
+        except shmguard.ShmguardError as e:
+            print('refused after', len(streams), 'close some first' in str(e))
+        streams.pop().close()
+        streams.append(shmguard.Stream.create('again', (4,), np.uint8))
+        print('after a close', streams[-1].counter)
+    """)
+    n = shmguard._common.TRUNCATION_REGIONS
+    assert out.splitlines() == [f"refused after {n} True", "after a close 0"], out
