@@ -35,13 +35,18 @@ class Handle:
     never finds its handle freed under it. Waits see :attr:`closed` between
     two slices and raise (:func:`sliced`).
 
-    The count is a deque: append and pop are each one atomic step for the
-    interpreter (a C call under the GIL, or a per-object lock in a
-    free-threaded build), cheaper than a lock on the read fast path. A use
-    is counted before `closed` is looked at, and close() sets `closed`
-    before it looks at the count, so one of the two always sees the other;
-    the pointer is taken out of a one-element list by one atomic pop, so it
-    is freed once even when close() and a last use race to free it.
+    The count is a deque, cheaper than a lock on the read fast path: its
+    append and pop, the store and load of `closed`, and the list pop that
+    takes the pointer each run as one step while the thread holds the GIL.
+    The GIL is a mutex, so these steps happen in one total order (C11
+    5.1.2.4: an unlock synchronizes with the next lock of the same mutex).
+    A use is counted before `closed` is looked at, and close() sets
+    `closed` before it looks at the count, so in that order one of the two
+    sees the other: never a free with a use in flight (the mutant that
+    frees in close() regardless fails eight tests of test_careless.py). The
+    pointer is taken by one pop from a one-element list, so it is freed
+    once when close() and a last use both try. (A free-threaded build,
+    without the GIL, would need a lock here; the binding assumes a GIL.)
     """
 
     __slots__ = ("ptr", "closed", "_uses", "_box", "_free", "_what", "claimed", "windows")

@@ -356,7 +356,10 @@ class Stream:
     live writer), InvalidArgument (a frame of the wrong dtype or shape: the
     stream is left unchanged).
 
-    A Stream is closed by :meth:`close`, ``with``, or garbage collection.
+    A Stream is closed by :meth:`close`, ``with``, or garbage collection;
+    closing it while another thread uses it is safe (that call raises
+    ValueError, or finishes, and the handle is freed after it). A file
+    truncated under it raises Truncated rather than killing the process.
     """
 
     def __init__(self, name: PathLike, data: Optional[np.ndarray] = None, *,
@@ -699,7 +702,12 @@ class Stream:
         library's mapping directly (the fast zero-copy path, for large
         frames), but an array kept past the block then silently reads
         whatever the writer writes there: the rule is then yours to keep.
-        For small frames :meth:`read` is faster than either.
+        For small frames :meth:`read` is faster than either. Either way the
+        mapping an array views stays until the array (and every view of it)
+        is gone, also past :meth:`close` (which gives the slot back at once
+        and never raises BufferError, unlike ``mmap``). A file truncated
+        while the block runs reads zeros, and the block's end raises
+        Truncated.
 
         Never waits for the writer (the library's bounded retries; TooFast
         if lapped every time). The first pin claims one of the stream's
