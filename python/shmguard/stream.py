@@ -946,7 +946,7 @@ class Stream:
         o.size = ffi.sizeof("struct shmg_recover_opts")
         o.flags = (_lib.SHMG_RECOVER_BLANK if blank else 0) | (_lib.SHMG_RECOVER_DRY_RUN if dry_run else 0)
         o.report = report
-        o.force_pid = force_pid
+        o.force_pid = c_int(force_pid, "force_pid", self.path, 0, 2**31 - 1)  # 0: none
         with self._h as s:
             check(lib.shmg_isio_recover(s, o), self.path, "recover")
         return steps

@@ -408,6 +408,8 @@ def test_more_bad_arguments_are_clear_errors(shm_dir):
     cases = [
         ("after", lambda: s.wait_update(-1, timeout=0)),
         ("after", lambda: s.wait_update("x", timeout=0)),
+        ("force_pid", lambda: s.recover(force_pid=2 ** 40)),
+        ("force_pid", lambda: s.recover(force_pid=-1)),
         ("layout", lambda: FPS("m", layout="1999")),
         ("layout", lambda: FPS.create("n", 2, layout="auto")),
         ("nparam", lambda: FPS.create("n", -1)),
