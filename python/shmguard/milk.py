@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, List, NamedTuple, Optional, Union
 
 from . import _lib
-from ._common import Handle, c_int, open_error, choice, deadline_ns, no_nul, resolve, sliced, to_str, truncated
+from ._common import (Handle, c_int, choice, deadline_ns, no_nul, open_error, resolve, sliced,
+                      to_str, truncated)
 from .errors import InvalidArgument, NotFound, ShmguardError, check, error_for
 from .stream import liveness
 

@@ -23,7 +23,8 @@ from typing import Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _lib
-from ._common import Handle, c_int, open_error, deadline_ns, resolve, seconds, sliced, to_str, truncated
+from ._common import (Handle, c_int, deadline_ns, open_error, resolve, seconds, sliced, to_str,
+                      truncated)
 from .errors import Busy, InvalidArgument, ShmguardError, Truncated, check, error_for
 
 ffi, lib = _lib.ffi, _lib.lib
@@ -507,7 +508,6 @@ class Stream:
             self.close()
         except Exception:
             pass
-
 
     def __repr__(self) -> str:
         state = "closed" if self._s is None else f"counter {self.counter}"
