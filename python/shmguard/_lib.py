@@ -38,6 +38,9 @@ struct shmg_region;
 void *shmg_region_base(const struct shmg_region *r);
 size_t shmg_region_size(const struct shmg_region *r);
 int shmg_region_fd(const struct shmg_region *r);
+int shmg_region_from_fd(struct shmg_region **r, int fd, unsigned flags);
+void shmg_region_close(struct shmg_region *r);
+_Bool shmg_region_truncated(const struct shmg_region *r);
 _Bool shmg_region_writable(const struct shmg_region *r);
 
 /* wflag.h (the snapshot a read hands back; a pinned copy) */
