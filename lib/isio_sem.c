@@ -40,8 +40,10 @@ static bool post_capped(sem_t *sem, const char *what, unsigned k)
 
 void shmg__isio_post_all(const struct shmg_isio *s)
 {
-	/* Called after the publish: a reader woken by a post finds the new
-	 * cnt0 and a clear write flag (tests/check_interpose.c). */
+	/* Called after the publish, so a reader woken by a post finds the
+	 * new cnt0 and a clear write flag (sem_post and sem_wait synchronize
+	 * memory: POSIX.1-2017, XBD 4.12; the order is tests/check_interpose.c,
+	 * isio_posts_after_publish). */
 	SHMG__TEST_POINT(SHMG__ISIO_POSTING);
 	int32_t self = (int32_t)getpid();
 	for (unsigned i = 0; i < s->layout.nsem; i++)
