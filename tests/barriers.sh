@@ -45,8 +45,8 @@ aarch64|shmg_wflag_pin|dmb[[:space:]]+ish$|pin: the seq_cst fence after the anno
 aarch64|shmg_wflag_pin|ldar|pin: the acquire loads of the index and the copy's number
 aarch64|shmg_wflag_unpin|stlr|unpin: the release store ending the reads of the copy
 aarch64|shmg_wflag_read read_single|ldar|seqlock read: the acquire loads of the counter and the mark
-aarch64|shmg_atomic_load_memcpy_explicit|dmb[[:space:]]+ishld|load copy: the acquire fence keeping the re-checks after the copy
-aarch64|shmg_atomic_store_memcpy_explicit|dmb[[:space:]]+ish$|store copy: the release fence keeping the copy after the mark
+aarch64|shmg_atomic_load_memcpy_explicit load_fence|dmb[[:space:]]+ishld|load copy: the acquire fence keeping the re-checks after the copy
+aarch64|shmg_atomic_store_memcpy_explicit store_fence|dmb[[:space:]]+ish$|store copy: the release fence keeping the copy after the mark
 RULES
 }
 
