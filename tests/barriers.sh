@@ -3,10 +3,13 @@
 # in the header's atomics, which tests/codegen-x86_64.sh and check-cross
 # check). For each protocol function, the instructions it must contain:
 #
-#   x86-64: a full barrier (mfence, or a lock-prefixed or xchg RMW) where a
-#     seq_cst fence orders a store before a later load (the Dekker
-#     handshakes: the publish and its sleepers, the pin and the writer's
-#     pick); lfence/sfence after large copies (lib/memcpy.c). Release and
+#   x86-64: the seq_cst fence itself (mfence, or GCC's lock or of 0 to the
+#     stack) where it orders a store before a later load (the Dekker
+#     handshakes: the publish and its sleepers, the wait's announcement,
+#     the pin and the writer's pick); not any lock-prefixed RMW, since
+#     other RMWs in the same function (the announcing OR, a CAS) are no
+#     fence between the store and the load that matter; lfence/sfence
+#     after large copies (lib/memcpy.c). Release and
 #     acquire fences emit nothing on x86 (TSO), so they are checked on
 #   aarch64: dmb ish (release and seq_cst fences), dmb ishld (acquire
 #     fences), ldar (acquire loads), stlr (release stores).
@@ -29,11 +32,11 @@ trap 'rm -rf "$tmp"' EXIT
 # The rules: "arch|functions (one may be inlined into another)|ERE|why".
 rules() {
 	cat <<'RULES'
-x86_64|shmg_wflag_publish wake_sleepers|mfence|lock |xchg.*\(|publish: the counter and mark stores before the look at the waiters byte (Dekker with sleepers, tests/spin/wflag_wake.pml)
-x86_64|shmg_wflag_abort wake_sleepers|mfence|lock |xchg.*\(|abort: the mark store before the look at the waiters byte
-x86_64|shmg_wflag_wait_update wflag_wait announce_then_look|mfence|lock |xchg.*\(|wait: the announcement before the look at the counter (Dekker with the publish)
-x86_64|shmg__wflag_pick|mfence|lock |xchg.*\(|pick: the zeroed sequence word before the look at the pins (tests/spin/wflag_pin.pml)
-x86_64|shmg_wflag_pin|mfence|lock |xchg.*\(|pin: the announcement before the re-check of the copy's number
+x86_64|shmg_wflag_publish wake_sleepers|mfence|lock or[lq]? +\$0x0,\(%[re]sp\)|publish: the counter and mark stores before the look at the waiters byte (Dekker with sleepers, tests/spin/wflag_wake.pml)
+x86_64|shmg_wflag_abort wake_sleepers|mfence|lock or[lq]? +\$0x0,\(%[re]sp\)|abort: the mark store before the look at the waiters byte
+x86_64|shmg_wflag_wait_update wflag_wait announce_then_look|mfence|lock or[lq]? +\$0x0,\(%[re]sp\)|wait: the announcement before the look at the counter (Dekker with the publish)
+x86_64|shmg__wflag_pick|mfence|lock or[lq]? +\$0x0,\(%[re]sp\)|pick: the zeroed sequence word before the look at the pins (tests/spin/wflag_pin.pml)
+x86_64|shmg_wflag_pin|mfence|lock or[lq]? +\$0x0,\(%[re]sp\)|pin: the announcement before the re-check of the copy's number
 x86_64|shmg_atomic_load_memcpy_explicit|lfence|load copy: string loads ordered before the re-checks (lib/memcpy.c)
 x86_64|shmg_atomic_store_memcpy_explicit|sfence|store copy: string stores ordered before the publish (lib/memcpy.c)
 aarch64|shmg_wflag_begin_timed|dmb[[:space:]]+ish$|begin: the release fence keeping the frame's stores behind the mark (tests/spin/seqlock.pml, NO_WRITER_FENCE)
