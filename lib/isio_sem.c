@@ -22,6 +22,7 @@
 #include "slot_claims.h"
 #include "isio_layout.h"
 #include "sem_words.h"
+#include "testing.h"
 
 /* Post below the cap, as ImageStreamIO does (so an unread semaphore does
  * not grow without bound). The value read and the post are not one step:
@@ -39,6 +40,11 @@ static bool post_capped(sem_t *sem, const char *what, unsigned k)
 
 void shmg__isio_post_all(const struct shmg_isio *s)
 {
+	/* Called after the publish, so a reader woken by a post finds the
+	 * new cnt0 and a clear write flag (sem_post and sem_wait synchronize
+	 * memory: POSIX.1-2017, XBD 4.12; the order is tests/check_interpose.c,
+	 * isio_posts_after_publish). */
+	SHMG__TEST_POINT(SHMG__ISIO_POSTING);
 	int32_t self = (int32_t)getpid();
 	for (unsigned i = 0; i < s->layout.nsem; i++)
 		if (post_capped(isio_sem(s, i), "semaphore", i)) /* who posted, as ImageStreamIO */

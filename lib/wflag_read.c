@@ -314,6 +314,7 @@ static int read_single(const struct shmg_wflag *g, void *dst,
 		}
 		/* The copy's acquire fence keeps the re-checks after it. */
 		shmg_atomic_load_memcpy(dst, s, len, acquire);
+		SHMG__TEST_POINT(SHMG__WFLAG_READ_COPIED);
 		/* The mark re-check must be an acquire load read before the
 		 * counter (tests/spin/seqlock.pml, mutant RELAXED_RECHECK). */
 		uint8_t m2 = byte_load(g->mark, acquire);
@@ -365,6 +366,7 @@ static int read_latch(const struct shmg_wflag *g, void *dst, size_t len,
 		const unsigned char *copy = shmg_atomic_inject_dependency(
 			g->data + (size_t)i * g->data_len, shmg_atomic_make_dependency(q1));
 		shmg_atomic_load_memcpy(dst, copy, len, acquire);
+		SHMG__TEST_POINT(SHMG__WFLAG_READ_COPIED);
 		/* A copy that read any byte of a later rewrite sees that
 		 * rewrite's zeroed sequence word here (fence-fence
 		 * synchronization; tests/spin/wflag_latch.pml). */

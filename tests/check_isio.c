@@ -342,6 +342,10 @@ START_TEST(frames_single_buffer)
 	/* Every semaphore posted once per frame, capped at 10; the semlog too. */
 	for (unsigned i = 0; i < 10; i++)
 		ck_assert_int_eq(semval(r, i), 10);
+	int logval = -1;
+	ck_assert_int_eq(sem_getvalue((sem_t *)(void *)(base_of(r) + layout_of(r).off_semlog),
+				      &logval), 0);
+	ck_assert_int_eq(logval, 10);
 	ck_assert_int_eq(shmg_isio_read(r, g, sizeof(g) + 2, &snap, NULL), -ERANGE);
 	ck_assert_int_eq(shmg_isio_release(s), 0);
 	ck_assert_int_eq(FIELD(s, 220, int32_t), 0);
