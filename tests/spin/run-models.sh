@@ -90,4 +90,9 @@ verify fps_rt.pml RELAXED_CNT_TSO pass
 for mutant in RELAXED_CNT NO_VALUE_FENCE NO_READER_FENCE RELAXED_C1 RELAXED_W2; do
 	verify fps_rt.pml "$mutant" fail
 done
+verify wflag_repin.pml SHMG_MODEL pass
+verify wflag_repin.pml RELAXED_ANNOUNCE_NO_MERGE pass
+for mutant in RELAXED_ANNOUNCE RELAXED_UNPIN NO_READER_FENCE; do
+	verify wflag_repin.pml "$mutant" fail
+done
 exit $status
