@@ -346,7 +346,15 @@ static int read_latch(const struct shmg_wflag *g, void *dst, size_t len,
 		 * copy's addresses carry the sequence word's dependency, so the
 		 * copy is read after it (wflag_latch.pml, RELAXED_SEQ, is the
 		 * order this keeps). No acquire instruction on aarch64
-		 * (tests/codegen/aarch64.c, cg_dependency_chain). */
+		 * (tests/codegen/aarch64.c, cg_dependency_chain). The C11
+		 * model gives these loads no order: to it they are relaxed,
+		 * and a dependency orders nothing (only consume would, which
+		 * compilers implement as acquire). The order is the CPU's,
+		 * which keeps address dependencies between loads (AArch64,
+		 * POWER, RISC-V, x86; elsewhere these are acquire loads), and
+		 * it holds only while the compiler keeps the dependency,
+		 * which is why the chain is checked in the binary (XNU's
+		 * caveat, doc/atomic.md). */
 		uint32_t i = shmg_atomic_load(g->index, dependency);
 		if (i >= g->copies)
 			return SHMG_EGARBAGE;
