@@ -73,8 +73,8 @@ bool shmg__watch_dead(struct shmg__proc_watch *w, pid_t tid,
 		      uint64_t start_bits, unsigned nbits);
 
 /* A quick look without a watch (for try-operations): the thread is gone
- * (no such id, or its pidfd says it exited). A reused id reads as alive:
- * a blocking waiter's full probe decides. */
+ * (no such id, another thread's start bits under its id, or its pidfd says
+ * it exited). A probe that cannot tell says alive. */
 bool shmg__thread_gone(pid_t tid, uint64_t start_bits, unsigned nbits);
 
 /* Give the file open as fd (an O_TMPFILE file, nameless) the name `to`:

@@ -87,10 +87,18 @@ bool shmg__thread_gone(pid_t tid, uint64_t start_bits, unsigned nbits)
 			return true; /* no thread has that id: the owner is gone */
 		return shmg__owner_alive(tid, start_bits, nbits) == SHMG_PROC_DEAD;
 	}
-	struct pollfd p = {.fd = fd, .events = POLLIN};
-	bool exited = poll(&p, 1, 0) == 1;
+	/* The pidfd is for whichever thread has the id now, which after PID
+	 * reuse is not the owner: only the start bits tell. Read them after
+	 * the open and poll after the read: if the pidfd's thread still runs
+	 * at the poll, it had the id all along, so the start time read was
+	 * its own (tests/check_xlock.c, pid_reuse_not_fooled). */
+	bool gone = shmg__owner_alive(tid, start_bits, nbits) == SHMG_PROC_DEAD;
+	if (!gone) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		gone = poll(&p, 1, 0) == 1;
+	}
 	close(fd);
-	return exited;
+	return gone;
 }
 
 bool shmg__thread_of(pid_t pid, pid_t tid)

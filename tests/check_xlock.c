@@ -261,8 +261,8 @@ START_TEST(zombie_owner_is_dead)
 END_TEST
 
 /* PID reuse: the word names a live process's id with other start bits (the
- * dead owner's): the owner is dead. With that process's own start bits:
- * alive, never robbed. */
+ * dead owner's): the owner is dead, for trylock and lock alike. With that
+ * process's own start bits: alive, never robbed. */
 START_TEST(pid_reuse_not_fooled)
 {
 	struct shmg_xlock l = lock_for(_i);
@@ -273,6 +273,12 @@ START_TEST(pid_reuse_not_fooled)
 		_exit(0);
 	}
 	uint64_t start = start_of(live);
+	/* trylock's own probe (a thread pidfd, which opens on whichever
+	 * thread has the id now) must compare the start bits too. */
+	set_word(&l, word_of(&l, live, start + 1));
+	ck_assert_int_eq(shmg_xlock_trylock(&l), SHMG_OWNERDEAD);
+	ck_assert_int_eq(shmg_xlock_consistent(&l), 0);
+	ck_assert_int_eq(shmg_xlock_unlock(&l), 0);
 	set_word(&l, word_of(&l, live, start + 1));
 	ck_assert_int_eq(shmg_xlock_lock(&l), SHMG_OWNERDEAD);
 	ck_assert_int_eq(shmg_xlock_consistent(&l), 0);
