@@ -274,8 +274,8 @@ START_TEST(pid_reuse_not_fooled)
 		_exit(0);
 	}
 	uint64_t start = start_of(live);
-	/* trylock's own probe (a thread pidfd, which opens on whichever
-	 * thread has the id now) must compare the start bits too. */
+	/* trylock's own probe (one look at whichever thread has the id now)
+	 * must compare the start bits too. */
 	set_word(&l, word_of(&l, live, start + 1));
 	ck_assert_int_eq(shmg_xlock_trylock(&l), SHMG_OWNERDEAD);
 	ck_assert_int_eq(shmg_xlock_consistent(&l), 0);
