@@ -26,12 +26,13 @@
  * 450 cpu_relax in all (10-60 us), a short critical section's worth. */
 #define XLOCK_SPIN 12
 /* A sleeper wakes to probe the owner every PROBE_FIRST_NS for its first
- * PROBE_FAST_NS of waiting, then backs off by doubling up to PROBE_MAX_NS:
- * prompt detection of a crash while a lock is contended, little cost while
- * a live owner holds it long. A probe cycle (timer wake, /proc read, back
- * to sleep) costs about 10 us of CPU, so the fast phase uses about a third
- * of a CPU; the period is what decides how soon a death is seen (half of it
- * on average: doc/xlock.md, "Owner death"). */
+ * PROBE_FAST probes (PROBE_FAST_NS of waiting or more: a late wake-up makes
+ * a period longer, never shorter), then backs off by doubling up to
+ * PROBE_MAX_NS: prompt detection of a crash while a lock is contended,
+ * little cost while a live owner holds it long. A probe cycle (timer wake,
+ * /proc read, back to sleep) costs about 10 us of CPU, so the fast phase
+ * uses about a third of a CPU; the period decides how soon a death is seen
+ * (half of it on average: doc/xlock.md, "Owner death"). */
 #define PROBE_FIRST_NS 25000u
 #define PROBE_FAST_NS 3000000u
 #define PROBE_FAST (PROBE_FAST_NS / PROBE_FIRST_NS)
