@@ -72,9 +72,10 @@ void shmg__watch_close(struct shmg__proc_watch *w);
 bool shmg__watch_dead(struct shmg__proc_watch *w, pid_t tid,
 		      uint64_t start_bits, unsigned nbits);
 
-/* A quick look without a watch (for try-operations): the thread is gone
- * (no such id, or its pidfd says it exited). A reused id reads as alive:
- * a blocking waiter's full probe decides. */
+/* A quick look without a watch (for try-operations): one read of
+ * /proc/TID/stat, judged as a watch judges it (no such id, another
+ * thread's start bits under the id, a zombie, an exiting thread). A probe
+ * that cannot tell says alive. */
 bool shmg__thread_gone(pid_t tid, uint64_t start_bits, unsigned nbits);
 
 /* Give the file open as fd (an O_TMPFILE file, nameless) the name `to`:
