@@ -158,7 +158,8 @@ SHMG_EXPORT int shmg_isio_release(struct shmg_isio *s);
  * whose value is below 10, and the semlog, are posted.
  * *cnt (may be NULL) receives the new cnt0.
  * Returns 0, -EINVAL (length), -ENOTSUP (GPU stream), SHMG_ENOTOWNER (this
- * process has not claimed the stream).
+ * process has not claimed the stream), -EOVERFLOW (cnt0 is UINT64_MAX: the
+ * next frame would wrap it to 0; nothing is written).
  */
 SHMG_EXPORT int shmg_isio_write(struct shmg_isio *s, const void *frame,
 				size_t len, uint64_t *cnt);
