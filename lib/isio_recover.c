@@ -312,10 +312,21 @@ SHMG_EXPORT int shmg_isio_recover(struct shmg_isio *s, const struct shmg_recover
 				  "is possible");
 	if (!(sems = malloc(sizeof(*sems))))
 		return -ENOMEM;
+	/* One recovery at a time: a second would plan on what the first is
+	 * changing (its take-over then fails), so it is told who holds the
+	 * file instead. A dry run changes nothing and takes no lock. */
+	if (!shmg__dry_run(&rc) && (err = shmg__recovery_lock(&rc, s->region->fd)) != 0) {
+		char why[256];
+		snprintf(why, sizeof(why), "%s", shmg_error_detail(err));
+		shmg__step(&rc, err, "%s", why);
+		free(sems);
+		return shmg__fail(err, "%s", why); /* the detail, whatever the report did */
+	}
 	/* All or nothing: plan every step (where all failures happen), then
 	 * apply, taking over first (the one step that can still fail). */
 	plan_sems(s, sems);
 	err = plan_writer(&rc, s, &w);
+	SHMG__TEST_POINT(SHMG__RECOVER_PLANNED);
 	if (!err)
 		err = take_over(&rc, s, &w);
 	if (!err) {
@@ -323,6 +334,7 @@ SHMG_EXPORT int shmg_isio_recover(struct shmg_isio *s, const struct shmg_recover
 		apply_slots(&rc, s); /* first: dead readers' pins go */
 		apply_writer(&rc, s, &w);
 	}
+	shmg__recovery_unlock(&rc);
 	free(w.frame);
 	free(sems);
 	return err ? err : rc.result;

@@ -350,6 +350,9 @@ SHMG_EXPORT int shmg_isio_inspect_slot(const struct shmg_isio *s, unsigned k,
  * change, and a failure returns its code with the file unchanged. Steps
  * left alone (a live process, a value nobody writes) do not stop the others.
  * Each step is reported through opts->report (may be NULL).
+ * One recovery of a file at a time (an OFD lock on the file, not taken by a
+ * dry run): a second, from any process or handle, returns -EBUSY at once,
+ * changing nothing, its detail naming the PID of the one that holds it.
  * Returns 0 (nothing to recover), SHMG_RECOVERED, or the negative code of
  * the first step left alone (-EBUSY: a live process; SHMG_EWRITERDEAD: a
  * partial frame that cannot be replaced without SHMG_RECOVER_BLANK;
