@@ -355,7 +355,18 @@ if [ -z "${SHMG_EXEC_WRAPPER-}" ]; then
 			has "has been held by live process $holder for" "stuck lock alert"
 		fi
 		cp "$work/$how.pinfo.shm" "$work/before.pinfo"
-		t 0 "recover leaves a live holder alone" $tool recover "$work/$how.pinfo.shm"
+		if [ $how = hold-unmapped ]; then
+			# inspect's PROBLEM, and recover agrees: left alone (exit 3),
+			# saying why and how to take it.
+			t 3 "recover leaves a live holder that does not map the file alone" \
+				$tool recover "$work/$how.pinfo.shm"
+			has "left alone: the status lock is held by live thread $holder, which does not map the file" \
+				"recover agrees with inspect"
+			has "shmguard recover --force $holder" "recover names the way out"
+		else
+			t 0 "recover leaves a live holder alone" $tool recover "$work/$how.pinfo.shm"
+			has "nothing (more) to recover" "a locker at work"
+		fi
 		same "$work/$how.pinfo.shm" "$work/before.pinfo" "recover without --force"
 		t 0 "recover --force" $tool recover --force $holder "$work/$how.pinfo.shm"
 		has "recover the status lock from live (named by force_pid) thread $holder" "--force $how"
