@@ -24,7 +24,8 @@ int shmg__recovery_begin(struct shmg__recovery *rc,
 	if (!opts)
 		return 0;
 	int err = SHMG__SIZED_IN(&rc->opts, opts, struct shmg_recover_opts);
-	if (!err && (rc->opts.flags & ~(uint32_t)(SHMG_RECOVER_DRY_RUN | SHMG_RECOVER_BLANK)))
+	if (!err && (rc->opts.flags & ~(uint32_t)(SHMG_RECOVER_DRY_RUN | SHMG_RECOVER_BLANK |
+						  SHMG_RECOVER_ASSUME_UNMAPPED)))
 		err = shmg__fail(-EINVAL, "recover flags 0x%x: unknown bits", rc->opts.flags);
 	return err;
 }

@@ -339,7 +339,10 @@ SHMG_EXPORT int shmg_isio_inspect_slot(const struct shmg_isio *s, unsigned k,
  *     else only with SHMG_RECOVER_BLANK, an all-zero frame;
  *   - a write flag set with no writer recorded (an unmodified ImageStreamIO
  *     writer never records itself): treated so only when no process maps
- *     the file (shmg_proc_mappers), with SHMG_RECOVER_BLANK;
+ *     the file (shmg_proc_mappers), with SHMG_RECOVER_BLANK; processes
+ *     whose maps cannot be read (another user's) count as mappers, named
+ *     in the step left alone, unless SHMG_RECOVER_ASSUME_UNMAPPED (the
+ *     operator's statement that none of them maps it);
  *   - a dead writer's record (write flag clear) is cleared;
  *   - semaphore slots of dead readers are freed, and their pins cleared
  *     (so the writer may rewrite the copies they pinned);
