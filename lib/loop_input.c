@@ -8,33 +8,15 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdio.h>
-#include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <shmguard/error.h>
 #include <shmguard/isio.h>
 
 #include "detail.h"
 #include "loop_internal.h"
+#include "proc_internal.h"
 #include "region_internal.h"
-
-/* The name the input's file had ("/proc/self/fd/N" says "NAME (deleted)"
- * once it is unlinked); "" when unknown. */
-static void name_of(int fd, char *path, size_t len)
-{
-	static const char deleted[] = " (deleted)";
-	char link[32];
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	ssize_t n = readlink(link, path, len - 1);
-	if (n < 0)
-		n = 0;
-	path[n] = '\0';
-	size_t k = strlen(deleted);
-	if ((size_t)n > k && strcmp(path + n - k, deleted) == 0)
-		path[n - k] = '\0';
-}
 
 int shmg__loop_input_gone(const struct shmg_loop *l)
 {
@@ -53,7 +35,7 @@ int shmg__loop_input_gone(const struct shmg_loop *l)
 		return 0;
 	char path[PATH_MAX];
 	struct stat now;
-	name_of(r->fd, path, sizeof(path));
+	shmg__proc_fd_name(r->fd, path, sizeof(path));
 	if (path[0] && stat(path, &now) == 0)
 		return shmg__fail(-ESTALE, "the input stream %s was recreated under its name "
 				  "(inode %llu, the loop's is %llu): reopen it and make a new loop",

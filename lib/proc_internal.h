@@ -41,6 +41,10 @@ struct shmg__unreadable {
 int shmg__proc_mappers(int fd, pid_t *pids, size_t max, size_t *count,
 		       struct shmg__unreadable *unreadable);
 
+/* The name the file open as fd has, from /proc/self/fd/FD (its " (deleted)"
+ * suffix dropped once it is unlinked), into path; "" when unknown. */
+void shmg__proc_fd_name(int fd, char *path, size_t len);
+
 /* The kernel's PF_EXITING task flag: set at the very start of do_exit();
  * such a task never runs user code again. */
 #define SHMG__PF_EXITING 0x4u

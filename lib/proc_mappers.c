@@ -111,3 +111,19 @@ int shmg__proc_mappers(int fd, pid_t *pids, size_t max, size_t *count,
 	*count = n;
 	return complete ? 0 : -EACCES;
 }
+
+void shmg__proc_fd_name(int fd, char *path, size_t len)
+{
+	static const char deleted[] = " (deleted)";
+	char link[32];
+	if (!len)
+		return;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, path, len - 1);
+	if (n < 0)
+		n = 0;
+	path[n] = '\0';
+	size_t k = strlen(deleted);
+	if ((size_t)n > k && strcmp(path + n - k, deleted) == 0)
+		path[n - k] = '\0';
+}
