@@ -171,8 +171,21 @@ static int plan_writer(struct shmg__recovery *rc, const struct shmg_isio *s,
 	}
 	if (w->owner == 0)
 		return mark ? plan_unrecorded(rc, s, w) : 0;
-	if (!shmg__counts_as_dead(rc, w->owner))
+	if (!shmg__counts_as_dead(rc, w->owner)) {
+		/* A live writer mid-frame is at work, unless it does not map
+		 * the file: then it did not set the flag by writing (a planted
+		 * ownerPID, or a writer that unmapped the file mid-frame), as
+		 * `shmguard inspect` flags it; only an operator can decide. */
+		if (mark && shmg_proc_alive(w->owner, 0, 0) == SHMG_PROC_ALIVE &&
+		    shmg_proc_maps(w->owner, s->region->fd) == 0)
+			shmg__step(rc, -EBUSY, "the write flag is set and ownerPID names live "
+				   "process %d, which does not map the file (a planted ownerPID, or "
+				   "a writer that unmapped the file mid-frame); only an operator can "
+				   "take it: force_pid %d (shmguard recover --force %d), at a risk "
+				   "if that process is not stuck", (int)w->owner, (int)w->owner,
+				   (int)w->owner);
 		return 0;
+	}
 	shmg__who(rc, w->who, sizeof(w->who), "writer", w->owner);
 	if (mark)
 		return plan_republish(rc, s, w);

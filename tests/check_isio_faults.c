@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -608,6 +609,65 @@ START_TEST(force_pid_takes_from_a_live_writer)
 }
 END_TEST
 
+/* A write flag whose ownerPID names a live process that does not map the
+ * file (a writer that unmapped it mid-frame; a planted ownerPID looks the
+ * same): `shmguard inspect` flags it, and recover agrees: left alone with
+ * -EBUSY, naming the process and force_pid, nothing changed; force_pid then
+ * recovers it. */
+START_TEST(recover_live_writer_not_mapping)
+{
+	struct shmg_isio_params p = params(3);
+	struct shmg_isio *s;
+	char log[4096] = "", want[120];
+	struct shmg_recover_opts o = {.size = sizeof(o), .report = collect, .report_arg = log};
+	int go[2], done[2];
+	size_t n0, n1;
+	char c;
+
+	ck_assert_int_eq(shmg_isio_create(&s, path, &p, 0, 0), 0);
+	ck_assert_int_eq(pipe(go), 0);
+	ck_assert_int_eq(pipe(done), 0);
+	pid_t kid = tu_fork();
+	if (kid == 0) {
+		struct shmg_isio *w;
+		if (shmg_isio_open(&w, path, 0) != 0 || shmg_isio_claim(w) != 0)
+			_exit(1);
+		write_frame(w, 1);
+		memset(shmg_isio_begin(w), 0xEE, 100);
+		const struct shmg_region *r[2] = {shmg_isio_region(w), shmg_isio_region(s)};
+		for (int i = 0; i < 2; i++) /* its own mapping, and the one inherited */
+			if (munmap(shmg_region_base(r[i]), shmg_region_size(r[i])) != 0)
+				_exit(2);
+		if (write(done[1], "s", 1) != 1)
+			_exit(3);
+		(void)read(go[0], &c, 1); /* alive until the test ends */
+		_exit(0);
+	}
+	ck_assert_int_eq(read(done[0], &c, 1), 1);
+	void *before = file_bytes(&n0);
+	ck_assert_int_eq(shmg_isio_recover(s, &o), -EBUSY);
+	void *after = file_bytes(&n1);
+	snprintf(want, sizeof(want), "-16 the write flag is set and ownerPID names live process %d, "
+		 "which does not map the file", (int)kid);
+	ck_assert_msg(strstr(log, want), "report:\n%s", log);
+	snprintf(want, sizeof(want), "shmguard recover --force %d", (int)kid);
+	ck_assert_msg(strstr(log, want), "report:\n%s", log);
+	ck_assert_uint_eq(n0, n1);
+	ck_assert_msg(memcmp(before, after, n0) == 0, "recover changed the file");
+	o.force_pid = kid;
+	ck_assert_int_eq(shmg_isio_recover(s, &o), SHMG_RECOVERED);
+	ck_assert_int_eq(write(go[1], "x", 1), 1);
+	tu_wait_ok(kid);
+	for (int i = 0; i < 2; i++) {
+		close(go[i]);
+		close(done[i]);
+	}
+	free(before);
+	free(after);
+	shmg_isio_close(s);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- truncation */
 
 /*
@@ -674,6 +734,7 @@ int main(void)
 	tcase_add_test(tc, writer_dead_in_first_frame);
 	tcase_add_test(tc, two_recoveries_at_once);
 	tcase_add_test(tc, force_pid_takes_from_a_live_writer);
+	tcase_add_test(tc, recover_live_writer_not_mapping);
 	tcase_add_test(tc, truncated_under_reader_and_writer);
 	suite_add_tcase(s, tc);
 	return tu_run_suite(s);

@@ -343,6 +343,9 @@ SHMG_EXPORT int shmg_isio_inspect_slot(const struct shmg_isio *s, unsigned k,
  *     whose maps cannot be read (another user's) count as mappers, named
  *     in the step left alone, unless SHMG_RECOVER_ASSUME_UNMAPPED (the
  *     operator's statement that none of them maps it);
+ *   - a write flag whose ownerPID names a live process that does not map
+ *     the file (planted, or a writer that unmapped it mid-frame) is left
+ *     alone with -EBUSY, naming force_pid, as `shmguard inspect` flags it;
  *   - a dead writer's record (write flag clear) is cleared;
  *   - semaphore slots of dead readers are freed, and their pins cleared
  *     (so the writer may rewrite the copies they pinned);
