@@ -104,6 +104,9 @@ static void finish_frame(struct shmg_isio *s, void *copy, const void *frame)
 static int publish(struct shmg_isio *s, struct shmg_wflag *g, uint64_t *cnt)
 {
 	uint64_t n = shmg_wflag_publish(g);
+	if (SHMG__UNLIKELY(n == 0)) /* cnt0 set to its maximum since begin */
+		return shmg__fail(-EOVERFLOW, "cnt0 is %llu, its maximum: the frame was not "
+				  "published (recreate the stream)", (unsigned long long)UINT64_MAX);
 	shmg__isio_post_all(s);
 	if (cnt)
 		*cnt = n;
@@ -113,11 +116,18 @@ static int publish(struct shmg_isio *s, struct shmg_wflag *g, uint64_t *cnt)
 }
 
 /* Begin a frame on g: with pinning readers, by the stream's pin policy
- * (shmg_isio_pin_policy). 0, -EAGAIN (dropped), -ETIMEDOUT, -EINTR. */
+ * (shmg_isio_pin_policy). 0, -EAGAIN (dropped), -ETIMEDOUT, -EINTR,
+ * -EOVERFLOW (cnt0 at its maximum). */
 static int begin_frame(struct shmg_isio *s, struct shmg_wflag *g, void **copy)
 {
 	struct timespec deadline;
 	const struct timespec *dl = NULL;
+	/* cnt0 + 1 would wrap to 0, and a reader waiting for a frame after
+	 * the last one (a circular-buffer read) would wait for ever: refused
+	 * before anything changes, as a signed counter's INT64_MAX is. */
+	if (SHMG__UNLIKELY(shmg_atomic_load(g->counter, relaxed) == UINT64_MAX))
+		return shmg__fail(-EOVERFLOW, "cnt0 is %llu, its maximum: the next frame would "
+				  "wrap it to 0 (recreate the stream)", (unsigned long long)UINT64_MAX);
 	if (s->pin_wait_ns && shmg_deadline_in(&deadline, s->pin_wait_ns) == 0)
 		dl = &deadline;
 	return shmg_wflag_begin_timed(g, s->pin_full, dl, copy, NULL);

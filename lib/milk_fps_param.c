@@ -304,7 +304,7 @@ SHMG_EXPORT int shmg_fps_recover(struct shmg_fps *f, const struct shmg_recover_o
 		char what[40];
 		shmg_fps_param_lock(f, i, &l);
 		snprintf(what, sizeof(what), "parameter %u's lock", i);
-		shmg__milk_recover(&rc, &l, NULL, NULL, what);
+		shmg__milk_recover(&rc, &l, f->region->fd, NULL, NULL, what);
 	}
 	return rc.result;
 }

@@ -27,6 +27,24 @@ int shmg__proc_parse_stat(const char *line, size_t len, struct shmg__proc_stat *
  * -errno. */
 int shmg__proc_read_stat(int fd, struct shmg__proc_stat *out);
 
+/* The processes whose maps shmg__proc_mappers could not read: the first
+ * SHMG__UNREADABLE_MAX of them, their number, and the first error. */
+#define SHMG__UNREADABLE_MAX 8
+struct shmg__unreadable {
+	size_t n;
+	pid_t pids[SHMG__UNREADABLE_MAX];
+	int err; /* -EACCES for another user's process, or another -errno */
+};
+
+/* shmg_proc_mappers, also saying which processes could not be examined
+ * (unreadable may be NULL). */
+int shmg__proc_mappers(int fd, pid_t *pids, size_t max, size_t *count,
+		       struct shmg__unreadable *unreadable);
+
+/* The name the file open as fd has, from /proc/self/fd/FD (its " (deleted)"
+ * suffix dropped once it is unlinked), into path; "" when unknown. */
+void shmg__proc_fd_name(int fd, char *path, size_t len);
+
 /* The kernel's PF_EXITING task flag: set at the very start of do_exit();
  * such a task never runs user code again. */
 #define SHMG__PF_EXITING 0x4u

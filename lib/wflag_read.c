@@ -84,7 +84,9 @@ static int condition(const struct shmg_wflag *g, enum wait_for what,
 	/* A latch names frame after + 1 a moment before the counter does
 	 * (publish order), so a latch reader may be one ahead. */
 	if (c + (g->copies != 0) < after)
-		return SHMG_ECOUNTER;
+		/* A truncation's fault raises the flag during the load above:
+		 * a zero page's counter is no counter that went back. */
+		return SHMG__UNLIKELY(wflag_truncated(g)) ? SHMG_ETRUNCATED : SHMG_ECOUNTER;
 	return 0;
 }
 

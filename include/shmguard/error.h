@@ -105,6 +105,13 @@ enum shmg_recover_flags {
 	SHMG_RECOVER_DRY_RUN = 1u << 0, /* change nothing; say what would be done */
 	SHMG_RECOVER_BLANK = 1u << 1,   /* streams: publish an all-zero frame when
 					 * no complete one can be restored */
+	/* streams whose write flag is set with no writer recorded: the
+	 * operator states that no process whose /proc/PID/maps this caller
+	 * cannot read maps the file (the unmodified writer was killed), so
+	 * the readable ones alone decide whether a writer is mid-frame. If
+	 * one of them is that writer, still writing, the frame it finishes
+	 * is torn for its readers. */
+	SHMG_RECOVER_ASSUME_UNMAPPED = 1u << 2,
 };
 
 /*

@@ -165,7 +165,8 @@ SHMG_EXPORT int shmg_isio_release(struct shmg_isio *s);
  * whose value is below 10, and the semlog, are posted.
  * *cnt (may be NULL) receives the new cnt0.
  * Returns 0, -EINVAL (length), -ENOTSUP (GPU stream), SHMG_ENOTOWNER (this
- * handle has not claimed the stream).
+ * handle has not claimed the stream), -EOVERFLOW (cnt0 is UINT64_MAX: the
+ * next frame would wrap it to 0; nothing is written).
  */
 SHMG_EXPORT int shmg_isio_write(struct shmg_isio *s, const void *frame,
 				size_t len, uint64_t *cnt);
@@ -345,7 +346,13 @@ SHMG_EXPORT int shmg_isio_inspect_slot(const struct shmg_isio *s, unsigned k,
  *     else only with SHMG_RECOVER_BLANK, an all-zero frame;
  *   - a write flag set with no writer recorded (an unmodified ImageStreamIO
  *     writer never records itself): treated so only when no process maps
- *     the file (shmg_proc_mappers), with SHMG_RECOVER_BLANK;
+ *     the file (shmg_proc_mappers), with SHMG_RECOVER_BLANK; processes
+ *     whose maps cannot be read (another user's) count as mappers, named
+ *     in the step left alone, unless SHMG_RECOVER_ASSUME_UNMAPPED (the
+ *     operator's statement that none of them maps it);
+ *   - a write flag whose ownerPID names a live process that does not map
+ *     the file (planted, or a writer that unmapped it mid-frame) is left
+ *     alone with -EBUSY, naming force_pid, as `shmguard inspect` flags it;
  *   - a dead writer's record (write flag clear) is cleared;
  *   - semaphore slots of dead readers are freed, and their pins cleared
  *     (so the writer may rewrite the copies they pinned);
@@ -356,6 +363,9 @@ SHMG_EXPORT int shmg_isio_inspect_slot(const struct shmg_isio *s, unsigned k,
  * change, and a failure returns its code with the file unchanged. Steps
  * left alone (a live process, a value nobody writes) do not stop the others.
  * Each step is reported through opts->report (may be NULL).
+ * One recovery of a file at a time (an OFD lock on the file, not taken by a
+ * dry run): a second, from any process or handle, returns -EBUSY at once,
+ * changing nothing, its detail naming the PID of the one that holds it.
  * Returns 0 (nothing to recover), SHMG_RECOVERED, or the negative code of
  * the first step left alone (-EBUSY: a live process; SHMG_EWRITERDEAD: a
  * partial frame that cannot be replaced without SHMG_RECOVER_BLANK;

@@ -154,7 +154,8 @@ enum shmg_wflag_full {
  * Returns 0 (the frame is begun, as shmg_wflag_begin), -EAGAIN (dropped:
  * SHMG_WFLAG_FULL_DROP and every other copy pinned), -ETIMEDOUT (waited
  * until the deadline), -EINTR (a signal while waiting), -EINVAL (`full`
- * unknown). On an error nothing was begun and nothing is changed in the
+ * unknown), -EOVERFLOW (the counter is UINT64_MAX: the frame would wrap it
+ * to 0, and readers waiting for a frame after it would wait for ever). On an error nothing was begun and nothing is changed in the
  * segment. shmg_wflag_begin is this with SHMG_WFLAG_FULL_WAIT and no
  * deadline.
  */
@@ -168,7 +169,9 @@ SHMG_EXPORT int shmg_wflag_begin_timed(struct shmg_wflag *g, unsigned full,
  * (release); mark = 0 (release); then sleepers are woken (a seq_cst fence
  * and a look at the waiters byte: no syscall without sleepers; without a
  * waiters byte, two futex_wake calls).
- * Returns the new frame number.
+ * Returns the new frame number; 0 when the counter is UINT64_MAX (a frame
+ * begun by shmg_wflag_begin, which cannot refuse it): nothing is published
+ * and the mark stays set, so readers never take the frame for the old one.
  */
 SHMG_EXPORT uint64_t shmg_wflag_publish(struct shmg_wflag *g);
 
