@@ -136,8 +136,11 @@ int shmg__isio_place_guards(struct shmg_isio *s)
 static struct shmg_isio *isio_new(void)
 {
 	struct shmg_isio *s = calloc(1, sizeof(*s));
-	if (s)
+	if (s) {
 		s->slot = -1;
+		/* A writer never waits for readers (doc/pin.md). */
+		s->pin_full = SHMG_WFLAG_FULL_REVOKE;
+	}
 	return s;
 }
 

@@ -283,16 +283,16 @@ static void apply_slots(struct shmg__recovery *rc, struct shmg_isio *s)
 		if (shmg__dry_run(rc))
 			done = true;
 		else if (s->has_latch && s->latch.npins)
-			/* CAS from that PID to ours, the pin cleared, then free
+			/* CAS from that PID to ours, the pin revoked, then free
 			 * (doc/pin.md): a reader that claimed it meanwhile keeps
 			 * it and its pin. Cannot fail once the CAS succeeded. */
-			done = shmg__wflag_pin_reclaim(&s->latch, i, pid, &pinned);
+			done = shmg__wflag_pin_reclaim(&s->latch, i, pid, true, &pinned);
 		else /* CAS from that PID: a reader that claimed it meanwhile keeps it. */
 			done = shmg_atomic_cmpxchg(word, pid, -1, relaxed);
 		if (!done)
 			continue;
 		if (pinned >= 0)
-			shmg__step(rc, SHMG_RECOVERED, "clear the pin of circular-buffer copy %d in "
+			shmg__step(rc, SHMG_RECOVERED, "revoke the pin of circular-buffer copy %d in "
 				   "semaphore slot %u of %s", (int)pinned, i, who);
 		if (!ownerless || pid != -1)
 			shmg__step(rc, SHMG_RECOVERED, "free semaphore slot %u of %s", i, who);

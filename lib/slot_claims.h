@@ -27,8 +27,10 @@ void shmg__claims_end(void);
  * mapping of file `fd`, -1 for other memory, at `base`)? */
 bool shmg__claims_holds(int fd, const void *base, const void *word);
 
-/* Note that it now holds (held) or no longer holds the slot. 0, or
- * -ENOMEM (nothing noted). */
+/* Note that it now holds (held) or no longer holds the slot, taking or
+ * dropping the slot's lock (lib/pin_lock.h). 0, -ENOMEM (nothing noted),
+ * or -EAGAIN (nothing noted: another process holds the slot's lock, a live
+ * reader whatever its owner word says). */
 int shmg__claims_note(int fd, const void *base, const void *word, bool held);
 
 #endif /* SHMG_SLOT_CLAIMS_H */

@@ -320,9 +320,9 @@ SHMG_EXPORT int shmg_wflag_begin_timed(struct shmg_wflag *g, unsigned full,
 		*copy = NULL;
 	if (skipped)
 		*skipped = 0;
-	if (full > SHMG_WFLAG_FULL_DROP)
-		return shmg__fail(-EINVAL, "full: %u is neither SHMG_WFLAG_FULL_WAIT nor "
-				  "SHMG_WFLAG_FULL_DROP", full);
+	if (full > SHMG_WFLAG_FULL_REVOKE)
+		return shmg__fail(-EINVAL, "full: %u is none of SHMG_WFLAG_FULL_WAIT, "
+				  "SHMG_WFLAG_FULL_DROP and SHMG_WFLAG_FULL_REVOKE", full);
 	if (g->copies && g->npins) {
 		/* Skips pinned copies (lib/wflag_pin.c, doc/pin.md). */
 		int err = shmg__wflag_pick(g, full, deadline, skipped);
@@ -349,10 +349,9 @@ SHMG_EXPORT int shmg_wflag_begin_timed(struct shmg_wflag *g, unsigned full,
 SHMG_EXPORT void *shmg_wflag_begin(struct shmg_wflag *g)
 {
 	void *copy;
-	/* No deadline: only a signal ends the wait early, and this call
-	 * cannot report it. */
-	while (shmg_wflag_begin_timed(g, SHMG_WFLAG_FULL_WAIT, NULL, &copy, NULL) != 0)
-		;
+	/* Never waits for readers: the oldest pinned copy is taken back
+	 * (doc/pin.md), so this cannot fail. */
+	shmg_wflag_begin_timed(g, SHMG_WFLAG_FULL_REVOKE, NULL, &copy, NULL);
 	return copy;
 }
 

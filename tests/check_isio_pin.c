@@ -77,7 +77,7 @@ START_TEST(isio_pin_inspect_recover)
 
 	ck_assert_int_eq(shmg_isio_claim(s), 0);
 	ck_assert_int_eq(shmg_isio_pin(s, &pin), -EINVAL); /* no slot */
-	ck_assert_int_eq(shmg_isio_pin_policy(s, 2, 0), -EINVAL);
+	ck_assert_int_eq(shmg_isio_pin_policy(s, 3, 0), -EINVAL);
 	ck_assert_int_eq(shmg_isio_pin_policy(s, SHMG_WFLAG_FULL_DROP, 0), 0);
 	ck_assert_int_eq(isio_write_n(s, len), 0); /* frame 1: copy 1 */
 	pid_t v = tu_fork();
@@ -108,10 +108,11 @@ START_TEST(isio_pin_inspect_recover)
 	char log[4096] = "";
 	struct shmg_recover_opts o = {.size = sizeof(o), .report = collect, .report_arg = log};
 	ck_assert_int_eq(shmg_isio_recover(s, &o), SHMG_RECOVERED);
-	ck_assert_msg(strstr(log, "clear the pin of circular-buffer copy 1 in semaphore slot 0"),
+	ck_assert_msg(strstr(log, "revoke the pin of circular-buffer copy 1 in semaphore slot 0"),
 		      "%s", log);
 	ck_assert_msg(strstr(log, "free semaphore slot 0"), "%s", log);
-	ck_assert_uint_eq(*semstatus(s, 0), 0x1); /* bits 0-3 kept */
+	/* revoked, never cleared silently; bits 0-3 kept */
+	ck_assert_uint_eq(*semstatus(s, 0), PIN_REVOKED_WORD | 0x1);
 	ck_assert_int_eq(shmg_isio_inspect_slot(s, 0, &si), 0);
 	ck_assert_int_eq(si.reader, -1);
 	ck_assert_int_eq(si.pin_copy, -1);
@@ -258,9 +259,9 @@ START_TEST(recover_never_waits_for_pins)
 	readpid[1] = -5;
 	*semstatus(s, 1) = ((1 - partial) + 1) << 4;
 	ck_assert_int_eq(shmg_isio_recover(s, &o), SHMG_RECOVERED);
-	ck_assert_msg(strstr(log, "clear the pin of circular-buffer copy"), "%s", log);
+	ck_assert_msg(strstr(log, "revoke the pin of circular-buffer copy"), "%s", log);
 	ck_assert_msg(strstr(log, "semaphore slot 1 of no reader (owner word -5)"), "%s", log);
-	ck_assert_uint_eq(*semstatus(s, 1), 0);
+	ck_assert_uint_eq(*semstatus(s, 1), PIN_REVOKED_WORD);
 	ck_assert_int_eq(readpid[1], -1);
 	ck_assert_msg(strstr(log, "publish frame 3"), "%s", log);
 	ck_assert_int_eq(shmg_isio_inspect(s, &info), 0);

@@ -319,7 +319,8 @@ START_TEST(garbage_owner_pin_reclaimed)
 	*pin_word(&G, 3) = (1u << 4) | 0x5; /* copy 0, the only candidate */
 	*pin_owner(&G, 3) = -5;
 	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0), 0);
-	ck_assert_uint_eq(*pin_word(&G, 3), 0x5); /* bits 0-3 kept */
+	ck_assert_uint_eq(*pin_word(&G, 3), PIN_REVOKED_WORD | 0x5); /* bits 0-3 kept */
+	ck_assert_int_eq(*pin_owner(&G, 3), -5);
 	guard_free(&G);
 }
 END_TEST
@@ -429,6 +430,115 @@ START_TEST(every_copy_pinned)
 }
 END_TEST
 
+/* The default (shmg_wflag_begin, SHMG_WFLAG_FULL_REVOKE) never waits for
+ * a reader: with every copy but the newest pinned by a live reader it
+ * revokes the pin on the oldest and writes that copy; the reader learns at
+ * unpin (SHMG_EREVOKED), or at its next pin if it moves the pin without
+ * unpinning; a pin that was not revoked unpins with 0. (Before, the writer
+ * waited for an unpin forever: the bounded child below was killed by its
+ * alarm.) */
+START_TEST(writer_revokes_instead_of_waiting)
+{
+	struct guard G = guard_new(3, 1024);
+	struct shmg_wflag_pinned pin = {.size = sizeof(pin)}, pin2 = {.size = sizeof(pin2)};
+	unsigned a, b;
+	uint32_t skipped;
+
+	ck_assert_int_eq(shmg_wflag_claim(G.g), 0);
+	ck_assert_int_eq(shmg_wflag_pin_claim(G.g, &a), 0);
+	ck_assert_int_eq(shmg_wflag_pin_claim(G.g, &b), 0);
+	*pin_word(&G, a) = 0x3; /* bits 0-3 are the layout's */
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0), 1);
+	ck_assert_int_eq(shmg_wflag_pin(G.g, a, &pin), 0); /* copy 1, frame 1 */
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0), 2);
+	ck_assert_int_eq(shmg_wflag_pin(G.g, b, &pin2), 0); /* copy 2, frame 2 */
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0), 0);
+	/* copies 1 and 2 pinned, 0 the newest: drop says so */
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, -EAGAIN), ~0u);
+	/* the default, bounded: a writer that waits is killed by the alarm */
+	pid_t w = tu_fork();
+	if (w == 0) {
+		alarm(20);
+		void *copy = shmg_wflag_begin(G.g);
+		if (copy != copy_at(&G, 1)) /* the oldest */
+			_exit(3);
+		fill(copy, G.len, 4);
+		shmg_wflag_publish(G.g);
+		_exit(0);
+	}
+	tu_wait_ok(w);
+	ck_assert_uint_eq(shmg_wflag_counter(G.g), 4);
+	ck_assert_uint_eq(*pin_word(&G, a), PIN_REVOKED_WORD | 0x3);
+	ck_assert(!intact(&pin)); /* rewritten under the pin */
+	ck_assert_int_eq(shmg_wflag_unpin(G.g, a), SHMG_EREVOKED);
+	ck_assert_msg(strstr(shmg_error_detail(SHMG_EREVOKED), "discard"), "%s",
+		      shmg_error_detail(SHMG_EREVOKED));
+	ck_assert_str_eq(shmg_strerror(SHMG_EREVOKED),
+			 "the pinned copy was rewritten while pinned: discard what was computed "
+			 "from it");
+	ck_assert_uint_eq(*pin_word(&G, a), 0x3); /* told once, then clear */
+	ck_assert_int_eq(shmg_wflag_unpin(G.g, a), 0);
+	/* b's pin on copy 2 was not revoked: the writer goes around it */
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_REVOKE, NULL, &skipped, 0), 0);
+	ck_assert_uint_eq(skipped, 1);
+	ck_assert_int_eq(shmg_wflag_pin(G.g, a, &pin), 0); /* copy 0, frame 5 */
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_REVOKE, NULL, &skipped, 0), 1);
+	/* copies 2 (b) and 0 (a) pinned: b's, the oldest, is revoked */
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_REVOKE, NULL, &skipped, 0), 2);
+	ck_assert_uint_eq(skipped, 2);
+	/* b moves its pin without an unpin: the revocation is not lost */
+	ck_assert_int_eq(shmg_wflag_pin(G.g, b, &pin2), SHMG_EREVOKED);
+	ck_assert_uint_eq(*pin_word(&G, b) >> 4, 0);
+	ck_assert_int_eq(shmg_wflag_pin(G.g, b, &pin2), 0); /* frame 7, copy 2 */
+	ck_assert_uint_eq(pin2.frame, 7);
+	/* a's pin on copy 0 (frame 5) was never taken: a clean unpin */
+	ck_assert(intact(&pin));
+	ck_assert_int_eq(shmg_wflag_unpin(G.g, a), 0);
+	ck_assert_int_eq(shmg_wflag_unpin(G.g, b), 0);
+	guard_free(&G);
+}
+END_TEST
+
+/* A reader stopped (SIGSTOP, Ctrl-Z) while it pins the writer's only
+ * candidate never stops the writer (default policy); once continued, its
+ * unpin says its copy was rewritten. (Before: the writer waited until the
+ * reader was continued; here the alarm killed it.) */
+START_TEST(stopped_reader_never_stalls_writer)
+{
+	struct guard G = guard_new(2, 1024);
+	int status;
+	ck_assert_int_eq(shmg_wflag_claim(G.g), 0);
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0), 1);
+	pid_t r = tu_fork();
+	if (r == 0) {
+		struct shmg_wflag_pinned pin = {.size = sizeof(pin)};
+		unsigned slot;
+		if (shmg_wflag_pin_claim(G.g, &slot) || shmg_wflag_pin(G.g, slot, &pin))
+			_exit(2);
+		raise(SIGSTOP); /* holding copy 1 */
+		int bad = intact(&pin);
+		_exit(shmg_wflag_unpin(G.g, slot) == SHMG_EREVOKED && !bad ? 0 : 3);
+	}
+	ck_assert_int_eq(waitpid(r, &status, WUNTRACED), r);
+	ck_assert(WIFSTOPPED(status));
+	pid_t w = tu_fork();
+	if (w == 0) {
+		alarm(20);
+		for (uint32_t f = 2; f <= 5; f++) { /* copies 0, 1, 0, 1 */
+			void *copy = shmg_wflag_begin(G.g);
+			fill(copy, G.len, f);
+			shmg_wflag_publish(G.g);
+		}
+		_exit(0);
+	}
+	tu_wait_ok(w);
+	ck_assert_uint_eq(shmg_wflag_counter(G.g), 5);
+	kill(r, SIGCONT);
+	tu_wait_ok(r);
+	guard_free(&G);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- crashes */
 
 /* A reader killed at protocol step `step` (0: after its pin returned,
@@ -469,8 +579,10 @@ START_TEST(dead_reader_pin_reclaimed)
 		/* copy 1 is the only candidate, pinned by the dead: reclaimed */
 		ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, &skipped, 0), 1);
 		ck_assert_uint_eq(skipped, 1);
-		ck_assert_uint_eq(*pin_word(&G, k), 0);
-		ck_assert_int_eq(*pin_owner(&G, k), 0);
+		/* revoked, not cleared; the slot left to the dead PID
+		 * (a claim takes it) */
+		ck_assert_uint_eq(*pin_word(&G, k), PIN_REVOKED_WORD);
+		ck_assert_int_eq(*pin_owner(&G, k), v);
 		guard_free(&G);
 	}
 }
@@ -504,8 +616,8 @@ START_TEST(dead_reclaimer_and_live_reader)
 	ck_assert_uint_eq(*pin_word(&G, 3), 0x5 | (2u << 4));
 	ck_assert_int_eq(shmg_wflag_claim(G.g), SHMG_OWNERDEAD);
 	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0), 1);
-	ck_assert_uint_eq(*pin_word(&G, 3), 0x5); /* bits 0-3 kept */
-	ck_assert_int_eq(*pin_owner(&G, 3), 0);
+	ck_assert_uint_eq(*pin_word(&G, 3), PIN_REVOKED_WORD | 0x5); /* bits 0-3 kept */
+	ck_assert_int_eq(*pin_owner(&G, 3), w);
 
 	/* A live reader (a process that is not this one) keeps its pin. */
 	pid_t a = holder(&G, &hs[0], &hs[1]); /* pins copy 1, the newest */
@@ -664,6 +776,8 @@ int main(void)
 	tcase_set_tags(pc, "workers");
 	tcase_set_timeout(pc, 120);
 	tcase_add_test(pc, every_copy_pinned);
+	tcase_add_test(pc, writer_revokes_instead_of_waiting);
+	tcase_add_test(pc, stopped_reader_never_stalls_writer);
 	tcase_add_test(pc, dead_reader_pin_reclaimed);
 	tcase_add_test(pc, dead_reclaimer_and_live_reader);
 	tcase_add_test(pc, orphaned_publish_completed);
