@@ -5,11 +5,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "pin_lock.h"
+#include "proc_internal.h"
 
 static void lock_range(struct flock *fl, short type, const void *base, const void *word)
 {
@@ -24,13 +24,11 @@ static void lock_range(struct flock *fl, short type, const void *base, const voi
 int shmg__pin_lock(int fd, const void *base, const void *word)
 {
 	struct flock fl;
-	char path[32];
 	if (fd < 0)
 		return -ENOTSUP;
 	/* A new open file: the region's may be shared with other processes
 	 * (a fork), and locks of one open file never conflict. */
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	int own = open(path, O_RDWR | O_CLOEXEC);
+	int own = shmg__proc_reopen(fd, O_RDWR | O_CLOEXEC);
 	if (own < 0)
 		return -ENOTSUP;
 	lock_range(&fl, F_WRLCK, base, word);

@@ -13,7 +13,9 @@
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <shmguard/isio.h>
 
@@ -399,6 +401,142 @@ START_TEST(isio_pin_refuses_a_copy_taken_over)
 }
 END_TEST
 
+static int32_t *readpid(struct shmg_isio *s, unsigned k)
+{
+	struct shmg_isio_layout l = {.size = sizeof(l)};
+	ck_assert_int_eq(shmg_isio_get_layout(s, &l), 0);
+	return (int32_t *)(void *)((unsigned char *)shmg_region_base(shmg_isio_region(s)) +
+				   l.off_semreadpid + 4 * k);
+}
+
+/* ImageStreamIO's own reader adopts the slot of a reader that died holding
+ * a pin: it stores its PID and leaves bits 4-31 as they were. The writer
+ * (default policy) goes on at once; the pin in a slot whose recorded
+ * reader holds no slot lock is nobody's, and even a dropping writer takes
+ * it back. (Before: the writer waited until that reader exited; the alarm
+ * killed it here, and the dropping writer dropped.) */
+START_TEST(isio_adopted_slot_never_stalls)
+{
+	struct shmg_isio *s = stream(2, 3, 16, 16);
+	size_t len = 16 * 16 * 4;
+	uint32_t *hs = tu_shared_alloc(4096);
+	int status;
+
+	ck_assert_int_eq(shmg_isio_claim(s), 0);
+	ck_assert_int_eq(isio_write_n(s, len), 0); /* frame 1: copy 1 */
+	pid_t v = tu_fork();
+	if (v == 0) {
+		struct shmg_isio *o;
+		struct shmg_wflag_pinned pin = {.size = sizeof(pin)};
+		if (shmg_isio_open(&o, path, 0) || shmg_isio_sem_claim(o, NULL) ||
+		    shmg_isio_pin(o, &pin) || pin.copy != 1)
+			_exit(2);
+		raise(SIGKILL); /* dies holding copy 1 */
+	}
+	ck_assert_int_eq(waitpid(v, &status, 0), v);
+	ck_assert(WIFSIGNALED(status));
+	unsigned k = 0;
+	while (*readpid(s, k) != v)
+		k++;
+	ck_assert_int_eq(isio_write_n(s, len), 0); /* frame 2: copy 0 */
+	pid_t legacy = tu_fork(); /* upstream's reader: no pins, no lock */
+	if (legacy == 0) {
+		*readpid(s, k) = getpid();
+		shmg_atomic_store(&hs[0], 1, release);
+		await(&hs[1], 1);
+		_exit(0);
+	}
+	await(&hs[0], 1);
+	ck_assert_uint_eq(*semstatus(s, k) >> 4, 2); /* the dead reader's pin on copy 1 */
+	alarm(20); /* a writer that waits is killed: the test fails */
+	for (int f = 0; f < 4; f++)
+		ck_assert_int_eq(isio_write_n(s, len), 0);
+	alarm(0);
+	ck_assert_uint_eq(shmg_isio_counter(s), 6);
+	ck_assert_uint_eq(*semstatus(s, k), PIN_REVOKED_WORD); /* taken back, marked */
+	ck_assert_int_eq(*readpid(s, k), legacy); /* the adopter keeps its slot */
+	/* planted anew on the only candidate: a dropping writer takes it too */
+	*semstatus(s, k) = ((1 - (unsigned)(shmg_isio_counter(s) % 2)) + 1) << 4;
+	ck_assert_int_eq(shmg_isio_pin_policy(s, SHMG_WFLAG_FULL_DROP, 0), 0);
+	ck_assert_int_eq(isio_write_n(s, len), 0);
+	ck_assert_uint_eq(*semstatus(s, k), PIN_REVOKED_WORD);
+	shmg_atomic_store(&hs[1], 1, release);
+	tu_wait_ok(legacy);
+	tu_shared_free(hs, 4096);
+	shmg_isio_close(s);
+}
+END_TEST
+
+/* The guarded writer died (ownerPID names it); a pin is granted on its
+ * last frame; then ImageStreamIO's own writer writes the circular buffer
+ * as upstream does (plain stores, no records), rewriting the pinned copy.
+ * The unpin says so. (Before: 0.) */
+START_TEST(isio_legacy_rewrite_reported_at_unpin)
+{
+	struct shmg_isio *s = stream(3, 2, 16, 16), *r;
+	size_t len = 16 * 16 * 4;
+	struct shmg_wflag_pinned pin = {.size = sizeof(pin)};
+	struct shmg_isio_layout l = {.size = sizeof(l)};
+	pid_t w = tu_fork();
+	if (w == 0) {
+		if (shmg_isio_claim(s) || isio_write_n(s, len) || isio_write_n(s, len))
+			_exit(2);
+		_exit(0); /* frames 1, 2 in copies 1, 2; ownerPID stays */
+	}
+	tu_wait_ok(w);
+	ck_assert_int_eq(shmg_isio_open(&r, path, 0), 0);
+	ck_assert_int_eq(shmg_isio_sem_claim(r, NULL), 0);
+	ck_assert_int_eq(shmg_isio_pin(r, &pin), 0);
+	ck_assert_uint_eq(pin.frame, 2);
+	ck_assert_uint_eq(pin.copy, 2);
+	ck_assert_int_eq(shmg_isio_get_layout(s, &l), 0);
+	unsigned char *base = shmg_region_base(shmg_isio_region(s));
+	for (int f = 0; f < 3; f++) { /* upstream's UpdateIm, three times */
+		uint32_t *cbindex = (uint32_t *)(void *)(base + 296);
+		uint64_t *cnt0 = (uint64_t *)(void *)(base + 264);
+		uint32_t c = (*cbindex + 1) % 3;
+		memset(base + l.off_cbdata + c * l.data_size, 0x77, l.data_size);
+		*cbindex = c;
+		*cnt0 += 1;
+	}
+	ck_assert(!intact(&pin));
+	ck_assert_int_eq(shmg_isio_unpin(r), SHMG_EREVOKED);
+	ck_assert_msg(strstr(shmg_error_detail(SHMG_EREVOKED), "ignores pins"), "%s",
+		      shmg_error_detail(SHMG_EREVOKED));
+	ck_assert_int_eq(shmg_isio_pin(r, &pin), -ENOTSUP); /* and no more pins */
+	shmg_isio_close(r);
+	shmg_isio_close(s);
+}
+END_TEST
+
+/* The file truncated under a pin: the unpin and the next pin say
+ * SHMG_ETRUNCATED (before: SHMG_ENOTOWNER and -ENOTSUP). */
+START_TEST(isio_truncated_under_pin)
+{
+	struct shmg_isio_params p = {
+		.size = sizeof(p), .name = "cam", .naxis = 2, .dims = {16, 16},
+		.datatype = SHMG_ISIO_UINT32, .nsem = 2, .cbsize = 2,
+		.imagetype = SHMG_ISIO_CIRCULAR_BUFFER,
+	};
+	struct shmg_isio *s, *r;
+	struct shmg_wflag_pinned pin = {.size = sizeof(pin)};
+	ck_assert_int_eq(shmg_isio_create(&s, path, &p, 0600,
+					  SHMG_REGION_REPLACE | SHMG_REGION_TRUNCATION), 0);
+	ck_assert_int_eq(shmg_isio_claim(s), 0);
+	ck_assert_int_eq(isio_write_n(s, 16 * 16 * 4), 0);
+	ck_assert_int_eq(shmg_isio_open(&r, path, SHMG_REGION_TRUNCATION), 0);
+	ck_assert_int_eq(shmg_isio_sem_claim(r, NULL), 0);
+	ck_assert_int_eq(shmg_isio_pin(r, &pin), 0);
+	ck_assert(intact(&pin));
+	ck_assert_int_eq(truncate(path, 0), 0);
+	ck_assert_int_eq(shmg_isio_unpin(r), SHMG_ETRUNCATED);
+	ck_assert_int_eq(shmg_isio_pin(r, &pin), SHMG_ETRUNCATED);
+	ck_assert_int_eq(shmg_isio_unpin(r), SHMG_ETRUNCATED);
+	shmg_isio_close(r);
+	shmg_isio_close(s);
+}
+END_TEST
+
 static int ipin(void *h, struct shmg_wflag_pinned *p)
 {
 	return shmg_isio_pin(h, p);
@@ -474,6 +612,9 @@ int main(void)
 	tcase_add_test(pc, recover_never_waits_for_pins);
 	tcase_add_test(pc, recover_finishes_orphaned_publish);
 	tcase_add_test(pc, isio_pin_refuses_a_copy_taken_over);
+	tcase_add_test(pc, isio_adopted_slot_never_stalls);
+	tcase_add_test(pc, isio_legacy_rewrite_reported_at_unpin);
+	tcase_add_test(pc, isio_truncated_under_pin);
 	tcase_add_test(pc, stress_isio);
 	suite_add_tcase(s, pc);
 	return tu_run_suite(s);

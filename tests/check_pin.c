@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <time.h>
 
@@ -539,6 +540,131 @@ START_TEST(stopped_reader_never_stalls_writer)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- PID namespaces */
+
+/* A reader in a PID namespace of its own (unshare -p -f), forked as the
+ * namespace's PID `want` (1: its init): *hs[0] = 1 once it pinned copy 1,
+ * then it waits for hs[1] and unpins, leaving the result in hs[2]; with
+ * die set it dies holding the pin instead. Returns the outer child, or 0
+ * when no PID namespace can be made here (not root). */
+static pid_t ns_reader(struct guard *G, int32_t *hs, pid_t want, bool die)
+{
+	int pipefd[2];
+	ck_assert_int_eq(pipe(pipefd), 0);
+	pid_t c = tu_fork();
+	if (c == 0) {
+		close(pipefd[0]);
+		char ok = unshare(CLONE_NEWPID) == 0;
+		if (write(pipefd[1], &ok, 1) != 1 || !ok)
+			_exit(0);
+		pid_t init = fork(); /* the namespace's PID 1 */
+		if (init < 0)
+			_exit(5);
+		if (init > 0) {
+			int status;
+			waitpid(init, &status, 0);
+			_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 7);
+		}
+		while (getpid() != want) { /* PIDs 2, 3, ... until `want` */
+			pid_t k = fork();
+			if (k < 0)
+				_exit(5);
+			if (k == 0 && getpid() != want)
+				_exit(0);
+			if (k == 0)
+				break;
+			int status;
+			waitpid(k, &status, 0);
+			if (k == want)
+				_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 7);
+			if (k > want)
+				_exit(6);
+		}
+		/* the reader, PID `want` in its namespace */
+		struct shmg_wflag_pinned pin = {.size = sizeof(pin)};
+		unsigned slot;
+		if (shmg_wflag_pin_claim(G->g, &slot) || shmg_wflag_pin(G->g, slot, &pin) ||
+		    pin.copy != 1 || *pin_owner(G, slot) != want)
+			_exit(2);
+		shmg_atomic_store(&hs[0], 1, release);
+		if (die)
+			_exit(0); /* dies holding the pin (its namespace with it) */
+		await((uint32_t *)&hs[1], 1);
+		shmg_atomic_store(&hs[2], shmg_wflag_unpin(G->g, slot), release);
+		_exit(0);
+	}
+	close(pipefd[1]);
+	char ok = 0;
+	ck_assert_int_eq(read(pipefd[0], &ok, 1), 1);
+	close(pipefd[0]);
+	if (!ok) {
+		tu_wait_ok(c);
+		return 0;
+	}
+	return c;
+}
+
+/* Liveness across PID namespaces (doc/pin.md): a reader whose namespace
+ * PID names no process here keeps its pin (its slot lock says it lives),
+ * so a dropping writer drops rather than rewrite its copy, and the
+ * default writer revokes it, which the reader learns at unpin; a reader
+ * that was its namespace's PID 1 and died (PID 1 here lives) does not
+ * hold its copy. (Before: the first pin was cleared and the copy rewritten
+ * under the reader, whose unpin said 0; the second pin was never
+ * reclaimed: a waiting writer stalled for good.) */
+START_TEST(readers_in_other_pid_namespaces)
+{
+	char dir[64], path[128];
+	tu_make_dir(dir, "shmg-pinns");
+	snprintf(path, sizeof(path), "%s/guard", dir);
+	struct guard G = {.copies = 2, .len = 1024};
+	G.size = OFF_DATA + 2 * 1024;
+	ck_assert_int_eq(shmg_region_create(&G.r, path, G.size, 0600, 0, NULL, NULL), 0);
+	G.seg = shmg_region_base(G.r);
+	struct shmg_wflag_place p = place_of(2, 1024, NSLOTS);
+	ck_assert_int_eq(shmg_wflag_new(&G.g, G.r, &p), 0);
+	int32_t *hs = tu_shared_alloc(4096);
+	ck_assert_int_eq(shmg_wflag_claim(G.g), 0);
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0), 1);
+
+	pid_t n = 2; /* the smallest PID that names nobody here */
+	while (kill(n, 0) == 0 || errno != ESRCH)
+		n++;
+	ck_assert_int_lt(n, 30000);
+	pid_t c = ns_reader(&G, hs, n, false);
+	if (!c) {
+		fprintf(stderr, "SKIP readers_in_other_pid_namespaces: unshare(CLONE_NEWPID) "
+			"refused (needs root)\n");
+		goto out;
+	}
+	await((uint32_t *)&hs[0], 1);
+	ck_assert_msg(kill(n, 0) != 0, "PID %d appeared here meanwhile", (int)n);
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0), 0);
+	/* copy 1, the only candidate, pinned by PID n, nobody here: alive */
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, -EAGAIN), ~0u);
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_REVOKE, NULL, NULL, 0), 1);
+	shmg_atomic_store(&hs[1], 1, release);
+	tu_wait_ok(c);
+	ck_assert_int_eq(hs[2], SHMG_EREVOKED);
+
+	/* PID 1 of a namespace, dead holding a pin on copy 1 */
+	memset(hs, 0, 16);
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0), 0);
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0), 1);
+	c = ns_reader(&G, hs, 1, true);
+	ck_assert_int_ne(c, 0);
+	tu_wait_ok(c);
+	ck_assert_int_eq(hs[0], 1);
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0), 0);
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0), 1);
+out:
+	tu_shared_free(hs, 4096);
+	shmg_wflag_free(G.g);
+	shmg_region_close(G.r);
+	tu_remove_dir(dir);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- crashes */
 
 /* A reader killed at protocol step `step` (0: after its pin returned,
@@ -778,6 +904,7 @@ int main(void)
 	tcase_add_test(pc, every_copy_pinned);
 	tcase_add_test(pc, writer_revokes_instead_of_waiting);
 	tcase_add_test(pc, stopped_reader_never_stalls_writer);
+	tcase_add_test(pc, readers_in_other_pid_namespaces);
 	tcase_add_test(pc, dead_reader_pin_reclaimed);
 	tcase_add_test(pc, dead_reclaimer_and_live_reader);
 	tcase_add_test(pc, orphaned_publish_completed);
