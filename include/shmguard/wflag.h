@@ -256,7 +256,11 @@ struct shmg_wflag_pinned {
 /*
  * Claim a reader slot for pinned reads: its owner word is set to this
  * process's PID by CAS from 0, -1, garbage (negative) or a dead process's
- * PID, and a pin the dead one left is cleared. Every claim gets a slot of
+ * PID, and a pin the dead one left is cleared. In a file-backed region the
+ * claim also takes the slot's lock (an open file description lock on the
+ * owner word's byte, doc/pin.md), by which writers and other claims judge
+ * the reader alive across PID namespaces; a slot whose lock another
+ * process holds is never taken. Every claim gets a slot of
  * its own, also within one process (two handles or threads), and a forked
  * child claims its own rather than use its parent's. *slot receives it.
  * Returns 0, -EAGAIN (every slot held by a live process), -ENOTSUP (no pin
