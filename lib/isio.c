@@ -240,7 +240,10 @@ SHMG_EXPORT int shmg_isio_claim(struct shmg_isio *s)
 {
 	/* Both guards share the owner word; through the latch, a claim also
 	 * completes a dead writer's last publish. */
-	return shmg_wflag_claim(s->has_latch ? &s->latch : &s->guard);
+	int err = shmg_wflag_claim(s->has_latch ? &s->latch : &s->guard);
+	if (err >= 0)
+		shmg__isio_revoke_after_legacy(s);
+	return err;
 }
 
 SHMG_EXPORT int shmg_isio_release(struct shmg_isio *s)

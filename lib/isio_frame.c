@@ -307,6 +307,30 @@ SHMG_EXPORT int shmg_isio_pin(const struct shmg_isio *s, struct shmg_wflag_pinne
 	return err;
 }
 
+/* cnt0 is past the newest circular-buffer record: a writer that keeps no
+ * records (ImageStreamIO's own) wrote frames since the last guarded
+ * publish. Loads after an acquire fence (see shmg_isio_unpin). */
+static bool records_stale(const struct shmg_isio *s, uint64_t *c, uint64_t *q)
+{
+	shmg_atomic_thread_fence(acquire);
+	*c = shmg_atomic_load(s->guard.counter, acquire);
+	uint32_t i = shmg_atomic_load(isio_cbindex(s), acquire);
+	*q = i < s->layout.cbsize
+		     ? shmg_atomic_load(isio_word64(s, s->layout.off_cbmd +
+						     (size_t)i * ISIO_CBMD_SIZE), acquire)
+		     : 0;
+	return *q < *c;
+}
+
+void shmg__isio_revoke_after_legacy(const struct shmg_isio *s)
+{
+	uint64_t c, q;
+	if (!s->has_latch || !s->latch.npins || !records_stale(s, &c, &q))
+		return;
+	for (unsigned k = 0; k < s->latch.npins; k++)
+		shmg__wflag_revoke_slot(&s->latch, k);
+}
+
 SHMG_EXPORT int shmg_isio_unpin(const struct shmg_isio *s)
 {
 	int err = pin_check(s);
@@ -320,18 +344,14 @@ SHMG_EXPORT int shmg_isio_unpin(const struct shmg_isio *s)
 	 * record. The pin was granted only with the records fresh
 	 * (shmg_isio_pin), so records gone stale since mean such a writer
 	 * wrote the circular buffer while the copy was pinned, perhaps that
-	 * very copy. The acquire fence keeps the caller's reads of the copy
-	 * before these loads (as a latch reader's re-check, doc/wflag.md).
-	 * A legacy frame still being copied, cnt0 not yet moved, is not
-	 * seen (doc/pin.md: such a writer uses no fences to order by). */
-	shmg_atomic_thread_fence(acquire);
-	uint64_t c = shmg_atomic_load(s->guard.counter, acquire);
-	uint32_t i = shmg_atomic_load(isio_cbindex(s), acquire);
-	uint64_t q = i < s->layout.cbsize
-			     ? shmg_atomic_load(isio_word64(s, s->layout.off_cbmd +
-							     (size_t)i * ISIO_CBMD_SIZE), acquire)
-			     : 0;
-	if (SHMG__UNLIKELY(q < c))
+	 * very copy (a guarded writer that claimed since revoked the pin:
+	 * shmg__isio_revoke_after_legacy). The acquire fence keeps the
+	 * caller's reads of the copy before these loads (as a latch reader's
+	 * re-check, doc/wflag.md). A legacy frame still being copied, cnt0
+	 * not yet moved, is not seen (doc/pin.md: such a writer uses no
+	 * fences to order by). */
+	uint64_t c, q;
+	if (SHMG__UNLIKELY(records_stale(s, &c, &q)))
 		return shmg__fail(SHMG_EREVOKED, "cnt0 %llu is past the newest circular-buffer "
 				  "record (%llu): a writer that ignores pins wrote the stream while "
 				  "the copy was pinned; discard what was computed from it",

@@ -181,6 +181,9 @@ bool shmg__wflag_pin_reclaim(const struct shmg_wflag *g, unsigned k,
  * (lib/pin_lock.h), else a PID shmg_proc_alive calls dead. */
 bool shmg__wflag_pin_holder_gone(const struct shmg_wflag *g, unsigned k, int32_t owner);
 
+/* Revoke slot k's pin, if it holds one (a CAS loop; bits 0-3 kept). */
+void shmg__wflag_revoke_slot(const struct shmg_wflag *g, unsigned k);
+
 /* The unpin's result for a pin word that held `was`: SHMG_EREVOKED for a
  * revoked pin, else 0. */
 int shmg__wflag_pin_result(uint32_t was);

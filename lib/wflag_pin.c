@@ -151,6 +151,14 @@ bool shmg__wflag_pin_reclaim(const struct shmg_wflag *g, unsigned k, int32_t dea
 	return true;
 }
 
+void shmg__wflag_revoke_slot(const struct shmg_wflag *g, unsigned k)
+{
+	uint32_t v, nv;
+	shmg_atomic_rmw_loop(wflag_pin_word(g, k), v, nv, relaxed, {
+		nv = (v >> PIN_SHIFT) == 0 ? v : (v & PIN_KEEP) | (PIN_REVOKED << PIN_SHIFT);
+	});
+}
+
 bool shmg__wflag_pin_holder_gone(const struct shmg_wflag *g, unsigned k, int32_t o)
 {
 	/* Free (0, -1) or garbage (another negative: no process). */
@@ -377,13 +385,14 @@ SHMG_EXPORT int shmg_wflag_pin_release(struct shmg_wflag *g, unsigned slot)
 	int err = need_own_slot(g, slot);
 	if (err)
 		return err;
-	shmg_wflag_unpin(g, slot);
+	/* A revoked pin is still told (the slot is given back all the same). */
+	int unpinned = shmg_wflag_unpin(g, slot);
 	int32_t *owner = wflag_pin_owner(g, slot);
 	shmg__claims_begin();
 	bool ours = shmg_atomic_cmpxchg(owner, shmg__self_pid(), g->pin_free, release);
 	shmg__claims_note(g->fd, g->base, owner, false);
 	shmg__claims_end();
-	return ours ? 0 : SHMG_ENOTOWNER;
+	return !ours ? SHMG_ENOTOWNER : unpinned == SHMG_EREVOKED ? SHMG_EREVOKED : 0;
 }
 
 SHMG_EXPORT int shmg_wflag_pin(const struct shmg_wflag *g, unsigned slot,

@@ -474,9 +474,9 @@ END_TEST
  * The unpin says so. (Before: 0.) */
 START_TEST(isio_legacy_rewrite_reported_at_unpin)
 {
-	struct shmg_isio *s = stream(3, 2, 16, 16), *r;
+	struct shmg_isio *s = stream(3, 2, 16, 16), *r, *r2;
 	size_t len = 16 * 16 * 4;
-	struct shmg_wflag_pinned pin = {.size = sizeof(pin)};
+	struct shmg_wflag_pinned pin = {.size = sizeof(pin)}, pin2 = {.size = sizeof(pin2)};
 	struct shmg_isio_layout l = {.size = sizeof(l)};
 	pid_t w = tu_fork();
 	if (w == 0) {
@@ -490,6 +490,10 @@ START_TEST(isio_legacy_rewrite_reported_at_unpin)
 	ck_assert_int_eq(shmg_isio_pin(r, &pin), 0);
 	ck_assert_uint_eq(pin.frame, 2);
 	ck_assert_uint_eq(pin.copy, 2);
+	ck_assert_int_eq(shmg_isio_open(&r2, path, 0), 0);
+	ck_assert_int_eq(shmg_isio_sem_claim(r2, NULL), 0);
+	ck_assert_int_eq(shmg_isio_pin(r2, &pin2), 0);
+	ck_assert_uint_eq(pin2.copy, 2);
 	ck_assert_int_eq(shmg_isio_get_layout(s, &l), 0);
 	unsigned char *base = shmg_region_base(shmg_isio_region(s));
 	for (int f = 0; f < 3; f++) { /* upstream's UpdateIm, three times */
@@ -505,6 +509,15 @@ START_TEST(isio_legacy_rewrite_reported_at_unpin)
 	ck_assert_msg(strstr(shmg_error_detail(SHMG_EREVOKED), "ignores pins"), "%s",
 		      shmg_error_detail(SHMG_EREVOKED));
 	ck_assert_int_eq(shmg_isio_pin(r, &pin), -ENOTSUP); /* and no more pins */
+	/* A guarded writer takes the stream back and publishes: the records
+	 * are fresh again, but its claim revoked the pins the legacy frames
+	 * may have overwritten (before: r2's unpin said 0). */
+	ck_assert_int_eq(shmg_isio_claim(s), SHMG_OWNERDEAD);
+	ck_assert_int_eq(isio_write_n(s, len), 0);
+	ck_assert_int_eq(shmg_isio_unpin(r2), SHMG_EREVOKED);
+	ck_assert_int_eq(shmg_isio_pin(r2, &pin2), 0); /* the guarded writer's frame */
+	ck_assert_int_eq(shmg_isio_unpin(r2), 0);
+	shmg_isio_close(r2);
 	shmg_isio_close(r);
 	shmg_isio_close(s);
 }

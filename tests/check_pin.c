@@ -496,6 +496,15 @@ START_TEST(writer_revokes_instead_of_waiting)
 	ck_assert(intact(&pin));
 	ck_assert_int_eq(shmg_wflag_unpin(G.g, a), 0);
 	ck_assert_int_eq(shmg_wflag_unpin(G.g, b), 0);
+	/* giving a slot back with a revoked pin still tells */
+	ck_assert_int_eq(shmg_wflag_pin(G.g, a, &pin), 0); /* copy 2, frame 7 */
+	write_frame(&G, SHMG_WFLAG_FULL_REVOKE, NULL, NULL, 0); /* copy 0 */
+	ck_assert_int_eq(shmg_wflag_pin(G.g, b, &pin2), 0); /* copy 0, frame 8 */
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_REVOKE, NULL, NULL, 0), 1);
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_REVOKE, NULL, NULL, 0), 2);
+	ck_assert_int_eq(shmg_wflag_pin_release(G.g, a), SHMG_EREVOKED);
+	ck_assert_int_eq(*pin_owner(&G, a), 0);
+	ck_assert_int_eq(shmg_wflag_pin_release(G.g, b), 0);
 	guard_free(&G);
 }
 END_TEST

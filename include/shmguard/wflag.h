@@ -269,8 +269,9 @@ struct shmg_wflag_pinned {
 SHMG_EXPORT int shmg_wflag_pin_claim(struct shmg_wflag *g, unsigned *slot);
 
 /* Unpin and give the slot back (owner word from our PID to free).
- * Returns 0, SHMG_ENOTOWNER (the slot is not ours), -ERANGE, -ENOTSUP,
- * -EROFS. */
+ * Returns 0, SHMG_EREVOKED (given back; the pin it held had been revoked,
+ * as shmg_wflag_unpin says), SHMG_ENOTOWNER (the slot is not ours),
+ * -ERANGE, -ENOTSUP, -EROFS. */
 SHMG_EXPORT int shmg_wflag_pin_release(struct shmg_wflag *g, unsigned slot);
 
 /*
