@@ -222,7 +222,10 @@ SHMG_EXPORT int shmg_isio_wait(const struct shmg_isio *s, uint64_t after,
  * and a forked child that inherited a handle claims a new one). Claiming
  * again on the same handle returns the slot it holds. *slot (may be NULL)
  * receives it; posts pending from before are drained (in one step), and a
- * pin a dead predecessor left in it is cleared. Returns 0, -EAGAIN (all
+ * pin a dead predecessor left in it is cleared. The claim also takes the
+ * slot's lock (doc/pin.md, "The slot lock"), and never takes a slot whose
+ * lock another process holds, whatever its PID looks like from here (a
+ * reader in another PID namespace). Returns 0, -EAGAIN (all
  * taken by live processes), -EROFS (a read-only mapping: use
  * shmg_isio_wait).
  */
