@@ -23,6 +23,7 @@
 
 #include "detail.h"
 #include "isio_internal.h"
+#include "pin_lock.h"
 #include "proc_internal.h"
 #include "recover.h"
 #include "sem_words.h"
@@ -304,6 +305,24 @@ static void apply_writer(struct shmg__recovery *rc, struct shmg_isio *s,
 		shmg_isio_release(s);
 }
 
+/* A pin in the slot of a live reader that holds no slot lock
+ * (lib/pin_lock.h) is not that reader's: ImageStreamIO's own reader took
+ * over a dead reader's slot with its pin, or the pin was planted. Revoked;
+ * the slot stays its reader's. */
+static void revoke_unlocked_pin(struct shmg__recovery *rc, struct shmg_isio *s, unsigned i,
+				int32_t pid, int32_t pinned)
+{
+	if (pinned < 0 || pid <= 0 || !s->latch.npins ||
+	    shmg__pin_lock_held(shmg_region_fd(s->region), shmg_region_base(s->region),
+				isio_readpid(s, i)) != 0)
+		return;
+	if (!shmg__dry_run(rc) && !shmg__wflag_pin_reclaim(&s->latch, i, pid, false, NULL))
+		return;
+	shmg__step(rc, SHMG_RECOVERED, "revoke the pin of circular-buffer copy %d in semaphore "
+		   "slot %u: its reader PID %d holds no pin lock, so the pin is not its own",
+		   (int)pinned, i, (int)pid);
+}
+
 static void apply_slots(struct shmg__recovery *rc, struct shmg_isio *s)
 {
 	for (unsigned i = 0; i < s->layout.nsem; i++) {
@@ -313,8 +332,10 @@ static void apply_slots(struct shmg__recovery *rc, struct shmg_isio *s)
 		/* A pin under a free or garbage owner word (no process can
 		 * hold it) is cleared too. */
 		bool ownerless = pid <= 0 && pinned >= 0 && s->latch.npins;
-		if (!ownerless && !shmg__counts_as_dead(rc, pid))
+		if (!ownerless && !shmg__counts_as_dead(rc, pid)) {
+			revoke_unlocked_pin(rc, s, i, pid, pinned);
 			continue;
+		}
 		char who[80];
 		if (ownerless)
 			snprintf(who, sizeof(who), "no reader (owner word %d)", (int)pid);
@@ -324,16 +345,16 @@ static void apply_slots(struct shmg__recovery *rc, struct shmg_isio *s)
 		if (shmg__dry_run(rc))
 			done = true;
 		else if (s->has_latch && s->latch.npins)
-			/* CAS from that PID to ours, the pin cleared, then free
+			/* CAS from that PID to ours, the pin revoked, then free
 			 * (doc/pin.md): a reader that claimed it meanwhile keeps
 			 * it and its pin. Cannot fail once the CAS succeeded. */
-			done = shmg__wflag_pin_reclaim(&s->latch, i, pid, &pinned);
+			done = shmg__wflag_pin_reclaim(&s->latch, i, pid, true, &pinned);
 		else /* CAS from that PID: a reader that claimed it meanwhile keeps it. */
 			done = shmg_atomic_cmpxchg(word, pid, -1, relaxed);
 		if (!done)
 			continue;
 		if (pinned >= 0)
-			shmg__step(rc, SHMG_RECOVERED, "clear the pin of circular-buffer copy %d in "
+			shmg__step(rc, SHMG_RECOVERED, "revoke the pin of circular-buffer copy %d in "
 				   "semaphore slot %u of %s", (int)pinned, i, who);
 		if (!ownerless || pid != -1)
 			shmg__step(rc, SHMG_RECOVERED, "free semaphore slot %u of %s", i, who);

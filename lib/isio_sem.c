@@ -19,6 +19,7 @@
 
 #include "detail.h"
 #include "isio_internal.h"
+#include "pin_lock.h"
 #include "slot_claims.h"
 #include "isio_layout.h"
 #include "sem_words.h"
@@ -93,13 +94,17 @@ SHMG_EXPORT int shmg_isio_sem_claim(struct shmg_isio *s, int *slot_out)
 		 * posts, and one would clear the other's pin). */
 		bool stale = cur == self && !shmg__claims_holds(fd, base, slot);
 		bool free_slot = cur <= 0 || stale ||
-				 (cur != self && shmg_proc_alive(cur, 0, 0) == SHMG_PROC_DEAD);
+				 (cur != self && shmg_proc_alive(cur, 0, 0) == SHMG_PROC_DEAD &&
+				  shmg__pin_lock_held(fd, base, slot) != 1);
 		if (free_slot && (stale || shmg_atomic_cmpxchg(slot, cur, self, acquire))) {
-			if (shmg__claims_note(fd, base, slot, true) != 0) {
+			int noted = shmg__claims_note(fd, base, slot, true);
+			if (noted != 0) {
 				if (!stale)
 					shmg_atomic_store(slot, cur, release);
+				if (noted == -EAGAIN)
+					continue; /* a live reader's (its lock) */
 				shmg__claims_end();
-				return -ENOMEM;
+				return noted;
 			}
 			shmg__claims_end();
 			s->slot = (int)i;

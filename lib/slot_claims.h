@@ -36,15 +36,18 @@ void shmg__claims_end(void);
  * mapping of file `fd`, -1 for other memory, at `base`)? */
 bool shmg__claims_holds(int fd, const void *base, const void *word);
 
-/* Note that it now holds (held) or no longer holds the slot. 0, or
- * -ENOMEM (nothing noted). */
+/* Note that it now holds (held) or no longer holds the slot, taking or
+ * dropping the slot's lock (lib/pin_lock.h). 0, -ENOMEM (nothing noted),
+ * or -EAGAIN (nothing noted: another process holds the slot's lock, a live
+ * reader whatever its owner word says). */
 int shmg__claims_note(int fd, const void *base, const void *word, bool held);
 
 /* The name of the slot whose owner word is `word` (one fstat): a holder
  * that keeps it can forget the slot after its file is closed. */
 struct shmg__claim_name shmg__claims_name(int fd, const void *base, const void *word);
 
-/* shmg__claims_holds and shmg__claims_note by name. */
+/* shmg__claims_holds and shmg__claims_note by name; a slot noted by name
+ * (a writer claim) takes no lock. */
 bool shmg__claims_holds_name(const struct shmg__claim_name *s);
 int shmg__claims_note_name(const struct shmg__claim_name *s, bool held);
 

@@ -429,9 +429,9 @@ static int begin(struct shmg_wflag *g, unsigned full, const struct timespec *dea
 		*copy = NULL;
 	if (skipped)
 		*skipped = 0;
-	if (full > SHMG_WFLAG_FULL_DROP)
-		return shmg__fail(-EINVAL, "full: %u is neither SHMG_WFLAG_FULL_WAIT nor "
-				  "SHMG_WFLAG_FULL_DROP", full);
+	if (full > SHMG_WFLAG_FULL_REVOKE)
+		return shmg__fail(-EINVAL, "full: %u is none of SHMG_WFLAG_FULL_WAIT, "
+				  "SHMG_WFLAG_FULL_DROP and SHMG_WFLAG_FULL_REVOKE", full);
 	/* The next frame would wrap the counter to 0: readers waiting for a
 	 * frame after the last one would wait for ever. Refused before
 	 * anything is changed (the writer is the counter's only writer). */
@@ -472,11 +472,11 @@ SHMG_EXPORT int shmg_wflag_begin_timed(struct shmg_wflag *g, unsigned full,
 SHMG_EXPORT void *shmg_wflag_begin(struct shmg_wflag *g)
 {
 	void *copy;
-	/* No deadline: only a signal ends the wait early, and this call
-	 * cannot report it. It cannot report a counter at its maximum
-	 * either: the frame is begun (its stores stay guarded by the mark)
-	 * and shmg_wflag_publish refuses it. */
-	while (begin(g, SHMG_WFLAG_FULL_WAIT, NULL, &copy, NULL, false) != 0)
+	/* Never waits for readers: the oldest pinned copy is taken back
+	 * (doc/pin.md). It cannot report a counter at its maximum: the
+	 * frame is begun (its stores stay guarded by the mark) and
+	 * shmg_wflag_publish refuses it. */
+	while (begin(g, SHMG_WFLAG_FULL_REVOKE, NULL, &copy, NULL, false) != 0)
 		;
 	return copy;
 }

@@ -39,14 +39,15 @@ x86_64|shmg__wflag_pick|mfence|lock or[lq]? +\$0x0,\(%[re]sp\)|pick: the zeroed 
 x86_64|shmg_wflag_pin|mfence|lock or[lq]? +\$0x0,\(%[re]sp\)|pin: the announcement before the re-check of the copy's number
 x86_64|shmg_atomic_load_memcpy_explicit|lfence|load copy: string loads ordered before the re-checks (lib/memcpy.c)
 x86_64|shmg_atomic_store_memcpy_explicit|sfence|store copy: string stores ordered before the publish (lib/memcpy.c)
-aarch64|shmg_wflag_begin_timed|dmb[[:space:]]+ish$|begin: the release fence keeping the frame's stores behind the mark (tests/spin/seqlock.pml, NO_WRITER_FENCE)
+aarch64|shmg_wflag_begin_timed begin|dmb[[:space:]]+ish$|begin: the release fence keeping the frame's stores behind the mark (tests/spin/seqlock.pml, NO_WRITER_FENCE)
 aarch64|shmg_wflag_publish wake_sleepers|stlr|publish: the release stores of the copy's number, the index, the counter and the mark
 aarch64|shmg_wflag_publish wake_sleepers|dmb[[:space:]]+ish$|publish: the seq_cst fence before the look at the waiters byte
 aarch64|shmg_wflag_wait_update wflag_wait announce_then_look|dmb[[:space:]]+ish$|wait: the seq_cst fence after the announcement
 aarch64|shmg__wflag_pick|dmb[[:space:]]+ish$|pick: the seq_cst fence before the look at the pins
 aarch64|shmg_wflag_pin|dmb[[:space:]]+ish$|pin: the seq_cst fence after the announcement
 aarch64|shmg_wflag_pin|ldar|pin: the acquire loads of the index and the copy's number
-aarch64|shmg_wflag_unpin|stlr|unpin: the release store ending the reads of the copy
+aarch64|shmg_wflag_pin|stlr|pin: the announcement, a release store (tests/spin/wflag_repin.pml, mutant RELAXED_ANNOUNCE)
+aarch64|shmg_wflag_unpin|stlx?r|unpin: the release store (or the release half of its exchange) ending the reads of the copy
 aarch64|shmg_wflag_read read_single|ldar|seqlock read: the acquire loads of the counter and the mark
 aarch64|shmg_atomic_load_memcpy_explicit load_fence|dmb[[:space:]]+ishld|load copy: the acquire fence keeping the re-checks after the copy
 aarch64|shmg_atomic_store_memcpy_explicit store_fence|dmb[[:space:]]+ish$|store copy: the release fence keeping the copy after the mark

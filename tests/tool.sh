@@ -250,10 +250,22 @@ t 0 "recover --blank" $tool recover --blank "$d/deadwriter-midframe-nocb.im.shm"
 t 0 "recover dead idle writer and reader" $tool recover "$d/deadwriter-idle.im.shm"
 has "clear the record of dead writer PID" "idle writer"
 has "free semaphore slot 0 of dead reader PID" "dead reader slot"
-has "clear the pin of circular-buffer copy 3 in semaphore slot 0 of dead reader PID" "dead reader's pin"
+has "revoke the pin of circular-buffer copy 3 in semaphore slot 0 of dead reader PID" "dead reader's pin"
 t 0 "inspect after" $tool inspect --interval 0 "$d/deadwriter-idle.im.shm"
 has "writer      none recorded" "idle writer cleared"
 lacks "pins copy" "pin cleared"
+
+# A pin many frames old, in a slot ImageStreamIO's own reader (this shell)
+# took over: not that reader's (it holds no pin lock).
+$fixtures --adopt "$d/oldpin.im.shm" $$ || fail "adopt"
+t 3 "inspect an old pin in an adopted slot" $tool inspect --interval 0 "$d/oldpin.im.shm"
+has "PROBLEM.*copy 1 is pinned in semaphore slot 0 on frame 1, 12 frames behind cnt0: held for many frame periods" "old pin"
+has "PROBLEM.*copy 1 is pinned in semaphore slot 0, whose reader PID $$ holds no pin lock: that reader did not pin it" "adopted slot"
+t 0 "recover the adopted slot's pin" $tool recover "$d/oldpin.im.shm"
+has "revoke the pin of circular-buffer copy 1 in semaphore slot 0: its reader PID $$ holds no pin lock" "recover adopted"
+t 0 "inspect after" $tool inspect --interval 0 "$d/oldpin.im.shm"
+lacks "pins copy" "adopted pin revoked"
+has "slot 0 PID $$ (alive)" "the adopter keeps its slot"
 
 t 0 "recover dead pinfo holder" $tool recover "$d/deadholder.pinfo.shm"
 has "recover the status lock from dead thread" "pinfo"

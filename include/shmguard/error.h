@@ -79,8 +79,13 @@ enum {
 	/* The file was truncated under the mapping (SHMG_REGION_TRUNCATION):
 	 * what was read is not the file's. */
 	SHMG_ETRUNCATED = -30989,
+	/* A pinned copy was rewritten while the caller held the pin (the
+	 * writer revoked it rather than wait, or judged its reader gone, or a
+	 * writer that ignores pins wrote the stream): what was computed from
+	 * it must be discarded (doc/pin.md). */
+	SHMG_EREVOKED = -30988,
 };
-#define SHMG_E_LAST (-30989)
+#define SHMG_E_LAST (-30988)
 
 /*
  * shmg_strerror: a static description of a result: 0, SHMG_OWNERDEAD,

@@ -55,7 +55,9 @@ for mutant in NO_WRITER_FENCE NO_ZERO NO_READER_FENCE RELAXED_SEQ; do
 done
 verify wflag_pin.pml SHMG_MODEL pass
 verify wflag_pin.pml ONE_READER pass
-for mutant in NO_READER_FENCE NO_WRITER_FENCE NO_RECHECK LOOK_FIRST NO_ZERO; do
+verify wflag_pin.pml DROP pass
+for mutant in NO_READER_FENCE NO_WRITER_FENCE NO_RECHECK LOOK_FIRST NO_ZERO UNPIN_STORE \
+	REVOKE_CLEARS; do
 	verify wflag_pin.pml "$mutant" fail
 done
 verify wflag_wake.pml SHMG_MODEL pass
