@@ -239,6 +239,17 @@ static int poll_sleep(uint64_t ns, const struct timespec *deadline)
 	return rc == EINTR ? -EINTR : 0;
 }
 
+/* A copy's sequence word zeroed before the writer looks at the pins:
+ * Dekker with shmg_wflag_pin (tests/spin/wflag_pin.pml, mutant
+ * NO_WRITER_FENCE); the one fence of both the pick and the revocation.
+ * It is also the release fence that keeps the copy's stores behind the
+ * zero. */
+static inline void zero_then_look(uint64_t *seq)
+{
+	shmg_atomic_store(seq, 0, relaxed);
+	shmg_atomic_thread_fence(seq_cst);
+}
+
 int shmg__wflag_pick(struct shmg_wflag *g, unsigned full,
 		     const struct timespec *deadline, uint32_t *skipped)
 {
@@ -256,12 +267,7 @@ int shmg__wflag_pick(struct shmg_wflag *g, unsigned full,
 			unsigned c = (newest + d) % g->copies;
 			uint64_t *seq = wflag_seq(g, c);
 			uint64_t was = shmg_atomic_load(seq, relaxed);
-			shmg_atomic_store(seq, 0, relaxed);
-			/* Dekker with shmg_wflag_pin: the zeroed sequence word
-			 * before the look at the pins (tests/spin/wflag_pin.pml,
-			 * mutant NO_WRITER_FENCE). Also the release fence that
-			 * keeps the copy's stores behind the zero. */
-			shmg_atomic_thread_fence(seq_cst);
+			zero_then_look(seq);
 			if (!pinned(g, c)) {
 				g->next = c;
 				if (skipped)
@@ -279,8 +285,7 @@ int shmg__wflag_pick(struct shmg_wflag *g, unsigned full,
 			/* Never wait for a reader: the oldest copy is taken
 			 * back, its pins revoked (no probe, no syscall). */
 			unsigned c = (newest + 1) % g->copies;
-			shmg_atomic_store(wflag_seq(g, c), 0, relaxed);
-			shmg_atomic_thread_fence(seq_cst);
+			zero_then_look(wflag_seq(g, c));
 			revoke_copy(g, c);
 			g->next = c;
 			return 0;
