@@ -29,7 +29,7 @@ failed=0
 tmp=$(mktemp -d) || exit 99
 trap 'rm -rf "$tmp"' EXIT
 
-# The rules: "arch|functions (one may be inlined into another)|ERE|why".
+# The rules: "arch|functions (one may be inlined into another)|ERE or A~B|why".
 rules() {
 	cat <<'RULES'
 x86_64|shmg_wflag_publish wake_sleepers|mfence|lock or[lq]? +\$0x0,\(%[re]sp\)|publish: the counter and mark stores before the look at the waiters byte (Dekker with sleepers, tests/spin/wflag_wake.pml)
@@ -46,7 +46,7 @@ aarch64|shmg_wflag_wait_update wflag_wait announce_then_look|dmb[[:space:]]+ish$
 aarch64|shmg__wflag_pick|dmb[[:space:]]+ish$|pick: the seq_cst fence before the look at the pins
 aarch64|shmg_wflag_pin|dmb[[:space:]]+ish$|pin: the seq_cst fence after the announcement
 aarch64|shmg_wflag_pin|ldar|pin: the acquire loads of the index and the copy's number
-aarch64|shmg_wflag_pin|stlr|pin: the announcement, a release store (tests/spin/wflag_repin.pml, mutant RELAXED_ANNOUNCE)
+aarch64|shmg_wflag_pin|stlr~dmb[[:space:]]+ish$|pin: the announcement, a release store right before the seq_cst fence (tests/spin/wflag_repin.pml, mutant RELAXED_ANNOUNCE)
 aarch64|shmg_wflag_unpin|stlx?r|unpin: the release store (or the release half of its exchange) ending the reads of the copy
 aarch64|shmg_wflag_read read_single|ldar|seqlock read: the acquire loads of the counter and the mark
 aarch64|shmg_atomic_load_memcpy_explicit load_fence|dmb[[:space:]]+ishld|load copy: the acquire fence keeping the re-checks after the copy
@@ -69,6 +69,20 @@ bodies() {
 	' "$1"
 }
 
+# has_barrier ERE BODY: an instruction of BODY matches ERE; an ERE of the
+# form A~B asks for an instruction matching A followed, within the next two
+# instructions, by one matching B (a store and the fence right after it,
+# told apart from the function's other stores of the same kind).
+has_barrier() {
+	case $1 in
+	*~*) awk -v a="${1%%~*}" -v b="${1#*~}" '
+		$0 ~ a { left = 3; next }
+		left > 0 { left--; if ($0 ~ b) { found = 1; exit } }
+		END { exit !found }' "$2" ;;
+	*) grep -Eq "$1" "$2" ;;
+	esac
+}
+
 # audit ARCH LISTING WHAT
 audit() {
 	arch=$1 listing=$2 what=$3 n=0
@@ -81,7 +95,7 @@ audit() {
 		if [ ! -s "$tmp/body" ]; then
 			echo "FAIL $what: none of [$funcs] found"; failed=1; continue
 		fi
-		if grep -Eq "$re" "$tmp/body"; then
+		if has_barrier "$re" "$tmp/body"; then
 			n=$((n + 1))
 		else
 			echo "FAIL $what: [$funcs] has no $re: $why"; failed=1
