@@ -339,7 +339,7 @@ struct shmg_isio_slot_info {
 	int32_t pin_copy;   /* the circular-buffer copy the slot's reader
 			     * pins (semstatus bits 4-31), or -1 (added in
 			     * 0.2: a struct ending before it gets none) */
-	/* Added in 0.3 (doc/pin.md): */
+	/* Added with revocation (doc/pin.md), still in 0.2 (unreleased): */
 	uint64_t pin_frame; /* the frame number the pinned copy holds (its
 			     * record), 0 without a pin */
 	int8_t pin_locked;  /* 1: a reader of this library holds the slot
