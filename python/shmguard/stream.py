@@ -781,18 +781,21 @@ class Stream:
             if closing:
                 p.finish()
 
-    def pin_policy(self, full: str = "wait", wait: Optional[float] = None) -> None:
+    def pin_policy(self, full: str = "revoke", wait: Optional[float] = None) -> None:
         """Writer side: what :meth:`write` does when readers pin every copy
         of the circular buffer but the newest (``shmg_isio_pin_policy``).
-        ``full="wait"`` (the default) waits for an unpin for at most `wait`
-        seconds (None: without limit), then write() raises Timeout;
-        ``full="drop"`` makes write() raise Busy (-EAGAIN) at once. Either
-        way that frame is not written and the stream is unchanged; pins of
-        dead readers are reclaimed first."""
-        codes = {"wait": _lib.SHMG_WFLAG_FULL_WAIT, "drop": _lib.SHMG_WFLAG_FULL_DROP}
+        ``full="revoke"`` (the default) never waits: the oldest pinned copy
+        is taken back and written, and the readers pinning it are told when
+        their pinned block ends (it raises Revoked). ``full="wait"`` waits
+        for an unpin for at most `wait` seconds (None: without limit), then
+        write() raises Timeout; ``full="drop"`` makes write() raise Busy
+        (-EAGAIN) at once. With wait or drop that frame is not written and
+        the stream is unchanged."""
+        codes = {"revoke": _lib.SHMG_WFLAG_FULL_REVOKE, "wait": _lib.SHMG_WFLAG_FULL_WAIT,
+                 "drop": _lib.SHMG_WFLAG_FULL_DROP}
         if full not in codes:
             raise InvalidArgument(-errno.EINVAL, self.path,
-                                  f"full must be 'wait' or 'drop', not {full!r}")
+                                  f"full must be 'revoke', 'wait' or 'drop', not {full!r}")
         wait = seconds(wait, "wait", self.path)
         ns = 0 if wait is None else max(1, int(wait * 1e9))  # 0 is the library's "no limit"
         with self._h as s:
