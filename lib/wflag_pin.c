@@ -446,7 +446,8 @@ SHMG_EXPORT int shmg_wflag_pin(const struct shmg_wflag *g, unsigned slot,
 		 * an earlier pin of the slot (before its unpin) happens before
 		 * the writer rewrites that copy. A relaxed store would give
 		 * that only through C11's release sequences (same thread), not
-		 * C++20's (RMWs only). What it overwrites is this call's own:
+		 * C++20's (RMWs only): tests/spin/wflag_repin.pml, mutant
+		 * RELAXED_ANNOUNCE. What it overwrites is this call's own:
 		 * no pin (see above) or an unconfirmed attempt, revoked or
 		 * not, which was never handed out. */
 		shmg_atomic_store(pw, keep | ((i + 1) << PIN_SHIFT), release);
