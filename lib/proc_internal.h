@@ -48,6 +48,12 @@ int shmg__thread_self(struct shmg__thread_id *out);
  * read again in a forked child: for fast paths that check an owner word. */
 int32_t shmg__self_pid(void);
 
+/* Which fork this process is: a number that changes in every forked child
+ * (and in its children), never back. A note taken with it is this
+ * process's own even where a PID is not: a child can have the PID its
+ * parent had (PID 1 of a new PID namespace, a dead parent's PID reused). */
+unsigned shmg__fork_generation(void);
+
 /*
  * A waiter's watch on one owner: a thread id and the start-time bits the
  * owner recorded (the low `nbits` bits). The first probe opens

@@ -300,6 +300,7 @@ static int claim_from(struct shmg_wflag *g, int32_t was, int32_t self, int32_t *
 		return -EAGAIN;
 	}
 	g->claimed = self;
+	g->claimed_gen = shmg__fork_generation();
 	return 0;
 }
 

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -281,6 +282,86 @@ START_TEST(forked_child_refused)
 }
 END_TEST
 
+/*
+ * A forked child whose PID is the one its parent claimed as: the child of
+ * a process that is PID 1 of its PID namespace, made after a second
+ * unshare(CLONE_NEWPID), is PID 1 too (so is any descendant that gets a
+ * dead writer's PID back). It holds nothing of the parent's claim: its
+ * writes, begin and release through the inherited handle are refused, and
+ * closing that handle leaves the parent's claim alone. (Its own claim meets
+ * the PID limit of doc/wflag.md and is not tested here.) Exit 77: no PID
+ * namespaces here (not root).
+ */
+static int same_pid_child(void)
+{
+	struct shmg_isio *s;
+	uint16_t f[NPIX];
+	uint64_t n;
+	if (shmg_isio_open(&s, path, 0) != 0 || shmg_isio_claim(s) != 0)
+		return 100;
+	fill(f, 1);
+	if (shmg_isio_write(s, f, sizeof(f), &n) != 0 || n != 1)
+		return 101;
+	int32_t me = (int32_t)getpid();
+	if (unshare(CLONE_NEWPID) != 0)
+		return 102;
+	pid_t pid = fork();
+	if (pid < 0)
+		return 103;
+	if (pid == 0) {
+		if ((int32_t)getpid() != me)
+			_exit(104); /* the premise: the same PID */
+		int bad = 0;
+		bad |= shmg_isio_write(s, f, sizeof(f), &n) != SHMG_ENOTOWNER;
+		bad |= (shmg_isio_begin(s) != NULL) << 1;
+		bad |= (shmg_isio_release(s) != SHMG_ENOTOWNER) << 2;
+		shmg_isio_close(s);
+		_exit(bad);
+	}
+	int status;
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return 105;
+	if (WEXITSTATUS(status))
+		return WEXITSTATUS(status); /* bits: write, begin, release */
+	if (FIELD(s, ISIO_OWNER, int32_t) != me)
+		return 106; /* the child's close or release took the claim */
+	if (FIELD(s, ISIO_CNT0, uint64_t) != 1)
+		return 107;
+	fill(f, 2);
+	if (shmg_isio_write(s, f, sizeof(f), &n) != 0 || n != 2)
+		return 108;
+	shmg_isio_close(s);
+	return 0;
+}
+
+START_TEST(child_with_the_claimed_pid_refused)
+{
+	shmg_isio_close(stream_new(3));
+	pid_t outer = tu_fork();
+	if (outer == 0) {
+		if (unshare(CLONE_NEWPID) != 0)
+			_exit(77);
+		pid_t first = fork(); /* PID 1 of the new namespace */
+		if (first == 0)
+			_exit(same_pid_child());
+		int status;
+		if (first < 0 || waitpid(first, &status, 0) != first || !WIFEXITED(status))
+			_exit(99);
+		_exit(WEXITSTATUS(status));
+	}
+	int status;
+	ck_assert_int_eq(waitpid(outer, &status, 0), outer);
+	ck_assert_msg(WIFEXITED(status), "the namespace's process died (0x%x)", status);
+	if (WEXITSTATUS(status) == 77) {
+		printf("note: no PID namespace: child_with_the_claimed_pid_refused not run\n");
+		return;
+	}
+	ck_assert_msg(WEXITSTATUS(status) == 0, "exit %d (1-7: the child's write, begin, "
+		      "release passed, as bits; 106: its close took the claim)",
+		      WEXITSTATUS(status));
+}
+END_TEST
+
 /* ------------------------------------------------------- close */
 
 /* Closing the holder gives the claim back (ownerPID 0), and the next
@@ -435,6 +516,7 @@ int main(void)
 	tcase_add_test(tc, two_threads_one_writer);
 	tcase_add_test(tc, two_threads_one_writer_latch);
 	tcase_add_test(tc, forked_child_refused);
+	tcase_add_test(tc, child_with_the_claimed_pid_refused);
 	tcase_add_test(tc, close_releases);
 	tcase_add_test(tc, claim_taken_by_recovery);
 	tcase_add_test(tc, reused_pid_predecessor_taken_over);
