@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include "proc_internal.h"
 #include "slot_claims.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -47,14 +48,23 @@ void shmg__claims_end(void)
 	pthread_mutex_unlock(&lock);
 }
 
+/* A word is named by the file that holds it and its offset there, so
+ * that two mappings of one file name it alike. A region of a file maps
+ * it from offset 0: the offset is the word's in the region. Memory the
+ * caller mapped (fd -1) may be a second mapping of memory a region or
+ * another wrapping maps too: what backs it is read from /proc/self/maps
+ * (the address names it only where nothing else can share it). */
 struct shmg__claim_name shmg__claims_name(int fd, const void *base, const void *word)
 {
 	struct stat st;
 	struct shmg__claim_name s = {0, 0, (uintptr_t)word};
+	uint64_t off;
 	if (fd >= 0 && fstat(fd, &st) == 0) {
 		s.dev = st.st_dev;
 		s.ino = st.st_ino;
 		s.at = (uintptr_t)((const unsigned char *)word - (const unsigned char *)base);
+	} else if (fd < 0 && shmg__proc_self_backing(word, &s.dev, &s.ino, &off) == 0) {
+		s.at = (uintptr_t)off;
 	}
 	return s;
 }

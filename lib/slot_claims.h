@@ -10,7 +10,9 @@
  * memory can. A claim takes the second kind, never the first.
  *
  * Slots are named by file and offset (the same slot through two mappings
- * is one), or by address for memory that is not a file's. A forked child
+ * is one; for memory the caller mapped, the file /proc/self/maps says
+ * backs it, shared anonymous memory included), or by address for memory
+ * no other mapping can share (a private mapping). A forked child
  * holds none of its parent's. Claims and releases run between
  * shmg__claims_begin and shmg__claims_end, so a claim's look at an owner
  * word and its note are one step for the other threads.
@@ -40,7 +42,8 @@ bool shmg__claims_holds(int fd, const void *base, const void *word);
  * -ENOMEM (nothing noted). */
 int shmg__claims_note(int fd, const void *base, const void *word, bool held);
 
-/* The name of the slot whose owner word is `word` (one fstat): a holder
+/* The name of the slot whose owner word is `word` (one fstat; for memory
+ * the caller mapped, fd -1, one read of /proc/self/maps): a holder
  * that keeps it can forget the slot after its file is closed. */
 struct shmg__claim_name shmg__claims_name(int fd, const void *base, const void *word);
 

@@ -15,6 +15,8 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <shmguard.h>
 #include <shmguard/isio.h>
@@ -165,6 +167,66 @@ START_TEST(second_wflag_handle_refused)
 	shmg_wflag_free(a);
 	shmg_region_close(r);
 	tu_shared_free(seg, SEG);
+}
+END_TEST
+
+/*
+ * One owner word seen through two mappings of the same memory: each wrapped
+ * by shmg_region_from_memory (the caller mapped it twice, e.g. two modules
+ * of one program), and the file itself as a region. The three handles are
+ * one stream: only one may hold the claim. (Named by address, the second
+ * mapping's owner word holding this process's PID looked like a dead
+ * predecessor's: its claim took the stream over, both handles wrote, and
+ * the first one's release cleared the second one's claim.)
+ */
+START_TEST(two_mappings_one_writer)
+{
+	enum { SEG = 4096 };
+	int fd = memfd_create("shmg-two-mappings", MFD_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, SEG), 0);
+	unsigned char *m[2];
+	struct shmg_region *r[3];
+	struct shmg_wflag *g[3];
+	struct shmg_wflag_place p = {
+		.size = sizeof(p), .parts = SHMG_WFLAG_WAITERS | SHMG_WFLAG_OWNER,
+		.mark = OFF_MARK, .counter = OFF_COUNTER, .waiters = OFF_WAITERS,
+		.owner = OFF_OWNER,
+	};
+	for (int i = 0; i < 2; i++) {
+		m[i] = mmap(NULL, SEG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		ck_assert_ptr_ne(m[i], MAP_FAILED);
+		ck_assert_int_eq(shmg_region_from_memory(&r[i], m[i], SEG), 0);
+	}
+	ck_assert_int_eq(shmg_region_from_fd(&r[2], fd, 0), 0);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(shmg_wflag_new(&g[i], r[i], &p), 0);
+
+	ck_assert_int_eq(shmg_wflag_claim(g[0]), 0);
+	for (int i = 1; i < 3; i++) {
+		int err = shmg_wflag_claim(g[i]);
+		ck_assert_msg(err == -EBUSY, "handle %d's claim returned %d (%s): -EBUSY expected",
+			      i, err, shmg_error_detail(err));
+		assert_detail_has(err, "held by this process");
+		ck_assert_int_eq(shmg_wflag_release(g[i]), SHMG_ENOTOWNER);
+	}
+	ck_assert_int_eq(*(int32_t *)(void *)(m[1] + OFF_OWNER), getpid());
+	ck_assert_int_eq(shmg_wflag_release(g[0]), 0);
+	ck_assert_int_eq(shmg_wflag_claim(g[1]), 0);
+	ck_assert_int_eq(shmg_wflag_claim(g[0]), -EBUSY);
+	ck_assert_int_eq(shmg_wflag_claim(g[2]), -EBUSY);
+	ck_assert_int_eq(shmg_wflag_release(g[1]), 0);
+	ck_assert_int_eq(shmg_wflag_claim(g[2]), 0);
+	ck_assert_int_eq(shmg_wflag_claim(g[0]), -EBUSY);
+	ck_assert_int_eq(shmg_wflag_release(g[2]), 0);
+	ck_assert_int_eq(*(int32_t *)(void *)(m[0] + OFF_OWNER), 0);
+	for (int i = 0; i < 3; i++) {
+		shmg_wflag_free(g[i]);
+		shmg_region_close(r[i]);
+	}
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(munmap(m[i], SEG), 0);
+	close(fd);
 }
 END_TEST
 
@@ -513,6 +575,7 @@ int main(void)
 	tcase_add_test(tc, second_handle_refused);
 	tcase_add_test(tc, second_handle_refused_latch);
 	tcase_add_test(tc, second_wflag_handle_refused);
+	tcase_add_test(tc, two_mappings_one_writer);
 	tcase_add_test(tc, two_threads_one_writer);
 	tcase_add_test(tc, two_threads_one_writer_latch);
 	tcase_add_test(tc, forked_child_refused);
