@@ -468,6 +468,35 @@ START_TEST(close_releases)
 }
 END_TEST
 
+/* A release between shmg_isio_begin and shmg_isio_publish is refused,
+ * nothing changed: it would put 0 in ownerPID over a partial frame still
+ * flagged, and a reader could then never learn that its writer died (a
+ * flag with no writer recorded is an unmodified ImageStreamIO writer's,
+ * which only a scan of every process's maps can judge). The frame can
+ * still be published, then the release goes through. */
+START_TEST(release_mid_frame_refused)
+{
+	struct shmg_isio *s = stream_new(3), *r = stream_open();
+	uint16_t f[NPIX];
+	uint64_t n;
+	ck_assert_int_eq(shmg_isio_claim(s), 0);
+	fill(f, 1);
+	memcpy(shmg_isio_begin(s), f, sizeof(f) / 2);
+	int err = shmg_isio_release(s);
+	ck_assert_int_eq(err, -EBUSY);
+	assert_detail_has(err, "frame is begun");
+	ck_assert_int_eq(FIELD(r, ISIO_OWNER, int32_t), getpid());
+	ck_assert_uint_eq(FIELD(r, ISIO_WRITE, uint8_t), 1);
+	ck_assert_int_eq(shmg_isio_publish(s, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(shmg_isio_release(s), 0);
+	ck_assert_int_eq(FIELD(r, ISIO_OWNER, int32_t), 0);
+	ck_assert_uint_eq(FIELD(r, ISIO_WRITE, uint8_t), 0);
+	shmg_isio_close(s);
+	shmg_isio_close(r);
+}
+END_TEST
+
 /* ------------------------------------------------------- a claim taken */
 
 /* A recovery that was told the writer is dead (force_pid) takes its claim:
@@ -581,6 +610,7 @@ int main(void)
 	tcase_add_test(tc, forked_child_refused);
 	tcase_add_test(tc, child_with_the_claimed_pid_refused);
 	tcase_add_test(tc, close_releases);
+	tcase_add_test(tc, release_mid_frame_refused);
 	tcase_add_test(tc, claim_taken_by_recovery);
 	tcase_add_test(tc, reused_pid_predecessor_taken_over);
 	tcase_add_test(tc, reused_pid_orphaned_publish_finished);
