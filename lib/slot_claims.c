@@ -54,18 +54,33 @@ void shmg__claims_end(void)
  * caller mapped (fd -1) may be a second mapping of memory a region or
  * another wrapping maps too: what backs it is read from /proc/self/maps
  * (the address names it only where nothing else can share it). */
-struct shmg__claim_name shmg__claims_name(int fd, const void *base, const void *word)
+int shmg__claims_name_of(int fd, const void *base, const void *word,
+			 struct shmg__claim_name *out)
 {
 	struct stat st;
 	struct shmg__claim_name s = {0, 0, (uintptr_t)word};
 	uint64_t off;
-	if (fd >= 0 && fstat(fd, &st) == 0) {
+	if (fd >= 0) {
+		if (fstat(fd, &st) != 0)
+			return -errno;
 		s.dev = st.st_dev;
 		s.ino = st.st_ino;
 		s.at = (uintptr_t)((const unsigned char *)word - (const unsigned char *)base);
-	} else if (fd < 0 && shmg__proc_self_backing(word, &s.dev, &s.ino, &off) == 0) {
-		s.at = (uintptr_t)off;
+	} else {
+		int err = shmg__proc_self_backing(word, &s.dev, &s.ino, &off);
+		if (err == 0)
+			s.at = (uintptr_t)off;
+		else if (err != -EINVAL && err != -ENOENT)
+			return err; /* cannot tell: not its address either */
 	}
+	*out = s;
+	return 0;
+}
+
+struct shmg__claim_name shmg__claims_name(int fd, const void *base, const void *word)
+{
+	struct shmg__claim_name s = {0, 0, (uintptr_t)word};
+	shmg__claims_name_of(fd, base, word, &s);
 	return s;
 }
 

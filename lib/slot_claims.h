@@ -47,6 +47,14 @@ int shmg__claims_note(int fd, const void *base, const void *word, bool held);
  * that keeps it can forget the slot after its file is closed. */
 struct shmg__claim_name shmg__claims_name(int fd, const void *base, const void *word);
 
+/* The same, or -errno when the name cannot be found (fstat failed;
+ * /proc/self/maps unreadable, say for want of a descriptor): *out is then
+ * left alone. A claim that would take a word holding this process's PID
+ * as a dead predecessor's needs it: under another name it would miss
+ * another handle's claim. */
+int shmg__claims_name_of(int fd, const void *base, const void *word,
+			 struct shmg__claim_name *out);
+
 /* shmg__claims_holds and shmg__claims_note by name. */
 bool shmg__claims_holds_name(const struct shmg__claim_name *s);
 int shmg__claims_note_name(const struct shmg__claim_name *s, bool held);

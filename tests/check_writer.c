@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <shmguard.h>
@@ -226,6 +227,63 @@ START_TEST(two_mappings_one_writer)
 	}
 	for (int i = 0; i < 2; i++)
 		ck_assert_int_eq(munmap(m[i], SEG), 0);
+	close(fd);
+}
+END_TEST
+
+/* The same when the second mapping's claim cannot read /proc/self/maps
+ * (no descriptor left): it fails with that error, nothing changed, instead
+ * of naming the word by its address and taking the first handle's claim
+ * over as a dead predecessor's. */
+START_TEST(two_mappings_no_descriptor_left)
+{
+	enum { SEG = 4096, FDS = 64 };
+	int fd = memfd_create("shmg-two-mappings", MFD_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, SEG), 0);
+	unsigned char *m[2];
+	struct shmg_region *r[2];
+	struct shmg_wflag *g[2];
+	struct shmg_wflag_place p = {
+		.size = sizeof(p), .parts = SHMG_WFLAG_WAITERS | SHMG_WFLAG_OWNER,
+		.mark = OFF_MARK, .counter = OFF_COUNTER, .waiters = OFF_WAITERS,
+		.owner = OFF_OWNER,
+	};
+	for (int i = 0; i < 2; i++) {
+		m[i] = mmap(NULL, SEG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		ck_assert_ptr_ne(m[i], MAP_FAILED);
+		ck_assert_int_eq(shmg_region_from_memory(&r[i], m[i], SEG), 0);
+		ck_assert_int_eq(shmg_wflag_new(&g[i], r[i], &p), 0);
+	}
+	ck_assert_int_eq(shmg_wflag_claim(g[0]), 0);
+
+	struct rlimit was, low;
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &was), 0);
+	low = was;
+	low.rlim_cur = FDS;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	int spent[FDS], n = 0;
+	while (n < FDS && (spent[n] = dup(fd)) >= 0)
+		n++;
+	ck_assert_int_eq(errno, EMFILE);
+	int err = shmg_wflag_claim(g[1]);
+	int err_release = shmg_wflag_release(g[1]);
+	while (n > 0)
+		close(spent[--n]);
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &was), 0);
+	ck_assert_msg(err == -EMFILE, "the claim returned %d (%s): -EMFILE expected", err,
+		      shmg_error_detail(err));
+	ck_assert_int_eq(err_release, SHMG_ENOTOWNER);
+	ck_assert_int_eq(*(int32_t *)(void *)(m[1] + OFF_OWNER), getpid());
+	ck_assert_int_eq(shmg_wflag_claim(g[1]), -EBUSY);
+	ck_assert_int_eq(shmg_wflag_release(g[0]), 0);
+	ck_assert_int_eq(shmg_wflag_claim(g[1]), 0);
+	ck_assert_int_eq(shmg_wflag_release(g[1]), 0);
+	for (int i = 0; i < 2; i++) {
+		shmg_wflag_free(g[i]);
+		shmg_region_close(r[i]);
+		ck_assert_int_eq(munmap(m[i], SEG), 0);
+	}
 	close(fd);
 }
 END_TEST
@@ -605,6 +663,7 @@ int main(void)
 	tcase_add_test(tc, second_handle_refused_latch);
 	tcase_add_test(tc, second_wflag_handle_refused);
 	tcase_add_test(tc, two_mappings_one_writer);
+	tcase_add_test(tc, two_mappings_no_descriptor_left);
 	tcase_add_test(tc, two_threads_one_writer);
 	tcase_add_test(tc, two_threads_one_writer_latch);
 	tcase_add_test(tc, forked_child_refused);

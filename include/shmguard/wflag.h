@@ -116,7 +116,9 @@ SHMG_EXPORT void shmg_wflag_free(struct shmg_wflag *g);
  * writer's first publish), -EBUSY (a live process is the writer, or this
  * process through another handle: the detail names it), SHMG_EGARBAGE
  * (negative PID in the owner word), -EROFS (read-only mapping), -ENOMEM,
- * -ENOTSUP (no owner word).
+ * -ENOTSUP (no owner word), or -errno when the owner word cannot be named
+ * among this process's claims (fstat of the region's file, or for memory
+ * the caller mapped /proc/self/maps, failed: -EMFILE...); nothing changed.
  */
 SHMG_EXPORT int shmg_wflag_claim(struct shmg_wflag *g);
 
