@@ -11,12 +11,18 @@
 #include "config.h"
 
 #include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <shmguard.h>
@@ -482,6 +488,69 @@ START_TEST(child_with_the_claimed_pid_refused)
 }
 END_TEST
 
+/* ------------------------------------------------------- cost */
+
+/* From here on any system call but exit kills the process (SIGSYS). 0, or
+ * -1 where seccomp is unavailable. */
+static int ban_syscalls(void)
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_exit_group, 2, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_exit, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {.len = sizeof(code) / sizeof(code[0]), .filter = code};
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+		return -1;
+	return 0;
+}
+
+/* The write check is the handle's note, the cached PID and fork
+ * generation, and a load of ownerPID: no system call. A claimed writer
+ * with no sleeping reader writes 1,000 frames (and a handle that did not
+ * claim is refused 1,000 times) under a filter that kills the process at
+ * any system call. (clock_gettime is the vDSO's.) */
+START_TEST(write_check_makes_no_syscall)
+{
+	shmg_isio_close(stream_new(3));
+	pid_t pid = tu_fork();
+	if (pid == 0) {
+		struct shmg_isio *s, *t;
+		uint16_t f[NPIX];
+		if (shmg_isio_open(&s, path, 0) || shmg_isio_open(&t, path, 0) ||
+		    shmg_isio_claim(s) != 0)
+			_exit(100);
+		fill(f, 0);
+		/* Once before the ban: the PID is read and cached here. */
+		if (shmg_isio_write(s, f, sizeof(f), NULL) != 0 ||
+		    shmg_isio_write(t, f, sizeof(f), NULL) != SHMG_ENOTOWNER)
+			_exit(101);
+		if (ban_syscalls() != 0)
+			_exit(77);
+		int bad = 0;
+		for (unsigned k = 1; k <= 1000; k++) {
+			bad |= shmg_isio_write(s, f, sizeof(f), NULL) != 0;
+			bad |= shmg_isio_write(t, f, sizeof(f), NULL) != SHMG_ENOTOWNER;
+		}
+		_exit(bad ? 102 : 0);
+	}
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
+		printf("note: no seccomp: write_check_makes_no_syscall not run\n");
+		return;
+	}
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "the writer ended with status 0x%x (killed by SIGSYS: a system call)", status);
+	struct shmg_isio *r = stream_open();
+	ck_assert_uint_eq(FIELD(r, ISIO_CNT0, uint64_t), 1001);
+	shmg_isio_close(r);
+}
+END_TEST
+
 /* ------------------------------------------------------- close */
 
 /* Closing the holder gives the claim back (ownerPID 0), and the next
@@ -668,6 +737,7 @@ int main(void)
 	tcase_add_test(tc, two_threads_one_writer_latch);
 	tcase_add_test(tc, forked_child_refused);
 	tcase_add_test(tc, child_with_the_claimed_pid_refused);
+	tcase_add_test(tc, write_check_makes_no_syscall);
 	tcase_add_test(tc, close_releases);
 	tcase_add_test(tc, release_mid_frame_refused);
 	tcase_add_test(tc, claim_taken_by_recovery);
