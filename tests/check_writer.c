@@ -554,6 +554,83 @@ START_TEST(write_check_makes_no_syscall)
 }
 END_TEST
 
+/*
+ * The same child and a reader's semaphore slot (and its pin): the slot is
+ * the handle's too, and the child holds nothing of it. Through the
+ * inherited handle its pin and its slot release are refused, and its
+ * close leaves the parent's slot and pin alone; the parent then unpins
+ * with 0. Exit 77: no PID namespaces.
+ */
+static int same_pid_child_slot(void)
+{
+	struct shmg_isio *w, *s;
+	struct shmg_wflag_pinned pin = {.size = sizeof(pin)};
+	uint16_t f[NPIX];
+	int slot;
+	if (shmg_isio_open(&w, path, 0) || shmg_isio_claim(w) || shmg_isio_open(&s, path, 0))
+		return 100;
+	fill(f, 1);
+	if (shmg_isio_write(w, f, sizeof(f), NULL) || shmg_isio_sem_claim(s, &slot) ||
+	    shmg_isio_pin(s, &pin))
+		return 101;
+	int32_t me = (int32_t)getpid();
+	if (unshare(CLONE_NEWPID) != 0)
+		return 102;
+	pid_t pid = fork();
+	if (pid < 0)
+		return 103;
+	if (pid == 0) {
+		if ((int32_t)getpid() != me)
+			_exit(104);
+		struct shmg_wflag_pinned other = {.size = sizeof(other)};
+		int bad = 0;
+		bad |= shmg_isio_pin(s, &other) != SHMG_ENOTOWNER;
+		bad |= (shmg_isio_unpin(s) != SHMG_ENOTOWNER) << 1;
+		bad |= (shmg_isio_sem_release(s) != SHMG_ENOTOWNER) << 2;
+		shmg_isio_close(s);
+		_exit(bad);
+	}
+	int st;
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return 105;
+	if (WEXITSTATUS(st))
+		return WEXITSTATUS(st); /* bits: pin, unpin, release */
+	int got = shmg_isio_unpin(s);
+	if (got != 0)
+		return 106; /* the child's close took the slot or the pin */
+	shmg_isio_close(s);
+	shmg_isio_close(w);
+	return 0;
+}
+
+START_TEST(child_with_the_claimed_pid_slot_refused)
+{
+	shmg_isio_close(stream_new(3));
+	pid_t outer = tu_fork();
+	if (outer == 0) {
+		if (unshare(CLONE_NEWPID) != 0)
+			_exit(77);
+		pid_t first = fork(); /* PID 1 of the new namespace */
+		if (first == 0)
+			_exit(same_pid_child_slot());
+		int status;
+		if (first < 0 || waitpid(first, &status, 0) != first || !WIFEXITED(status))
+			_exit(99);
+		_exit(WEXITSTATUS(status));
+	}
+	int status;
+	ck_assert_int_eq(waitpid(outer, &status, 0), outer);
+	ck_assert_msg(WIFEXITED(status), "the namespace's process died (0x%x)", status);
+	if (WEXITSTATUS(status) == 77) {
+		printf("note: no PID namespace: child_with_the_claimed_pid_slot_refused not run\n");
+		return;
+	}
+	ck_assert_msg(WEXITSTATUS(status) == 0, "exit %d (1-7: the child's pin, unpin, slot "
+		      "release passed, as bits; 106: the parent's unpin failed after the child's "
+		      "close)", WEXITSTATUS(status));
+}
+END_TEST
+
 /* ------------------------------------------------------- close */
 
 /* Closing the holder gives the claim back (ownerPID 0), and the next
@@ -740,6 +817,7 @@ int main(void)
 	tcase_add_test(tc, two_threads_one_writer_latch);
 	tcase_add_test(tc, forked_child_refused);
 	tcase_add_test(tc, child_with_the_claimed_pid_refused);
+	tcase_add_test(tc, child_with_the_claimed_pid_slot_refused);
 	tcase_add_test(tc, write_check_makes_no_syscall);
 	tcase_add_test(tc, close_releases);
 	tcase_add_test(tc, release_mid_frame_refused);
