@@ -294,6 +294,71 @@ START_TEST(two_mappings_no_descriptor_left)
 }
 END_TEST
 
+/* A reader's pin slot through the second mapping, no descriptor left:
+ * the claim fails with that error instead of taking the first handle's
+ * slot (its owner word holds this PID, and under the address no claim is
+ * noted) as a dead predecessor's and clearing its pin. */
+START_TEST(two_mappings_pin_slot_no_descriptor_left)
+{
+	enum { SEG = 4096, FDS = 64, FRAME = 64 };
+	int fd = memfd_create("shmg-two-mappings", MFD_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, SEG), 0);
+	unsigned char *m[2];
+	struct shmg_region *r[2];
+	struct shmg_wflag *g[2];
+	struct shmg_wflag_place p = {
+		.size = sizeof(p), .parts = SHMG_WFLAG_WAITERS | SHMG_WFLAG_OWNER,
+		.mark = OFF_MARK, .counter = OFF_COUNTER, .waiters = OFF_WAITERS,
+		.owner = OFF_OWNER, .copies = 3, .index = OFF_INDEX, .seq = OFF_SEQ,
+		.seq_stride = SEQ_STRIDE, .data = 1024, .data_len = FRAME, .npins = 2,
+		.pins = 2048, .pin_owners = 2052, .pin_stride = 8,
+	};
+	for (int i = 0; i < 2; i++) {
+		m[i] = mmap(NULL, SEG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		ck_assert_ptr_ne(m[i], MAP_FAILED);
+		ck_assert_int_eq(shmg_region_from_memory(&r[i], m[i], SEG), 0);
+		ck_assert_int_eq(shmg_wflag_new(&g[i], r[i], &p), 0);
+	}
+	ck_assert_int_eq(shmg_wflag_claim(g[0]), 0);
+	shmg_wflag_begin(g[0]);
+	shmg_wflag_publish(g[0]);
+	unsigned slot, other = 99;
+	struct shmg_wflag_pinned pin = {.size = sizeof(pin)};
+	ck_assert_int_eq(shmg_wflag_pin_claim(g[0], &slot), 0);
+	ck_assert_int_eq(shmg_wflag_pin(g[0], slot, &pin), 0);
+	uint32_t pinned = *(uint32_t *)(void *)(m[0] + 2048 + 8 * slot);
+
+	struct rlimit was, low;
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &was), 0);
+	low = was;
+	low.rlim_cur = FDS;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	int spent[FDS], n = 0;
+	while (n < FDS && (spent[n] = dup(fd)) >= 0)
+		n++;
+	ck_assert_int_eq(errno, EMFILE);
+	int err = shmg_wflag_pin_claim(g[1], &other);
+	while (n > 0)
+		close(spent[--n]);
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &was), 0);
+	ck_assert_msg(err < 0 || other != slot, "the second mapping's claim took the first "
+		      "handle's slot %u (returned %d)", slot, err);
+	ck_assert_msg(err == -EMFILE, "the claim returned %d (%s), slot %u: -EMFILE expected",
+		      err, shmg_error_detail(err), other);
+	ck_assert_uint_eq(*(uint32_t *)(void *)(m[1] + 2048 + 8 * slot), pinned);
+	ck_assert_int_eq(shmg_wflag_unpin(g[0], slot), 0);
+	ck_assert_int_eq(shmg_wflag_pin_release(g[0], slot), 0);
+	ck_assert_int_eq(shmg_wflag_release(g[0]), 0);
+	for (int i = 0; i < 2; i++) {
+		shmg_wflag_free(g[i]);
+		shmg_region_close(r[i]);
+		ck_assert_int_eq(munmap(m[i], SEG), 0);
+	}
+	close(fd);
+}
+END_TEST
+
 /* ------------------------------------------------------- two threads */
 
 #define FRAMES 300
@@ -813,6 +878,7 @@ int main(void)
 	tcase_add_test(tc, second_wflag_handle_refused);
 	tcase_add_test(tc, two_mappings_one_writer);
 	tcase_add_test(tc, two_mappings_no_descriptor_left);
+	tcase_add_test(tc, two_mappings_pin_slot_no_descriptor_left);
 	tcase_add_test(tc, two_threads_one_writer);
 	tcase_add_test(tc, two_threads_one_writer_latch);
 	tcase_add_test(tc, forked_child_refused);
