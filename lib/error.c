@@ -26,6 +26,8 @@ static const char *const shmg_messages[] = {
 	[SHMG_EDEADLK - SHMG_E_FIRST] = "caller already owns the lock",
 	[SHMG_ECOUNTER - SHMG_E_FIRST] = "frame counter moved backwards or wrapped",
 	[SHMG_ETRUNCATED - SHMG_E_FIRST] = "the file was truncated under its mapping",
+	[SHMG_EREVOKED - SHMG_E_FIRST] = "the pinned copy was rewritten while pinned: discard "
+					  "what was computed from it",
 };
 
 SHMG_EXPORT const char *shmg_strerror(int err)

@@ -136,8 +136,11 @@ int shmg__isio_place_guards(struct shmg_isio *s)
 static struct shmg_isio *isio_new(void)
 {
 	struct shmg_isio *s = calloc(1, sizeof(*s));
-	if (s)
+	if (s) {
 		s->slot = -1;
+		/* A writer never waits for readers (doc/pin.md). */
+		s->pin_full = SHMG_WFLAG_FULL_REVOKE;
+	}
 	return s;
 }
 
@@ -247,7 +250,10 @@ SHMG_EXPORT int shmg_isio_claim(struct shmg_isio *s)
 {
 	/* Both guards share the owner word; through the latch, a claim also
 	 * completes a dead writer's last publish. */
-	return shmg_wflag_claim(s->has_latch ? &s->latch : &s->guard);
+	int err = shmg_wflag_claim(s->has_latch ? &s->latch : &s->guard);
+	if (err >= 0)
+		shmg__isio_revoke_after_legacy(s);
+	return err;
 }
 
 SHMG_EXPORT int shmg_isio_release(struct shmg_isio *s)

@@ -104,6 +104,9 @@ static void finish_frame(struct shmg_isio *s, void *copy, const void *frame)
 static int publish(struct shmg_isio *s, struct shmg_wflag *g, uint64_t *cnt)
 {
 	uint64_t n = shmg_wflag_publish(g);
+	if (SHMG__UNLIKELY(n == 0)) /* cnt0 set to its maximum since begin */
+		return shmg__fail(-EOVERFLOW, "cnt0 is %llu, its maximum: the frame was not "
+				  "published (recreate the stream)", (unsigned long long)UINT64_MAX);
 	shmg__isio_post_all(s);
 	if (cnt)
 		*cnt = n;
@@ -113,11 +116,18 @@ static int publish(struct shmg_isio *s, struct shmg_wflag *g, uint64_t *cnt)
 }
 
 /* Begin a frame on g: with pinning readers, by the stream's pin policy
- * (shmg_isio_pin_policy). 0, -EAGAIN (dropped), -ETIMEDOUT, -EINTR. */
+ * (shmg_isio_pin_policy). 0, -EAGAIN (dropped), -ETIMEDOUT, -EINTR,
+ * -EOVERFLOW (cnt0 at its maximum). */
 static int begin_frame(struct shmg_isio *s, struct shmg_wflag *g, void **copy)
 {
 	struct timespec deadline;
 	const struct timespec *dl = NULL;
+	/* cnt0 + 1 would wrap to 0, and a reader waiting for a frame after
+	 * the last one (a circular-buffer read) would wait for ever: refused
+	 * before anything changes, as a signed counter's INT64_MAX is. */
+	if (SHMG__UNLIKELY(shmg_atomic_load(g->counter, relaxed) == UINT64_MAX))
+		return shmg__fail(-EOVERFLOW, "cnt0 is %llu, its maximum: the next frame would "
+				  "wrap it to 0 (recreate the stream)", (unsigned long long)UINT64_MAX);
 	if (s->pin_wait_ns && shmg_deadline_in(&deadline, s->pin_wait_ns) == 0)
 		dl = &deadline;
 	return shmg_wflag_begin_timed(g, s->pin_full, dl, copy, NULL);
@@ -125,9 +135,9 @@ static int begin_frame(struct shmg_isio *s, struct shmg_wflag *g, void **copy)
 
 SHMG_EXPORT int shmg_isio_pin_policy(struct shmg_isio *s, unsigned full, uint64_t wait_ns)
 {
-	if (full > SHMG_WFLAG_FULL_DROP)
-		return shmg__fail(-EINVAL, "full: %u is neither SHMG_WFLAG_FULL_WAIT nor "
-				  "SHMG_WFLAG_FULL_DROP", full);
+	if (full > SHMG_WFLAG_FULL_REVOKE)
+		return shmg__fail(-EINVAL, "full: %u is none of SHMG_WFLAG_FULL_WAIT, "
+				  "SHMG_WFLAG_FULL_DROP and SHMG_WFLAG_FULL_REVOKE", full);
 	s->pin_full = full;
 	s->pin_wait_ns = wait_ns;
 	return 0;
@@ -307,6 +317,8 @@ SHMG_EXPORT int shmg_isio_pin(const struct shmg_isio *s, struct shmg_wflag_pinne
 	if (guarded && c && i < s->layout.cbsize)
 		guarded = shmg_atomic_load(isio_word64(s, s->layout.off_cbmd +
 						       (size_t)i * ISIO_CBMD_SIZE), acquire) >= c;
+	if ((!guarded || i >= s->layout.cbsize) && shmg__truncated(s->region))
+		return shmg__fail(SHMG_ETRUNCATED, "the stream's file was truncated under it");
 	if (!guarded || i >= s->layout.cbsize)
 		return shmg__fail(-ENOTSUP, "the circular buffer is not kept by a writer of "
 				  "this guard: pinned reads would not be protected (shmg_isio_read)");
@@ -327,10 +339,56 @@ SHMG_EXPORT int shmg_isio_pin(const struct shmg_isio *s, struct shmg_wflag_pinne
 	return err;
 }
 
+/* cnt0 is past the newest circular-buffer record: a writer that keeps no
+ * records (ImageStreamIO's own) wrote frames since the last guarded
+ * publish. Loads after an acquire fence (see shmg_isio_unpin). */
+static bool records_stale(const struct shmg_isio *s, uint64_t *c, uint64_t *q)
+{
+	shmg_atomic_thread_fence(acquire);
+	*c = shmg_atomic_load(s->guard.counter, acquire);
+	uint32_t i = shmg_atomic_load(isio_cbindex(s), acquire);
+	*q = i < s->layout.cbsize
+		     ? shmg_atomic_load(isio_word64(s, s->layout.off_cbmd +
+						     (size_t)i * ISIO_CBMD_SIZE), acquire)
+		     : 0;
+	return *q < *c;
+}
+
+void shmg__isio_revoke_after_legacy(const struct shmg_isio *s)
+{
+	uint64_t c, q;
+	if (!s->has_latch || !s->latch.npins || !records_stale(s, &c, &q))
+		return;
+	for (unsigned k = 0; k < s->latch.npins; k++)
+		shmg__wflag_revoke_slot(&s->latch, k);
+}
+
 SHMG_EXPORT int shmg_isio_unpin(const struct shmg_isio *s)
 {
 	int err = pin_check(s);
-	return err ? err : shmg_wflag_unpin(&s->latch, (unsigned)s->slot);
+	if (err)
+		return err;
+	err = shmg_wflag_unpin(&s->latch, (unsigned)s->slot);
+	if (err)
+		return err;
+	/* A writer that ignores pins (ImageStreamIO's own, writing after a
+	 * guarded writer died) leaves no records: cnt0 moves past the newest
+	 * record. The pin was granted only with the records fresh
+	 * (shmg_isio_pin), so records gone stale since mean such a writer
+	 * wrote the circular buffer while the copy was pinned, perhaps that
+	 * very copy (a guarded writer that claimed since revoked the pin:
+	 * shmg__isio_revoke_after_legacy). The acquire fence keeps the
+	 * caller's reads of the copy before these loads (as a latch reader's
+	 * re-check, doc/wflag.md). A legacy frame still being copied, cnt0
+	 * not yet moved, is not seen (doc/pin.md: such a writer uses no
+	 * fences to order by). */
+	uint64_t c, q;
+	if (SHMG__UNLIKELY(records_stale(s, &c, &q)))
+		return shmg__fail(SHMG_EREVOKED, "cnt0 %llu is past the newest circular-buffer "
+				  "record (%llu): a writer that ignores pins wrote the stream while "
+				  "the copy was pinned; discard what was computed from it",
+				  (unsigned long long)c, (unsigned long long)q);
+	return 0;
 }
 
 SHMG_EXPORT uint64_t shmg_isio_counter(const struct shmg_isio *s)

@@ -56,6 +56,12 @@ int shmg__isio_place_guards(struct shmg_isio *s);
  * copy CBindex names carries its sequence word (lib/isio_frame.c). */
 int shmg__isio_latch_fresh(const struct shmg_isio *s);
 
+/* A writer just claimed the stream: if a writer that ignores pins wrote it
+ * since the last guarded publish (cnt0 past the newest record), every pin
+ * is revoked, since the copies may have been rewritten under them
+ * (doc/pin.md, "A writer that ignores pins"). */
+void shmg__isio_revoke_after_legacy(const struct shmg_isio *s);
+
 /* Post every reader semaphore below the cap, then the semlog. */
 void shmg__isio_post_all(const struct shmg_isio *s);
 

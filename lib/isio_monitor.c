@@ -16,6 +16,7 @@
 
 #include "detail.h"
 #include "isio_internal.h"
+#include "pin_lock.h"
 #include "isio_layout.h"
 #include "sem_words.h"
 #include "sized.h"
@@ -96,6 +97,14 @@ SHMG_EXPORT int shmg_isio_inspect_slot(const struct shmg_isio *s, unsigned k,
 	own.reader_alive = pid_alive(own.reader);
 	own.poster = load32(s, l->off_semwritepid + 4 * (size_t)k);
 	own.pin_copy = s->has_latch ? shmg__wflag_pin_copy(&s->latch, k) : -1;
+	if (own.pin_copy >= 0)
+		own.pin_frame = shmg_atomic_load(isio_word64(s, l->off_cbmd + (size_t)own.pin_copy *
+								   ISIO_CBMD_SIZE), relaxed);
+	own.pin_locked = (int8_t)shmg__pin_lock_held(shmg_region_fd(s->region),
+						     shmg_region_base(s->region),
+						     isio_base(s) + l->off_semreadpid + 4 * (size_t)k);
+	own.pin_revoked = s->has_latch && s->latch.npins &&
+			  ((uint32_t)load32(s, l->off_semstatus + 4 * (size_t)k) >> 4) == (UINT32_MAX >> 4);
 	if (shmg__truncated(s->region))
 		return SHMG_ETRUNCATED;
 	return shmg__sized_out(info, &own, sizeof(own),

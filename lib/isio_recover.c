@@ -23,6 +23,8 @@
 
 #include "detail.h"
 #include "isio_internal.h"
+#include "pin_lock.h"
+#include "proc_internal.h"
 #include "recover.h"
 #include "sem_words.h"
 #include "testing.h"
@@ -98,35 +100,62 @@ static int plan_republish(struct shmg__recovery *rc, const struct shmg_isio *s,
 	return prepare_frame(rc, s, w);
 }
 
+/* "PID 1, PID 57" (and "and k more" past those listed), into buf. */
+static void pid_list(char *buf, size_t len, const pid_t *pids, size_t listed, size_t total)
+{
+	size_t o = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < listed && o < len; i++)
+		o += (size_t)snprintf(buf + o, len - o, "%sPID %d", i ? ", " : "", (int)pids[i]);
+	if (total > listed && o < len)
+		snprintf(buf + o, len - o, " and %zu more", total - listed);
+}
+
 /* The write flag is set and no writer is recorded (an unmodified
  * ImageStreamIO writer never records itself): only if no process maps the
- * file is that writer known to be gone. */
+ * file is that writer known to be gone. Processes whose maps this caller
+ * cannot read (another user's) count as mappers, unless the operator
+ * states otherwise (SHMG_RECOVER_ASSUME_UNMAPPED). */
 static int plan_unrecorded(struct shmg__recovery *rc, const struct shmg_isio *s,
 			   struct writer_plan *w)
 {
 	pid_t pids[16];
 	size_t n = 0;
+	struct shmg__unreadable un = {.n = 0};
 	int err = SHMG__TEST_FAIL(SHMG__FAIL_RECOVER_MAPPERS);
 	if (!err)
-		err = shmg_proc_mappers(s->region->fd, pids, 16, &n);
+		err = shmg__proc_mappers(s->region->fd, pids, 16, &n, &un);
 	if (err && err != -EACCES) {
 		shmg__step(rc, err, "the write flag is set, no writer is recorded, and /proc "
 			   "cannot be read to tell whether one is mid-frame: %s; nothing was "
 			   "changed", shmg_strerror(err));
 		return err;
 	}
-	if (n || err) {
-		char list[160];
-		size_t o = 0;
-		for (size_t i = 0; i < n && i < 16 && o < sizeof(list); i++)
-			o += (size_t)snprintf(list + o, sizeof(list) - o, "%sPID %d", i ? ", " : "",
-					      (int)pids[i]);
-		if (o < sizeof(list))
-			snprintf(list + o, sizeof(list) - o, "%s%s", n ? "" : "no process that could "
-				 "be examined", err ? " (the maps of some processes could not be read)" : "");
+	char list[160], hidden[160];
+	pid_list(list, sizeof(list), pids, n < 16 ? n : 16, n);
+	pid_list(hidden, sizeof(hidden), un.pids,
+		 un.n < SHMG__UNREADABLE_MAX ? un.n : SHMG__UNREADABLE_MAX, un.n);
+	if (n) {
 		shmg__step(rc, -EBUSY, "the write flag is set and no writer is recorded; the "
 			   "file is mapped by %s, so a writer may be mid-frame", list);
 		return 0;
+	}
+	if (err) {
+		const char *why = un.err == -EACCES ? "not this user's: reading them needs root, "
+						      "their user or CAP_SYS_PTRACE"
+						    : shmg_strerror(un.err);
+		if (!(rc->opts.flags & SHMG_RECOVER_ASSUME_UNMAPPED)) {
+			shmg__step(rc, -EBUSY, "the write flag is set and no writer is recorded; no "
+				   "process whose maps could be read maps the file, but the maps of "
+				   "%zu processes could not be read (%s; %s), so the writer may be one of them, "
+				   "mid-frame. If none of them maps the file (its writer was killed), "
+				   "--assume-unmapped (SHMG_RECOVER_ASSUME_UNMAPPED) with --blank "
+				   "recovers without them", un.n, hidden, why);
+			return 0;
+		}
+		shmg__step(rc, SHMG_RECOVERED, "assume, as the operator states "
+			   "(SHMG_RECOVER_ASSUME_UNMAPPED), that none of the %zu processes whose "
+			   "maps could not be read (%s; %s) maps the file", un.n, hidden, why);
 	}
 	snprintf(w->who, sizeof(w->who), "the unrecorded writer");
 	return plan_republish(rc, s, w);
@@ -143,8 +172,21 @@ static int plan_writer(struct shmg__recovery *rc, const struct shmg_isio *s,
 	}
 	if (w->owner == 0)
 		return mark ? plan_unrecorded(rc, s, w) : 0;
-	if (!shmg__counts_as_dead(rc, w->owner))
+	if (!shmg__counts_as_dead(rc, w->owner)) {
+		/* A live writer mid-frame is at work, unless it does not map
+		 * the file: then it did not set the flag by writing (a planted
+		 * ownerPID, or a writer that unmapped the file mid-frame), as
+		 * `shmguard inspect` flags it; only an operator can decide. */
+		if (mark && shmg_proc_alive(w->owner, 0, 0) == SHMG_PROC_ALIVE &&
+		    shmg_proc_maps(w->owner, s->region->fd) == 0)
+			shmg__step(rc, -EBUSY, "the write flag is set and ownerPID names live "
+				   "process %d, which does not map the file (a planted ownerPID, or "
+				   "a writer that unmapped the file mid-frame); only an operator can "
+				   "take it: force_pid %d (shmguard recover --force %d), at a risk "
+				   "if that process is not stuck", (int)w->owner, (int)w->owner,
+				   (int)w->owner);
 		return 0;
+	}
 	shmg__who(rc, w->who, sizeof(w->who), "writer", w->owner);
 	if (mark)
 		return plan_republish(rc, s, w);
@@ -263,6 +305,24 @@ static void apply_writer(struct shmg__recovery *rc, struct shmg_isio *s,
 		shmg_isio_release(s);
 }
 
+/* A pin in the slot of a live reader that holds no slot lock
+ * (lib/pin_lock.h) is not that reader's: ImageStreamIO's own reader took
+ * over a dead reader's slot with its pin, or the pin was planted. Revoked;
+ * the slot stays its reader's. */
+static void revoke_unlocked_pin(struct shmg__recovery *rc, struct shmg_isio *s, unsigned i,
+				int32_t pid, int32_t pinned)
+{
+	if (pinned < 0 || pid <= 0 || !s->latch.npins ||
+	    shmg__pin_lock_held(shmg_region_fd(s->region), shmg_region_base(s->region),
+				isio_readpid(s, i)) != 0)
+		return;
+	if (!shmg__dry_run(rc) && !shmg__wflag_pin_reclaim(&s->latch, i, pid, false, NULL))
+		return;
+	shmg__step(rc, SHMG_RECOVERED, "revoke the pin of circular-buffer copy %d in semaphore "
+		   "slot %u: its reader PID %d holds no pin lock, so the pin is not its own",
+		   (int)pinned, i, (int)pid);
+}
+
 static void apply_slots(struct shmg__recovery *rc, struct shmg_isio *s)
 {
 	for (unsigned i = 0; i < s->layout.nsem; i++) {
@@ -272,8 +332,10 @@ static void apply_slots(struct shmg__recovery *rc, struct shmg_isio *s)
 		/* A pin under a free or garbage owner word (no process can
 		 * hold it) is cleared too. */
 		bool ownerless = pid <= 0 && pinned >= 0 && s->latch.npins;
-		if (!ownerless && !shmg__counts_as_dead(rc, pid))
+		if (!ownerless && !shmg__counts_as_dead(rc, pid)) {
+			revoke_unlocked_pin(rc, s, i, pid, pinned);
 			continue;
+		}
 		char who[80];
 		if (ownerless)
 			snprintf(who, sizeof(who), "no reader (owner word %d)", (int)pid);
@@ -283,16 +345,16 @@ static void apply_slots(struct shmg__recovery *rc, struct shmg_isio *s)
 		if (shmg__dry_run(rc))
 			done = true;
 		else if (s->has_latch && s->latch.npins)
-			/* CAS from that PID to ours, the pin cleared, then free
+			/* CAS from that PID to ours, the pin revoked, then free
 			 * (doc/pin.md): a reader that claimed it meanwhile keeps
 			 * it and its pin. Cannot fail once the CAS succeeded. */
-			done = shmg__wflag_pin_reclaim(&s->latch, i, pid, &pinned);
+			done = shmg__wflag_pin_reclaim(&s->latch, i, pid, true, &pinned);
 		else /* CAS from that PID: a reader that claimed it meanwhile keeps it. */
 			done = shmg_atomic_cmpxchg(word, pid, -1, relaxed);
 		if (!done)
 			continue;
 		if (pinned >= 0)
-			shmg__step(rc, SHMG_RECOVERED, "clear the pin of circular-buffer copy %d in "
+			shmg__step(rc, SHMG_RECOVERED, "revoke the pin of circular-buffer copy %d in "
 				   "semaphore slot %u of %s", (int)pinned, i, who);
 		if (!ownerless || pid != -1)
 			shmg__step(rc, SHMG_RECOVERED, "free semaphore slot %u of %s", i, who);
@@ -312,10 +374,21 @@ SHMG_EXPORT int shmg_isio_recover(struct shmg_isio *s, const struct shmg_recover
 				  "is possible");
 	if (!(sems = malloc(sizeof(*sems))))
 		return -ENOMEM;
+	/* One recovery at a time: a second would plan on what the first is
+	 * changing (its take-over then fails), so it is told who holds the
+	 * file instead. A dry run changes nothing and takes no lock. */
+	if (!shmg__dry_run(&rc) && (err = shmg__recovery_lock(&rc, s->region->fd)) != 0) {
+		char why[256];
+		snprintf(why, sizeof(why), "%s", shmg_error_detail(err));
+		shmg__step(&rc, err, "%s", why);
+		free(sems);
+		return shmg__fail(err, "%s", why); /* the detail, whatever the report did */
+	}
 	/* All or nothing: plan every step (where all failures happen), then
 	 * apply, taking over first (the one step that can still fail). */
 	plan_sems(s, sems);
 	err = plan_writer(&rc, s, &w);
+	SHMG__TEST_POINT(SHMG__RECOVER_PLANNED);
 	if (!err)
 		err = take_over(&rc, s, &w);
 	if (!err) {
@@ -323,6 +396,7 @@ SHMG_EXPORT int shmg_isio_recover(struct shmg_isio *s, const struct shmg_recover
 		apply_slots(&rc, s); /* first: dead readers' pins go */
 		apply_writer(&rc, s, &w);
 	}
+	shmg__recovery_unlock(&rc);
 	free(w.frame);
 	free(sems);
 	return err ? err : rc.result;

@@ -19,9 +19,11 @@
 
 #include "detail.h"
 #include "isio_internal.h"
+#include "pin_lock.h"
 #include "slot_claims.h"
 #include "isio_layout.h"
 #include "sem_words.h"
+#include "testing.h"
 
 /* Post below the cap, as ImageStreamIO does (so an unread semaphore does
  * not grow without bound). The value read and the post are not one step:
@@ -39,9 +41,13 @@ static bool post_capped(sem_t *sem, const char *what, unsigned k)
 
 void shmg__isio_post_all(const struct shmg_isio *s)
 {
-	/* Every publish comes here: the cached PID, not getpid() (a system
-	 * call in glibc), so a frame without sleepers makes none
-	 * (tests/check_writer.c, write_check_makes_no_syscall). */
+	/* Called after the publish, so a reader woken by a post finds the
+	 * new cnt0 and a clear write flag (sem_post and sem_wait synchronize
+	 * memory: POSIX.1-2017, XBD 4.12; the order is tests/check_interpose.c,
+	 * isio_posts_after_publish). Every publish comes here: the cached PID,
+	 * not getpid() (a system call in glibc), so a frame without sleepers
+	 * makes none (tests/check_writer.c, write_check_makes_no_syscall). */
+	SHMG__TEST_POINT(SHMG__ISIO_POSTING);
 	int32_t self = shmg__self_pid();
 	for (unsigned i = 0; i < s->layout.nsem; i++)
 		if (post_capped(isio_sem(s, i), "semaphore", i)) /* who posted, as ImageStreamIO */
@@ -96,13 +102,17 @@ SHMG_EXPORT int shmg_isio_sem_claim(struct shmg_isio *s, int *slot_out)
 		 * posts, and one would clear the other's pin). */
 		bool stale = cur == self && !shmg__claims_holds(fd, base, slot);
 		bool free_slot = cur <= 0 || stale ||
-				 (cur != self && shmg_proc_alive(cur, 0, 0) == SHMG_PROC_DEAD);
+				 (cur != self && shmg_proc_alive(cur, 0, 0) == SHMG_PROC_DEAD &&
+				  shmg__pin_lock_held(fd, base, slot) != 1);
 		if (free_slot && (stale || shmg_atomic_cmpxchg(slot, cur, self, acquire))) {
-			if (shmg__claims_note(fd, base, slot, true) != 0) {
+			int noted = shmg__claims_note(fd, base, slot, true);
+			if (noted != 0) {
 				if (!stale)
 					shmg_atomic_store(slot, cur, release);
+				if (noted == -EAGAIN)
+					continue; /* a live reader's (its lock) */
 				shmg__claims_end();
-				return -ENOMEM;
+				return noted;
 			}
 			shmg__claims_end();
 			s->slot = (int)i;

@@ -168,6 +168,11 @@ int shmg__loop_slice(struct timespec *until, const struct timespec *deadline)
 
 int shmg__loop_slice_over(const struct shmg_loop *l, const struct timespec *deadline)
 {
+	/* Off the frame's path: a slice ended without a trigger. A replaced
+	 * input would otherwise time out for ever, unseen. */
+	int err = shmg__loop_input_gone(l);
+	if (err)
+		return err;
 	if (shmg_deadline_passed(deadline))
 		return -ETIMEDOUT;
 	if (shmg__loop_exit_asked(l))

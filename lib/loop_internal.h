@@ -148,9 +148,16 @@ int shmg__loop_wait_credit(struct shmg_loop *l, struct shmg_loop_trigger *t,
  * LOOP_SLICE_NS. */
 int shmg__loop_slice(struct timespec *until, const struct timespec *deadline);
 
-/* After a slice timed out: -ETIMEDOUT if the deadline passed, -ECANCELED
- * if an EXIT arrived, else 0 (wait on). */
+/* After a slice timed out: SHMG_ETRUNCATED or -ESTALE if the input is
+ * gone (shmg__loop_input_gone), -ETIMEDOUT if the deadline passed,
+ * -ECANCELED if an EXIT arrived, else 0 (wait on). */
 int shmg__loop_slice_over(const struct shmg_loop *l,
 			  const struct timespec *deadline);
+
+/* Is the input stream gone (lib/loop_input.c)? SHMG_ETRUNCATED (its file
+ * was truncated under the mapping), -ESTALE (its file was unlinked:
+ * recreated or removed under its name), with a detail; else 0. A system
+ * call: only after a slice timed out. */
+int shmg__loop_input_gone(const struct shmg_loop *l);
 
 #endif /* SHMG_LOOP_INTERNAL_H */

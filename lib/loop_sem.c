@@ -82,6 +82,8 @@ int shmg__loop_wait_sem(struct shmg_loop *l, struct shmg_loop_trigger *t,
 		}
 		if (now == l->last)
 			continue; /* a stale post: its frame was counted already */
+		if (now < l->last && shmg__loop_input_gone(l) == SHMG_ETRUNCATED)
+			return SHMG_ETRUNCATED; /* a zero page's cnt0 */
 		if (now < l->last)
 			return shmg__fail(SHMG_ECOUNTER, "cnt0 went back from %llu to %llu: "
 					  "the input stream was recreated",

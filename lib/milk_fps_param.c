@@ -64,14 +64,19 @@ static int room(const struct shmg_fps *f, unsigned i)
 	return 0;
 }
 
-/* Under parameter i's lock, after room(): cnt0 + 1, then UPDATE in the
- * header. */
+/* Under parameter i's lock, after room() and write_value(): cnt0 + 1, then
+ * UPDATE in the header. */
 static void commit(struct shmg_fps *f, unsigned i, int64_t *cnt)
 {
-	/* relaxed: the lock orders it for lockers; the atomic store keeps
-	 * lock-free monitors from seeing a torn count. */
+	/* release: the value's stores before the new count. A real-time
+	 * reader that reads this count (an acquire load) then copies this
+	 * value or a later set's, never a byte of an earlier one: with a
+	 * relaxed store, aarch64, POWER and RISC-V may make the count visible
+	 * before the value, and the reader accepts half of each
+	 * (lib/milk_fps_rt.c; tests/spin/fps_rt.pml, mutant RELAXED_CNT;
+	 * tests/codegen-fps-aarch64.sh). */
 	int64_t c = shmg_atomic_load(fps_cnt0(f, i), relaxed) + 1;
-	shmg_atomic_store(fps_cnt0(f, i), c, relaxed);
+	shmg_atomic_store(fps_cnt0(f, i), c, release);
 	shmg_atomic_or(f->signal, SHMG_FPS_UPDATE, release);
 	if (cnt)
 		*cnt = c;
@@ -83,7 +88,8 @@ static void commit(struct shmg_fps *f, unsigned i, int64_t *cnt)
  * release fence first, then byte-wise atomic stores: a reader whose copy
  * saw any byte of this value then sees the lock word held, or cnt0 moved
  * (fence-fence synchronization: the seqlock writer's rule, rules.md,
- * rule 3; doc/milk.md, "Real-time reads").
+ * rule 3; doc/milk.md, "Real-time reads"). commit()'s release store of
+ * cnt0 orders these stores before the new count.
  */
 static void write_value(struct shmg_fps *f, unsigned i, const void *val, size_t len)
 {
@@ -298,7 +304,7 @@ SHMG_EXPORT int shmg_fps_recover(struct shmg_fps *f, const struct shmg_recover_o
 		char what[40];
 		shmg_fps_param_lock(f, i, &l);
 		snprintf(what, sizeof(what), "parameter %u's lock", i);
-		shmg__milk_recover(&rc, &l, NULL, NULL, what);
+		shmg__milk_recover(&rc, &l, f->region->fd, NULL, NULL, what);
 	}
 	return rc.result;
 }

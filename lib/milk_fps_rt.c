@@ -6,7 +6,7 @@
  * is a seqlock reader whose sequence is the pair (lock word, cnt0).
  *
  * A setter, under the lock: release fence, value (byte-wise atomic
- * stores), cnt0 + 1, unlock (release). The reader:
+ * stores), cnt0 + 1 (release store), unlock (release). The reader:
  *
  *   w1 = lock word (acquire); not unlocked: look again
  *   c1 = cnt0 (acquire)
@@ -15,14 +15,28 @@
  *   w2 = lock word (acquire); c2 = cnt0
  *   consistent iff w1 == w2 == unlocked and c1 == c2
  *
- * If the copy read any byte of a set, the setter's release fence and the
- * reader's acquire fence synchronize (C11 7.17.4): the lock store before
- * that fence happens before the reader's load of w2, which therefore sees
- * the lock held, or a later unlock; that unlock is a release after the
- * setter's cnt0 + 1, and w2 is an acquire load read before c2, so c2 then
- * differs from c1. A set entirely between w1 and c1 leaves c1 new and the
- * value whole. tests/check_milk.c, rt_reads_never_torn, races setters
- * with readers and checks every value read was written whole.
+ * Accepted with c1 == c2 == c: let S be the set that stored c (cnt0 only
+ * moves under the lock, by one, and never wraps: its values name sets).
+ * Every byte copied is S's (or the initial value's, if no set stored c):
+ *  - not an earlier set's: c1 read S's release store of cnt0, which
+ *    follows S's value stores, so those happen before the copy (C11
+ *    7.17.3 synchronizes-with, 5.1.2.4 write-read coherence);
+ *  - not a later set's, T: if the copy read a byte of T, T's release fence
+ *    and the reader's acquire fence synchronize (C11 7.17.4), so T's lock
+ *    store happens before the load of w2, which sees the lock held or a
+ *    later unlock; an unlock is a release after T's cnt0 store and w2 an
+ *    acquire load before c2, so then c2 != c.
+ * The first check, w1, only spares a copy that a held lock would spoil: the
+ * argument does not need it. The release store of cnt0 is what
+ * aarch64, POWER and RISC-V need: with a relaxed one, S's count may be seen
+ * before S's value bytes, and a reader that read w1 before S took the lock
+ * accepts half of S's value and half of its predecessor's. x86 keeps
+ * stores in order and cannot show it; tests/spin/fps_rt.pml checks the
+ * protocol with store->store and load->load reordering (mutant
+ * RELAXED_CNT is the relaxed store) and tests/codegen-fps-aarch64.sh that
+ * the compiled setter stores cnt0 with a release store. tests/check_milk.c,
+ * rt_reads_never_torn, races setters with readers and checks every value
+ * read was written whole.
  */
 #include "config.h"
 

@@ -82,8 +82,10 @@ struct shmg__recovery;
 
 /* A recovery step on l, never waiting: a dead holder's lock is taken,
  * repaired, marked consistent and released; a not-recoverable one is
- * cleared. `what` names the lock in the report. */
-void shmg__milk_recover(struct shmg__recovery *rc, const struct shmg_xlock *l,
+ * cleared; a live holder that does not map the file (fd) is left alone
+ * with -EBUSY, as `shmguard inspect` flags it. `what` names the lock in
+ * the report. */
+void shmg__milk_recover(struct shmg__recovery *rc, const struct shmg_xlock *l, int fd,
 			void (*repair)(void *), void *arg, const char *what);
 
 #endif /* SHMG_MILK_INTERNAL_H */

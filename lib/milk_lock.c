@@ -53,7 +53,23 @@ static int take_and_repair(const struct shmg_xlock *l, bool forced, uint64_t raw
 	return err ? err : SHMG_RECOVERED;
 }
 
-void shmg__milk_recover(struct shmg__recovery *rc, const struct shmg_xlock *l,
+/* A live holder: a locker at work (nothing to recover), unless it does not
+ * map the file: then it did not take the lock by using the file (a planted
+ * word, or a process that unmapped the file while holding it), and only an
+ * operator can decide (force_pid). The same test as `shmguard inspect`'s
+ * alert, so the two agree. A holder whose maps cannot be read is taken to
+ * be at work. */
+static void live_holder(struct shmg__recovery *rc, int fd, int32_t tid, const char *what)
+{
+	if (fd < 0 || shmg_proc_maps(tid, fd) != 0)
+		return;
+	shmg__step(rc, -EBUSY, "%s is held by live thread %d, which does not map the file "
+		   "(a planted word, or a process that unmapped the file while holding it); "
+		   "only an operator can take it: force_pid %d (shmguard recover --force %d), "
+		   "at a risk if that process is not stuck", what, (int)tid, (int)tid, (int)tid);
+}
+
+void shmg__milk_recover(struct shmg__recovery *rc, const struct shmg_xlock *l, int fd,
 			void (*repair)(void *), void *arg, const char *what)
 {
 	struct shmg_xlock_info info = {.size = sizeof(info)};
@@ -78,8 +94,11 @@ void shmg__milk_recover(struct shmg__recovery *rc, const struct shmg_xlock *l,
 		break;
 	}
 	bool forced = info.owner_alive != SHMG_PROC_DEAD && shmg__forced(rc, info.owner_tid);
-	if (info.owner_alive != SHMG_PROC_DEAD && !forced)
-		return; /* held by a live thread: nothing to recover */
+	if (info.owner_alive != SHMG_PROC_DEAD && !forced) {
+		if (info.owner_alive == SHMG_PROC_ALIVE)
+			live_holder(rc, fd, info.owner_tid, what);
+		return;
+	}
 	int got = shmg__dry_run(rc) ? SHMG_RECOVERED
 				    : take_and_repair(l, forced, info.raw, repair, arg);
 	if (got == SHMG_RECOVERED)

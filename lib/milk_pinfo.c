@@ -266,6 +266,6 @@ SHMG_EXPORT int shmg_pinfo_recover(struct shmg_pinfo *p, const struct shmg_recov
 	int err = shmg__recovery_begin(&rc, opts);
 	if (err)
 		return err;
-	shmg__milk_recover(&rc, &p->lock, repair_status, p, "the status lock");
+	shmg__milk_recover(&rc, &p->lock, p->region->fd, repair_status, p, "the status lock");
 	return rc.result;
 }

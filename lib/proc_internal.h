@@ -27,6 +27,24 @@ int shmg__proc_parse_stat(const char *line, size_t len, struct shmg__proc_stat *
  * -errno. */
 int shmg__proc_read_stat(int fd, struct shmg__proc_stat *out);
 
+/* The processes whose maps shmg__proc_mappers could not read: the first
+ * SHMG__UNREADABLE_MAX of them, their number, and the first error. */
+#define SHMG__UNREADABLE_MAX 8
+struct shmg__unreadable {
+	size_t n;
+	pid_t pids[SHMG__UNREADABLE_MAX];
+	int err; /* -EACCES for another user's process, or another -errno */
+};
+
+/* shmg_proc_mappers, also saying which processes could not be examined
+ * (unreadable may be NULL). */
+int shmg__proc_mappers(int fd, pid_t *pids, size_t max, size_t *count,
+		       struct shmg__unreadable *unreadable);
+
+/* The name the file open as fd has, from /proc/self/fd/FD (its " (deleted)"
+ * suffix dropped once it is unlinked), into path; "" when unknown. */
+void shmg__proc_fd_name(int fd, char *path, size_t len);
+
 /* The kernel's PF_EXITING task flag: set at the very start of do_exit();
  * such a task never runs user code again. */
 #define SHMG__PF_EXITING 0x4u
@@ -86,9 +104,10 @@ void shmg__watch_close(struct shmg__proc_watch *w);
 bool shmg__watch_dead(struct shmg__proc_watch *w, pid_t tid,
 		      uint64_t start_bits, unsigned nbits);
 
-/* A quick look without a watch (for try-operations): the thread is gone
- * (no such id, or its pidfd says it exited). A reused id reads as alive:
- * a blocking waiter's full probe decides. */
+/* A quick look without a watch (for try-operations): one read of
+ * /proc/TID/stat, judged as a watch judges it (no such id, another
+ * thread's start bits under the id, a zombie, an exiting thread). A probe
+ * that cannot tell says alive. */
 bool shmg__thread_gone(pid_t tid, uint64_t start_bits, unsigned nbits);
 
 /* Give the file open as fd (an O_TMPFILE file, nameless) the name `to`:
@@ -102,5 +121,9 @@ bool shmg__thread_of(pid_t pid, pid_t tid);
 
 /* shmg_proc_alive, or the test build's fake (lib/testing.h). */
 int shmg__owner_alive(pid_t tid, uint64_t start_bits, unsigned nbits);
+
+/* A new open file description of the file behind fd (through
+ * /proc/self/fd; `flags` as open's). The descriptor, or -errno. */
+int shmg__proc_reopen(int fd, int flags);
 
 #endif /* SHMG_PROC_INTERNAL_H */

@@ -63,6 +63,12 @@ SHMG_EXPORT int shmg_proc_maps(pid_t pid, int fd)
 
 SHMG_EXPORT int shmg_proc_mappers(int fd, pid_t *pids, size_t max, size_t *count)
 {
+	return shmg__proc_mappers(fd, pids, max, count, NULL);
+}
+
+int shmg__proc_mappers(int fd, pid_t *pids, size_t max, size_t *count,
+		       struct shmg__unreadable *unreadable)
+{
 	struct stat st;
 	size_t n = 0;
 	bool complete = true;
@@ -70,6 +76,10 @@ SHMG_EXPORT int shmg_proc_mappers(int fd, pid_t *pids, size_t max, size_t *count
 	if (!count || (max && !pids))
 		return -EINVAL;
 	*count = 0;
+	if (unreadable) {
+		unreadable->n = 0;
+		unreadable->err = 0;
+	}
 	if (fstat(fd, &st) != 0)
 		return -errno;
 	DIR *d = opendir("/proc");
@@ -84,6 +94,13 @@ SHMG_EXPORT int shmg_proc_mappers(int fd, pid_t *pids, size_t max, size_t *count
 			continue; /* exited meanwhile */
 		if (got < 0) {
 			complete = false; /* another user's process: cannot tell */
+			if (unreadable) {
+				if (unreadable->n < SHMG__UNREADABLE_MAX)
+					unreadable->pids[unreadable->n] = atoi(e->d_name);
+				unreadable->n++;
+				if (!unreadable->err)
+					unreadable->err = got;
+			}
 			continue;
 		}
 		if (got) {
@@ -131,4 +148,20 @@ int shmg__proc_self_backing(const void *addr, dev_t *dev, ino_t *ino, uint64_t *
 		err = -EIO;
 	fclose(f);
 	return err;
+}
+
+void shmg__proc_fd_name(int fd, char *path, size_t len)
+{
+	static const char deleted[] = " (deleted)";
+	char link[32];
+	if (!len)
+		return;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, path, len - 1);
+	if (n < 0)
+		n = 0;
+	path[n] = '\0';
+	size_t k = strlen(deleted);
+	if ((size_t)n > k && strcmp(path + n - k, deleted) == 0)
+		path[n - k] = '\0';
 }

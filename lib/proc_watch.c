@@ -1,25 +1,19 @@
 /*
  * Watching a lock owner's liveness (lib/proc_internal.h): a pinned
- * /proc/TID/stat descriptor for waiters that probe repeatedly, a pidfd look
- * for try-operations.
+ * /proc/TID/stat descriptor for waiters that probe repeatedly, one read of
+ * that file for try-operations.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <shmguard/proc.h>
 
 #include "proc_internal.h"
 #include "testing.h"
-
-#ifndef PIDFD_THREAD
-#define PIDFD_THREAD O_EXCL /* Linux 6.9: a pidfd for one thread */
-#endif
 
 void shmg__watch_init(struct shmg__proc_watch *w)
 {
@@ -42,6 +36,19 @@ static bool faked(void)
 #else
 	return false;
 #endif
+}
+
+/* What a stat line read under the owner's id says: dead when another
+ * thread has the id (its start bits differ: PID reuse), or when the thread
+ * is a zombie, dead, or exiting (PF_EXITING: it never runs user code
+ * again). */
+static bool stat_says_dead(const struct shmg__proc_stat *st, uint64_t start_bits,
+			   unsigned nbits)
+{
+	uint64_t mask = nbits >= 64 ? ~UINT64_C(0) : (UINT64_C(1) << nbits) - 1;
+	if ((st->start & mask) != (start_bits & mask))
+		return true;
+	return st->state == 'Z' || st->state == 'X' || (st->flags & SHMG__PF_EXITING);
 }
 
 bool shmg__watch_dead(struct shmg__proc_watch *w, pid_t tid,
@@ -71,26 +78,29 @@ bool shmg__watch_dead(struct shmg__proc_watch *w, pid_t tid,
 	int err = shmg__proc_read_stat(w->statfd, &st);
 	if (err)
 		return err == -ESRCH;
-	uint64_t mask = nbits >= 64 ? ~UINT64_C(0) : (UINT64_C(1) << nbits) - 1;
-	if ((st.start & mask) != start_bits)
-		return true; /* another thread now has the owner's id */
-	return st.state == 'Z' || st.state == 'X' || (st.flags & SHMG__PF_EXITING);
+	return stat_says_dead(&st, start_bits, nbits);
 }
 
 bool shmg__thread_gone(pid_t tid, uint64_t start_bits, unsigned nbits)
 {
 	if (faked())
 		return shmg__owner_alive(tid, start_bits, nbits) == SHMG_PROC_DEAD;
-	int fd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
-	if (fd < 0) {
-		if (errno == ESRCH)
-			return true; /* no thread has that id: the owner is gone */
-		return shmg__owner_alive(tid, start_bits, nbits) == SHMG_PROC_DEAD;
-	}
-	struct pollfd p = {.fd = fd, .events = POLLIN};
-	bool exited = poll(&p, 1, 0) == 1;
+	/* One read of the stat file of whichever thread has the id now: its
+	 * start bits say whether it is the owner at all (after PID reuse it is
+	 * not: tests/check_xlock.c, pid_reuse_not_fooled), its state whether
+	 * the owner is exiting or gone. (A pidfd for the id, tried before, is
+	 * as blind to reuse and cost a second look.) */
+	char path[48];
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)tid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT; /* no thread has that id; else cannot tell */
+	struct shmg__proc_stat st;
+	int err = shmg__proc_read_stat(fd, &st);
 	close(fd);
-	return exited;
+	if (err)
+		return err == -ESRCH;
+	return stat_says_dead(&st, start_bits, nbits);
 }
 
 bool shmg__thread_of(pid_t pid, pid_t tid)

@@ -16,11 +16,22 @@ struct shmg__recovery {
 	struct shmg_recover_opts opts; /* the caller's, or all defaults */
 	int result; /* 0, SHMG_RECOVERED, or the first step's negative code */
 	int failed; /* the first failure (not a step left alone), or 0 */
+	int locked_fd; /* the file locked by shmg__recovery_lock, or -1 */
 };
 
 /* Start: copy the caller's options (NULL: defaults). 0 or -EINVAL/-E2BIG. */
 int shmg__recovery_begin(struct shmg__recovery *rc,
 			 const struct shmg_recover_opts *opts);
+
+/*
+ * Recoveries of one file exclude each other (lib/recover.c): an OFD write
+ * lock on the file's first byte, held until shmg__recovery_unlock, and a
+ * second one that names this process. 0 (locked, or the file system has no
+ * such locks: the recovery's own CASes still keep it sound), or -EBUSY
+ * with a detail naming the recovery that holds it.
+ */
+int shmg__recovery_lock(struct shmg__recovery *rc, int fd);
+void shmg__recovery_unlock(struct shmg__recovery *rc);
 
 /* A step left alone for a reason (a live holder, a value nobody writes, a
  * partial frame with nothing to replace it), as opposed to one that failed. */

@@ -8,12 +8,19 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "pin_lock.h"
 #include "proc_internal.h"
 #include "slot_claims.h"
 
+struct slot {
+	struct shmg__claim_name name;
+	int lock_fd; /* holds a reader slot's lock (lib/pin_lock.h), or -1 */
+};
+
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static struct shmg__claim_name *held;
+static struct slot *held;
 static size_t nheld, capacity;
 
 /* Around fork: the list is whole in the child, which holds none of it. */
@@ -29,6 +36,11 @@ static void parent_after_fork(void)
 
 static void child_after_fork(void)
 {
+	/* The parent's slot locks stay the parent's: the child's copies of
+	 * their descriptors go, so the locks go when the parent does. */
+	for (size_t i = 0; i < nheld; i++)
+		if (held[i].lock_fd >= 0)
+			close(held[i].lock_fd);
 	nheld = 0;
 	pthread_mutex_unlock(&lock);
 }
@@ -87,7 +99,8 @@ struct shmg__claim_name shmg__claims_name(int fd, const void *base, const void *
 static size_t find(const struct shmg__claim_name *s)
 {
 	size_t i = 0;
-	while (i < nheld && !(held[i].dev == s->dev && held[i].ino == s->ino && held[i].at == s->at))
+	while (i < nheld && !(held[i].name.dev == s->dev && held[i].name.ino == s->ino &&
+			      held[i].name.at == s->at))
 		i++;
 	return i;
 }
@@ -103,31 +116,57 @@ bool shmg__claims_holds(int fd, const void *base, const void *word)
 	return shmg__claims_holds_name(&s);
 }
 
-int shmg__claims_note(int fd, const void *base, const void *word, bool now_held)
+/* Note (or forget) the slot `name`; a reader slot (word != NULL) also
+ * takes (or drops) its lock. */
+static int note(const struct shmg__claim_name *name, bool now_held, int fd,
+		const void *base, const void *word)
 {
-	struct shmg__claim_name s = shmg__claims_name(fd, base, word);
-	return shmg__claims_note_name(&s, now_held);
-}
-
-int shmg__claims_note_name(const struct shmg__claim_name *name, bool now_held)
-{
-	struct shmg__claim_name s = *name;
-	size_t i = find(&s);
+	size_t i = find(name);
 	if (!now_held) {
-		if (i < nheld)
+		if (i < nheld) {
+			if (held[i].lock_fd >= 0)
+				close(held[i].lock_fd); /* unlocks */
 			held[i] = held[--nheld];
+		}
 		return 0;
 	}
 	if (i < nheld)
 		return 0;
 	if (nheld == capacity) {
 		size_t n = capacity ? 2 * capacity : 16;
-		struct shmg__claim_name *grown = realloc(held, n * sizeof(*grown));
+		struct slot *grown = realloc(held, n * sizeof(*grown));
 		if (!grown)
 			return -ENOMEM;
 		held = grown;
 		capacity = n;
 	}
+	struct slot s = {*name, -1};
+	if (word) {
+		/* A live reader's lock, whatever its PID says here (another
+		 * PID namespace): the slot is not free. */
+		s.lock_fd = shmg__pin_lock(fd, base, word);
+		if (s.lock_fd == -EAGAIN)
+			return -EAGAIN;
+		if (s.lock_fd < 0)
+			s.lock_fd = -1;
+	}
 	held[nheld++] = s;
 	return 0;
+}
+
+int shmg__claims_note(int fd, const void *base, const void *word, bool now_held)
+{
+	struct shmg__claim_name s = shmg__claims_name(fd, base, word);
+	return note(&s, now_held, fd, base, word);
+}
+
+int shmg__claims_note_slot(const struct shmg__claim_name *name, int fd, const void *base,
+			   const void *word)
+{
+	return note(name, true, fd, base, word);
+}
+
+int shmg__claims_note_name(const struct shmg__claim_name *name, bool now_held)
+{
+	return note(name, now_held, -1, NULL, NULL);
 }

@@ -38,8 +38,10 @@ void shmg__claims_end(void);
  * mapping of file `fd`, -1 for other memory, at `base`)? */
 bool shmg__claims_holds(int fd, const void *base, const void *word);
 
-/* Note that it now holds (held) or no longer holds the slot. 0, or
- * -ENOMEM (nothing noted). */
+/* Note that it now holds (held) or no longer holds the slot, taking or
+ * dropping the slot's lock (lib/pin_lock.h). 0, -ENOMEM (nothing noted),
+ * or -EAGAIN (nothing noted: another process holds the slot's lock, a live
+ * reader whatever its owner word says). */
 int shmg__claims_note(int fd, const void *base, const void *word, bool held);
 
 /* The name of the slot whose owner word is `word` (one fstat; for memory
@@ -55,8 +57,14 @@ struct shmg__claim_name shmg__claims_name(int fd, const void *base, const void *
 int shmg__claims_name_of(int fd, const void *base, const void *word,
 			 struct shmg__claim_name *out);
 
-/* shmg__claims_holds and shmg__claims_note by name. */
+/* shmg__claims_holds and shmg__claims_note by name; a slot noted by name
+ * (a writer claim) takes no lock. */
 bool shmg__claims_holds_name(const struct shmg__claim_name *s);
 int shmg__claims_note_name(const struct shmg__claim_name *s, bool held);
+
+/* Note the reader slot whose owner word is `word` under `name` (from
+ * shmg__claims_name_of), taking its lock as shmg__claims_note does. */
+int shmg__claims_note_slot(const struct shmg__claim_name *name, int fd, const void *base,
+			   const void *word);
 
 #endif /* SHMG_SLOT_CLAIMS_H */

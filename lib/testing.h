@@ -37,6 +37,9 @@ enum shmg__test_points {
 	SHMG__PIN_RECLAIMING,        /* reclaim: dead reader's slot taken, pin not cleared */
 	SHMG__WFLAG_AFTER_SEQ,       /* publish: copy's sequence word stored, index not */
 	SHMG__ISIO_PIN_CHECKED,      /* isio pin: the writer judged guarded, pin not begun */
+	SHMG__WFLAG_READ_COPIED,     /* read: frame copied, re-checks not yet made */
+	SHMG__ISIO_POSTING,          /* isio publish: about to post the semaphores */
+	SHMG__RECOVER_PLANNED,       /* isio recover: locked and planned, nothing changed yet */
 };
 
 /* Where recovery may fail before it changes anything (shmg__test_fail's

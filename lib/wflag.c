@@ -442,17 +442,23 @@ SHMG_EXPORT int shmg_wflag_release(struct shmg_wflag *g)
 	return 0;
 }
 
-SHMG_EXPORT int shmg_wflag_begin_timed(struct shmg_wflag *g, unsigned full,
-				       const struct timespec *deadline,
-				       void **copy, uint32_t *skipped)
+static int begin(struct shmg_wflag *g, unsigned full, const struct timespec *deadline,
+		 void **copy, uint32_t *skipped, bool refuse_at_max)
 {
 	if (copy)
 		*copy = NULL;
 	if (skipped)
 		*skipped = 0;
-	if (full > SHMG_WFLAG_FULL_DROP)
-		return shmg__fail(-EINVAL, "full: %u is neither SHMG_WFLAG_FULL_WAIT nor "
-				  "SHMG_WFLAG_FULL_DROP", full);
+	if (full > SHMG_WFLAG_FULL_REVOKE)
+		return shmg__fail(-EINVAL, "full: %u is none of SHMG_WFLAG_FULL_WAIT, "
+				  "SHMG_WFLAG_FULL_DROP and SHMG_WFLAG_FULL_REVOKE", full);
+	/* The next frame would wrap the counter to 0: readers waiting for a
+	 * frame after the last one would wait for ever. Refused before
+	 * anything is changed (the writer is the counter's only writer). */
+	if (SHMG__UNLIKELY(refuse_at_max && shmg_atomic_load(g->counter, relaxed) == UINT64_MAX))
+		return shmg__fail(-EOVERFLOW, "the frame counter is %llu, its maximum: the "
+				  "next frame would wrap it to 0 (recreate the segment)",
+				  (unsigned long long)UINT64_MAX);
 	if (g->copies && g->npins) {
 		/* Skips pinned copies (lib/wflag_pin.c, doc/pin.md). */
 		int err = shmg__wflag_pick(g, full, deadline, skipped);
@@ -476,12 +482,21 @@ SHMG_EXPORT int shmg_wflag_begin_timed(struct shmg_wflag *g, unsigned full,
 	return 0;
 }
 
+SHMG_EXPORT int shmg_wflag_begin_timed(struct shmg_wflag *g, unsigned full,
+				       const struct timespec *deadline,
+				       void **copy, uint32_t *skipped)
+{
+	return begin(g, full, deadline, copy, skipped, true);
+}
+
 SHMG_EXPORT void *shmg_wflag_begin(struct shmg_wflag *g)
 {
 	void *copy;
-	/* No deadline: only a signal ends the wait early, and this call
-	 * cannot report it. */
-	while (shmg_wflag_begin_timed(g, SHMG_WFLAG_FULL_WAIT, NULL, &copy, NULL) != 0)
+	/* Never waits for readers: the oldest pinned copy is taken back
+	 * (doc/pin.md). It cannot report a counter at its maximum: the
+	 * frame is begun (its stores stay guarded by the mark) and
+	 * shmg_wflag_publish refuses it. */
+	while (begin(g, SHMG_WFLAG_FULL_REVOKE, NULL, &copy, NULL, false) != 0)
 		;
 	return copy;
 }
@@ -524,6 +539,11 @@ SHMG_EXPORT uint64_t shmg_wflag_publish(struct shmg_wflag *g)
 {
 	/* The writer is the counter's only writer: no RMW needed. */
 	uint64_t frame = shmg_atomic_load(g->counter, relaxed) + 1;
+	/* At the counter's maximum (a frame begun by shmg_wflag_begin, which
+	 * cannot refuse it): nothing is published, and the mark stays set,
+	 * so no reader takes the frame's stores for the old frame. */
+	if (SHMG__UNLIKELY(frame == 0))
+		return 0;
 
 	if (g->copies) {
 		shmg_atomic_store(wflag_seq(g, g->next), frame, release);

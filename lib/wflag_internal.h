@@ -178,6 +178,10 @@ static inline uint64_t *wflag_seq(const struct shmg_wflag *g, unsigned i)
  * to the layout (ImageStreamIO's semstatus flags) and are kept. */
 #define PIN_SHIFT 4
 #define PIN_KEEP 0xfu
+/* Bits 4-31 all set: the pin was revoked (the copy taken back and
+ * rewritten; the slot's reader learns it at unpin: SHMG_EREVOKED). No copy
+ * has that number: placement allows at most PIN_REVOKED - 1 copies. */
+#define PIN_REVOKED (UINT32_MAX >> PIN_SHIFT)
 
 static inline uint32_t *wflag_pin_word(const struct shmg_wflag *g, unsigned k)
 {
@@ -199,12 +203,27 @@ int shmg__wflag_pick(struct shmg_wflag *g, unsigned full,
 		     const struct timespec *deadline, uint32_t *skipped);
 
 /* Slot k's owner `dead` is gone: take the slot by CAS from that value,
- * clear its pin, free it. true if done (false: someone else took it).
+ * mark its pin revoked (never cleared silently: a reader misjudged dead
+ * learns it at unpin), then give the owner word back to `dead`, or free
+ * it (`free_slot`, recovery). true if done (false: someone else took it).
  * *copy (may be NULL) receives the copy that was pinned, or -1. */
 bool shmg__wflag_pin_reclaim(const struct shmg_wflag *g, unsigned k,
-			     int32_t dead, int32_t *copy);
+			     int32_t dead, bool free_slot, int32_t *copy);
 
-/* The copy slot k pins now, or -1 (relaxed; for monitors). */
+/* Is the reader recorded in slot k (owner word `owner`) gone? A free or
+ * garbage owner word, no slot lock held where the slot has one
+ * (lib/pin_lock.h), else a PID shmg_proc_alive calls dead. */
+bool shmg__wflag_pin_holder_gone(const struct shmg_wflag *g, unsigned k, int32_t owner);
+
+/* Revoke slot k's pin, if it holds one (a CAS loop; bits 0-3 kept). */
+void shmg__wflag_revoke_slot(const struct shmg_wflag *g, unsigned k);
+
+/* The unpin's result for a pin word that held `was`: SHMG_EREVOKED for a
+ * revoked pin, else 0. */
+int shmg__wflag_pin_result(uint32_t was);
+
+/* The copy slot k pins now, or -1 (none or revoked; relaxed; for
+ * monitors). */
 int32_t shmg__wflag_pin_copy(const struct shmg_wflag *g, unsigned k);
 
 #endif /* SHMG_WFLAG_INTERNAL_H */

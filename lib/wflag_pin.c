@@ -24,6 +24,7 @@
 #include <shmguard/wflag.h>
 
 #include "detail.h"
+#include "pin_lock.h"
 #include "proc_internal.h"
 #include "region_internal.h"
 #include "sized.h"
@@ -118,14 +119,14 @@ static bool pinned(const struct shmg_wflag *g, unsigned c)
 }
 
 bool shmg__wflag_pin_reclaim(const struct shmg_wflag *g, unsigned k, int32_t dead,
-			     int32_t *copy)
+			     bool free_slot, int32_t *copy)
 {
 	int32_t self = shmg__self_pid();
 	int32_t *owner = wflag_pin_owner(g, k);
 	if (copy)
 		*copy = -1;
 	/* The slot becomes ours for a moment: nobody else may claim it (and
-	 * pin) while its pin is cleared, so a live reader's identical pin can
+	 * pin) while its pin is revoked, so a live reader's identical pin can
 	 * never be mistaken for the dead one's. Under the claims lock, so
 	 * that this process's own readers do not take it meanwhile for a
 	 * slot a dead process with our PID left (lib/slot_claims.h). */
@@ -135,34 +136,91 @@ bool shmg__wflag_pin_reclaim(const struct shmg_wflag *g, unsigned k, int32_t dea
 		return false;
 	}
 	SHMG__TEST_POINT(SHMG__PIN_RECLAIMING);
-	uint32_t v = shmg_atomic_load(wflag_pin_word(g, k), relaxed);
-	if (copy)
+	/* Revoked, not cleared: should the reader live after all (judged by
+	 * a PID another namespace gave it), its unpin says SHMG_EREVOKED. The
+	 * word is not the reader's alone now (it may unpin): a CAS loop. */
+	uint32_t v, nv;
+	shmg_atomic_rmw_loop(wflag_pin_word(g, k), v, nv, relaxed, {
+		nv = (v >> PIN_SHIFT) == 0 ? v : (v & PIN_KEEP) | (PIN_REVOKED << PIN_SHIFT);
+	});
+	if (copy && (v >> PIN_SHIFT) != PIN_REVOKED)
 		*copy = (int32_t)(v >> PIN_SHIFT) - 1;
-	shmg_atomic_store(wflag_pin_word(g, k), v & PIN_KEEP, relaxed);
-	/* release: the cleared pin is seen by whoever claims the slot next. */
-	shmg_atomic_store(owner, g->pin_free, release);
+	/* release: the revoked pin is seen by whoever claims the slot next. */
+	shmg_atomic_store(owner, free_slot ? g->pin_free : dead, release);
 	shmg__claims_end();
 	return true;
 }
 
-/* Every copy but `newest` is pinned: reclaim the pins whose owners are gone
- * (a free or negative owner word, or a process shmg_proc_alive calls dead;
- * a process it cannot judge keeps its pin, rules.md rule 6). Returns how
- * many. */
+void shmg__wflag_revoke_slot(const struct shmg_wflag *g, unsigned k)
+{
+	uint32_t v, nv;
+	shmg_atomic_rmw_loop(wflag_pin_word(g, k), v, nv, relaxed, {
+		nv = (v >> PIN_SHIFT) == 0 ? v : (v & PIN_KEEP) | (PIN_REVOKED << PIN_SHIFT);
+	});
+}
+
+bool shmg__wflag_pin_holder_gone(const struct shmg_wflag *g, unsigned k, int32_t o)
+{
+	/* Free (0, -1) or garbage (another negative: no process). */
+	if (o <= 0)
+		return true;
+	if (o == shmg__self_pid())
+		return false;
+	/* Every reader of this library holds its slot's lock while it owns
+	 * the slot (lib/pin_lock.h): the kernel's answer holds across PID
+	 * namespaces. No lock on a file that keeps locks: nobody of ours. */
+	int held = shmg__pin_lock_held(g->fd, g->base, wflag_pin_owner(g, k));
+	if (held >= 0)
+		return held == 0;
+	/* Memory that is not a file's: the PID (rules.md rule 6: a process
+	 * it cannot judge keeps its pin). */
+	return shmg_proc_alive(o, 0, 0) == SHMG_PROC_DEAD;
+}
+
+/* Every copy but `newest` is pinned: revoke the pins whose readers are
+ * gone (shmg__wflag_pin_holder_gone). Returns how many. */
 static unsigned reclaim_dead(const struct shmg_wflag *g, uint32_t newest)
 {
 	unsigned n = 0;
 	for (unsigned k = 0; k < g->npins; k++) {
 		uint32_t v = shmg_atomic_load(wflag_pin_word(g, k), relaxed) >> PIN_SHIFT;
-		if (v == 0 || v - 1 == newest)
+		if (v == 0 || v == PIN_REVOKED || v - 1 == newest)
 			continue;
 		int32_t o = shmg_atomic_load(wflag_pin_owner(g, k), relaxed);
-		/* Free (0, -1), garbage (another negative: no process), or
-		 * a PID that is dead. */
-		bool gone = o <= 0 || shmg_proc_alive(o, 0, 0) == SHMG_PROC_DEAD;
-		if (gone && shmg__wflag_pin_reclaim(g, k, o, NULL))
+		if (shmg__wflag_pin_holder_gone(g, k, o) &&
+		    shmg__wflag_pin_reclaim(g, k, o, false, NULL))
 			n++;
 	}
+	return n;
+}
+
+/* Take copy c back from every reader that pins it: each such pin word
+ * becomes revoked by CAS (a reader that unpins first keeps its clean
+ * unpin; one that pins c again meanwhile is revoked too). Called after
+ * c's sequence word was zeroed and a seq_cst fence: a pin announced later
+ * sees the zero and is not confirmed (the Dekker argument of doc/pin.md),
+ * an earlier one is seen here. Returns how many pins were revoked. */
+static unsigned revoke_copy(const struct shmg_wflag *g, unsigned c)
+{
+	uint32_t want = (uint32_t)c + 1;
+	unsigned n = 0;
+	for (unsigned k = 0; k < g->npins; k++) {
+		uint32_t *pw = wflag_pin_word(g, k);
+		uint32_t v = shmg_atomic_load(pw, relaxed);
+		while ((v >> PIN_SHIFT) == want) {
+			if (shmg_atomic_cmpxchgv(pw, v, (v & PIN_KEEP) | (PIN_REVOKED << PIN_SHIFT),
+						 &v, relaxed)) {
+				n++;
+				break;
+			}
+		}
+	}
+	/* A pin word seen cleared by an unpin (a release RMW) synchronizes
+	 * through this fence (C11 7.17.4): the reader's reads of the copy
+	 * happen before the rewrite. A revoked reader's reads may overlap
+	 * the rewrite; its unpin reads the revoked mark (an RMW reads the
+	 * last value in the word's modification order, C11 7.17.7.5). */
+	shmg_atomic_thread_fence(acquire);
 	return n;
 }
 
@@ -179,6 +237,17 @@ static int poll_sleep(uint64_t ns, const struct timespec *deadline)
 		until = *deadline;
 	int rc = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL);
 	return rc == EINTR ? -EINTR : 0;
+}
+
+/* A copy's sequence word zeroed before the writer looks at the pins:
+ * Dekker with shmg_wflag_pin (tests/spin/wflag_pin.pml, mutant
+ * NO_WRITER_FENCE); the one fence of both the pick and the revocation.
+ * It is also the release fence that keeps the copy's stores behind the
+ * zero. */
+static inline void zero_then_look(uint64_t *seq)
+{
+	shmg_atomic_store(seq, 0, relaxed);
+	shmg_atomic_thread_fence(seq_cst);
 }
 
 int shmg__wflag_pick(struct shmg_wflag *g, unsigned full,
@@ -198,12 +267,7 @@ int shmg__wflag_pick(struct shmg_wflag *g, unsigned full,
 			unsigned c = (newest + d) % g->copies;
 			uint64_t *seq = wflag_seq(g, c);
 			uint64_t was = shmg_atomic_load(seq, relaxed);
-			shmg_atomic_store(seq, 0, relaxed);
-			/* Dekker with shmg_wflag_pin: the zeroed sequence word
-			 * before the look at the pins (tests/spin/wflag_pin.pml,
-			 * mutant NO_WRITER_FENCE). Also the release fence that
-			 * keeps the copy's stores behind the zero. */
-			shmg_atomic_thread_fence(seq_cst);
+			zero_then_look(seq);
 			if (!pinned(g, c)) {
 				g->next = c;
 				if (skipped)
@@ -217,6 +281,15 @@ int shmg__wflag_pick(struct shmg_wflag *g, unsigned full,
 		}
 		if (skipped)
 			*skipped = skip;
+		if (full == SHMG_WFLAG_FULL_REVOKE) {
+			/* Never wait for a reader: the oldest copy is taken
+			 * back, its pins revoked (no probe, no syscall). */
+			unsigned c = (newest + 1) % g->copies;
+			zero_then_look(wflag_seq(g, c));
+			revoke_copy(g, c);
+			g->next = c;
+			return 0;
+		}
 		if (round % PROBE_EVERY == 0 && reclaim_dead(g, newest))
 			continue;
 		if (full == SHMG_WFLAG_FULL_DROP)
@@ -257,9 +330,15 @@ static int need_own_slot(const struct shmg_wflag *g, unsigned slot)
 	if (err)
 		return err;
 	int32_t owner = shmg_atomic_load(wflag_pin_owner(g, slot), relaxed);
-	if (SHMG__UNLIKELY(owner != shmg__self_pid()))
+	if (SHMG__UNLIKELY(owner != shmg__self_pid())) {
+		/* Checked after the look: a truncated file reads as zeros,
+		 * which is nobody's PID (doc/region.md). */
+		if (wflag_truncated(g))
+			return shmg__fail(SHMG_ETRUNCATED, "the file was truncated under "
+					  "pin slot %u", slot);
 		return shmg__fail(SHMG_ENOTOWNER, "pin slot %u belongs to PID %d, not to this "
 				  "process (claim one with shmg_wflag_pin_claim)", slot, owner);
+	}
 	return 0;
 }
 
@@ -291,13 +370,17 @@ SHMG_EXPORT int shmg_wflag_pin_claim(struct shmg_wflag *g, unsigned *slot)
 		 * holds: each claim, each handle and thread, gets its own. */
 		bool stale = cur == self && !shmg__claims_holds_name(&name);
 		bool free_slot = cur <= 0 || stale ||
-				 (cur != self && shmg_proc_alive(cur, 0, 0) == SHMG_PROC_DEAD);
+				 (cur != self && shmg_proc_alive(cur, 0, 0) == SHMG_PROC_DEAD &&
+				  shmg__pin_lock_held(g->fd, g->base, owner) != 1);
 		if (free_slot && (stale || shmg_atomic_cmpxchg(owner, cur, self, acquire))) {
-			if (shmg__claims_note_name(&name, true) != 0) {
+			int noted = shmg__claims_note_slot(&name, g->fd, g->base, owner);
+			if (noted != 0) {
 				if (!stale)
 					shmg_atomic_store(owner, cur, release);
+				if (noted == -EAGAIN)
+					continue; /* a live reader's (its lock) */
 				shmg__claims_end();
-				return -ENOMEM;
+				return noted;
 			}
 			shmg__claims_end();
 			/* Ours: a pin a dead predecessor left goes (this
@@ -318,13 +401,14 @@ SHMG_EXPORT int shmg_wflag_pin_release(struct shmg_wflag *g, unsigned slot)
 	int err = need_own_slot(g, slot);
 	if (err)
 		return err;
-	shmg_wflag_unpin(g, slot);
+	/* A revoked pin is still told (the slot is given back all the same). */
+	int unpinned = shmg_wflag_unpin(g, slot);
 	int32_t *owner = wflag_pin_owner(g, slot);
 	shmg__claims_begin();
 	bool ours = shmg_atomic_cmpxchg(owner, shmg__self_pid(), g->pin_free, release);
 	shmg__claims_note(g->fd, g->base, owner, false);
 	shmg__claims_end();
-	return ours ? 0 : SHMG_ENOTOWNER;
+	return !ours ? SHMG_ENOTOWNER : unpinned == SHMG_EREVOKED ? SHMG_EREVOKED : 0;
 }
 
 SHMG_EXPORT int shmg_wflag_pin(const struct shmg_wflag *g, unsigned slot,
@@ -337,8 +421,19 @@ SHMG_EXPORT int shmg_wflag_pin(const struct shmg_wflag *g, unsigned slot,
 		return shmg__fail(-EINVAL, "struct shmg_wflag_pinned: size %u, at least %zu "
 				  "expected", pin ? pin->size : 0, sizeof(struct shmg_wflag_pinned));
 	uint32_t *pw = wflag_pin_word(g, slot);
-	/* This reader is the pin word's only writer: bits 0-3 as they are. */
-	uint32_t keep = shmg_atomic_load(pw, relaxed) & PIN_KEEP;
+	/* Bits 0-3 as they are (this reader is their only writer). */
+	uint32_t cur = shmg_atomic_load(pw, relaxed), keep = cur & PIN_KEEP;
+	if (cur >> PIN_SHIFT) {
+		/* A pin held (or revoked) still: pinning again moves it, so
+		 * it goes first, by an RMW that sees a revocation (never lost
+		 * under the new pin; the writer revokes only a word that
+		 * holds a pin, so with none this reader is its only writer
+		 * until it announces). */
+		uint32_t was = shmg_atomic_xchg(pw, keep, release);
+		int err = shmg__wflag_pin_result(was);
+		if (err)
+			return err;
+	}
 	for (uint32_t tries = 0; tries < SHMG_WFLAG_READ_TRIES; tries++) {
 		uint32_t i = shmg_atomic_load(g->index, acquire);
 		if (SHMG__UNLIKELY(i >= g->copies)) {
@@ -356,7 +451,17 @@ SHMG_EXPORT int shmg_wflag_pin(const struct shmg_wflag *g, unsigned slot,
 			}
 			continue; /* lapped: the writer rewrites it */
 		}
-		shmg_atomic_store(pw, keep | ((i + 1) << PIN_SHIFT), relaxed);
+		/* A release store (doc/pin.md, "What the other orderings
+		 * do"): a writer whose acquire load reads this announcement
+		 * synchronizes with it, so every read this reader made under
+		 * an earlier pin of the slot (before its unpin) happens before
+		 * the writer rewrites that copy. A relaxed store would give
+		 * that only through C11's release sequences (same thread), not
+		 * C++20's (RMWs only): tests/spin/wflag_repin.pml, mutant
+		 * RELAXED_ANNOUNCE. What it overwrites is this call's own:
+		 * no pin (see above) or an unconfirmed attempt, revoked or
+		 * not, which was never handed out. */
+		shmg_atomic_store(pw, keep | ((i + 1) << PIN_SHIFT), release);
 		SHMG__TEST_POINT(SHMG__PIN_ANNOUNCED);
 		/* Dekker with the writer's pick: the announcement before the
 		 * re-check (tests/spin/wflag_pin.pml, mutant NO_READER_FENCE). */
@@ -392,15 +497,34 @@ SHMG_EXPORT int shmg_wflag_unpin(const struct shmg_wflag *g, unsigned slot)
 		return err;
 	uint32_t *pw = wflag_pin_word(g, slot);
 	SHMG__TEST_POINT(SHMG__PIN_UNPINNING);
-	/* release: every read of the copy is done before a writer that sees
-	 * the pin gone (an acquire load) rewrites the copy. */
-	shmg_atomic_store(pw, shmg_atomic_load(pw, relaxed) & PIN_KEEP, release);
-	return 0;
+	/* A read-modify-write, not a store: the writer may have revoked the
+	 * pin (a CAS on this word), and a store would erase the mark unseen
+	 * (tests/spin/wflag_pin.pml, mutant UNPIN_STORE). It reads the last
+	 * value in the word's modification order (C11 7.17.7.5), so a
+	 * revocation before it is always seen. release: every read of the
+	 * copy is done before a writer that sees the pin gone (an acquire
+	 * load) rewrites the copy. */
+	uint32_t was, nv;
+	shmg_atomic_rmw_loop(pw, was, nv, release, { nv = was & PIN_KEEP; });
+	if (SHMG__UNLIKELY(wflag_truncated(g)))
+		return shmg__fail(SHMG_ETRUNCATED, "the file was truncated under pin slot %u: "
+				  "the pinned copy read as zeros", slot);
+	return shmg__wflag_pin_result(was);
+}
+
+int shmg__wflag_pin_result(uint32_t was)
+{
+	if ((was >> PIN_SHIFT) != PIN_REVOKED)
+		return 0;
+	return shmg__fail(SHMG_EREVOKED, "the writer took the pinned copy back and rewrote "
+			  "it (every other copy was pinned too, or this reader was judged gone): "
+			  "discard what was computed from it");
 }
 
 int32_t shmg__wflag_pin_copy(const struct shmg_wflag *g, unsigned k)
 {
 	if (k >= g->npins)
 		return -1;
-	return (int32_t)(shmg_atomic_load(wflag_pin_word(g, k), relaxed) >> PIN_SHIFT) - 1;
+	uint32_t v = shmg_atomic_load(wflag_pin_word(g, k), relaxed) >> PIN_SHIFT;
+	return v == PIN_REVOKED ? -1 : (int32_t)v - 1;
 }

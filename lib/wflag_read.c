@@ -84,7 +84,9 @@ static int condition(const struct shmg_wflag *g, enum wait_for what,
 	/* A latch names frame after + 1 a moment before the counter does
 	 * (publish order), so a latch reader may be one ahead. */
 	if (c + (g->copies != 0) < after)
-		return SHMG_ECOUNTER;
+		/* A truncation's fault raises the flag during the load above:
+		 * a zero page's counter is no counter that went back. */
+		return SHMG__UNLIKELY(wflag_truncated(g)) ? SHMG_ETRUNCATED : SHMG_ECOUNTER;
 	return 0;
 }
 
@@ -314,6 +316,7 @@ static int read_single(const struct shmg_wflag *g, void *dst,
 		}
 		/* The copy's acquire fence keeps the re-checks after it. */
 		shmg_atomic_load_memcpy(dst, s, len, acquire);
+		SHMG__TEST_POINT(SHMG__WFLAG_READ_COPIED);
 		/* The mark re-check must be an acquire load read before the
 		 * counter (tests/spin/seqlock.pml, mutant RELAXED_RECHECK). */
 		uint8_t m2 = byte_load(g->mark, acquire);
@@ -345,7 +348,15 @@ static int read_latch(const struct shmg_wflag *g, void *dst, size_t len,
 		 * copy's addresses carry the sequence word's dependency, so the
 		 * copy is read after it (wflag_latch.pml, RELAXED_SEQ, is the
 		 * order this keeps). No acquire instruction on aarch64
-		 * (tests/codegen/aarch64.c, cg_dependency_chain). */
+		 * (tests/codegen/aarch64.c, cg_dependency_chain). The C11
+		 * model gives these loads no order: to it they are relaxed,
+		 * and a dependency orders nothing (only consume would, which
+		 * compilers implement as acquire). The order is the CPU's,
+		 * which keeps address dependencies between loads (AArch64,
+		 * POWER, RISC-V, x86; elsewhere these are acquire loads), and
+		 * it holds only while the compiler keeps the dependency,
+		 * which is why the chain is checked in the binary (XNU's
+		 * caveat, doc/atomic.md). */
 		uint32_t i = shmg_atomic_load(g->index, dependency);
 		if (i >= g->copies)
 			return SHMG_EGARBAGE;
@@ -365,6 +376,7 @@ static int read_latch(const struct shmg_wflag *g, void *dst, size_t len,
 		const unsigned char *copy = shmg_atomic_inject_dependency(
 			g->data + (size_t)i * g->data_len, shmg_atomic_make_dependency(q1));
 		shmg_atomic_load_memcpy(dst, copy, len, acquire);
+		SHMG__TEST_POINT(SHMG__WFLAG_READ_COPIED);
 		/* A copy that read any byte of a later rewrite sees that
 		 * rewrite's zeroed sequence word here (fence-fence
 		 * synchronization; tests/spin/wflag_latch.pml). */

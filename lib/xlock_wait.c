@@ -9,6 +9,9 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <shmguard/atomic.h>
 #include <shmguard/error.h>
@@ -22,13 +25,20 @@
 /* Looks at the owner before sleeping, with exponential backoff: about
  * 450 cpu_relax in all (10-60 us), a short critical section's worth. */
 #define XLOCK_SPIN 12
-/* A sleeper wakes to probe the owner after PROBE_FIRST_NS, for the first
- * PROBE_FAST probes (a few milliseconds), then backs off by doubling up to
+/* A sleeper wakes to probe the owner every PROBE_FIRST_NS for its first
+ * PROBE_FAST probes (PROBE_FAST_NS of waiting or more: a late wake-up makes
+ * a period longer, never shorter), then backs off by doubling up to
  * PROBE_MAX_NS: prompt detection of a crash while a lock is contended,
- * little cost while a live owner holds it long. */
-#define PROBE_FIRST_NS 50000u
-#define PROBE_FAST 64
+ * little cost while a live owner holds it long. A probe cycle (timer wake,
+ * /proc read, back to sleep) costs about 10 us of CPU, so the fast phase
+ * uses about a third of a CPU; the period decides how soon a death is seen
+ * (half of it on average: doc/xlock.md, "Owner death"). */
+#define PROBE_FIRST_NS 25000u
+#define PROBE_FAST_NS 3000000u
+#define PROBE_FAST (PROBE_FAST_NS / PROBE_FIRST_NS)
 #define PROBE_MAX_NS 5000000u
+/* The timer slack a sleeper asks for while it waits (below). */
+#define PRECISE_SLACK_NS 1ul
 
 #ifdef SHMG_TESTING
 /* Tests of wake-ups stretch the probe period so a lost wake-up cannot hide
@@ -49,6 +59,7 @@ struct waiter {
 	unsigned spins, probes;
 	bool slept;        /* keep WAITERS when taking it: others may sleep */
 	bool probe_now;
+	long old_slack;    /* the thread's timer slack to put back; 0: untouched */
 	int result;
 };
 
@@ -98,6 +109,36 @@ static enum next backoff(struct waiter *w)
 	return LOOK_AGAIN;
 }
 
+/*
+ * The kernel may end a timed sleep as late as the thread's timer slack
+ * (prctl(2) PR_SET_TIMERSLACK, 50 us by default) after its timeout. That
+ * slack stretched every probe period by up to 50 us, and it was most of the
+ * time from an owner's death to a sleeper noticing it (doc/xlock.md, "Owner
+ * death"). A sleeper whose sleep timed out (the lock is held long, or its
+ * owner died) therefore asks for 1 ns of slack for the rest of its wait and
+ * puts its own back when it leaves: two prctl calls, made neither on the
+ * uncontended path nor by a sleeper that an unlock wakes in time (the usual
+ * contended case). A thread whose slack is already that small (or
+ * unreadable) is left as it is; real-time threads have none anyway.
+ */
+static void precise_timers(struct waiter *w)
+{
+	if (w->old_slack)
+		return;
+	long slack = syscall(SYS_prctl, PR_GET_TIMERSLACK, 0ul, 0ul, 0ul, 0ul);
+	if (slack > (long)PRECISE_SLACK_NS &&
+	    syscall(SYS_prctl, PR_SET_TIMERSLACK, PRECISE_SLACK_NS, 0ul, 0ul, 0ul) == 0)
+		w->old_slack = slack;
+	else
+		w->old_slack = -1; /* leave it */
+}
+
+static void restore_timers(struct waiter *w)
+{
+	if (w->old_slack > 0)
+		syscall(SYS_prctl, PR_SET_TIMERSLACK, (unsigned long)w->old_slack, 0ul, 0ul, 0ul);
+}
+
 /* Announce WAITERS, then sleep until woken, the word changes, or the probe
  * period (the deadline, if sooner) passes. */
 static enum next sleep_once(struct waiter *w)
@@ -116,6 +157,7 @@ static enum next sleep_once(struct waiter *w)
 	if (err == -ETIMEDOUT) {
 		if (shmg_deadline_passed(w->deadline))
 			return done(w, -ETIMEDOUT);
+		precise_timers(w);
 		w->probe_now = true;
 		if (++w->probes > PROBE_FAST && w->probe_ns < PROBE_MAX_NS)
 			w->probe_ns = w->probe_ns * 2 < PROBE_MAX_NS ? w->probe_ns * 2
@@ -176,6 +218,7 @@ int shmg__xlock_lock_slow(const struct shmg_xlock *l, uint64_t me,
 	shmg__watch_init(&w.watch);
 	while (one_round(&w) != DONE)
 		;
+	restore_timers(&w);
 	shmg__watch_close(&w.watch);
 	return w.result;
 }

@@ -342,6 +342,10 @@ START_TEST(frames_single_buffer)
 	/* Every semaphore posted once per frame, capped at 10; the semlog too. */
 	for (unsigned i = 0; i < 10; i++)
 		ck_assert_int_eq(semval(r, i), 10);
+	int logval = -1;
+	ck_assert_int_eq(sem_getvalue((sem_t *)(void *)(base_of(r) + layout_of(r).off_semlog),
+				      &logval), 0);
+	ck_assert_int_eq(logval, 10);
 	ck_assert_int_eq(shmg_isio_read(r, g, sizeof(g) + 2, &snap, NULL), -ERANGE);
 	ck_assert_int_eq(shmg_isio_release(s), 0);
 	ck_assert_int_eq(FIELD(s, 220, int32_t), 0);
@@ -403,6 +407,52 @@ START_TEST(frames_through_the_latch)
 	check_frame(g, 64 * 32, 8);
 	shmg_isio_close(r);
 	shmg_isio_close(s);
+}
+END_TEST
+
+/* cnt0 at UINT64_MAX: the next frame would wrap it to 0 (a circular-buffer
+ * reader waiting for a frame after it would then wait for ever). Every way
+ * of writing refuses it with -EOVERFLOW naming cnt0, and not a byte of the
+ * file changes. With and without a circular buffer, frames and slices. */
+START_TEST(cnt0_at_max_refused)
+{
+	for (int cb = 0; cb <= 3; cb += 3) {
+		for (int cube = 0; cube < 2; cube++) {
+			struct shmg_isio_params p = cam;
+			struct shmg_isio *s;
+			p.cbsize = (uint32_t)cb;
+			if (cube) {
+				p.naxis = 3;
+				p.dims[2] = 4;
+			}
+			unlink(path);
+			ck_assert_int_eq(shmg_isio_create(&s, path, &p, 0, 0), 0);
+			ck_assert_int_eq(shmg_isio_claim(s), 0);
+			size_t n = shmg_region_size(shmg_isio_region(s));
+			size_t frame = layout_of(s).data_size, len = cube ? frame / 4 : frame;
+			unsigned char *f = calloc(1, frame), *before = malloc(n);
+			ck_assert_ptr_nonnull(f);
+			ck_assert_ptr_nonnull(before);
+			if (cube)
+				ck_assert_int_eq(shmg_isio_write_slice(s, f, len, NULL, NULL), 0);
+			else
+				ck_assert_uint_eq(wrote(s, f, len), 1);
+			FIELD(s, 264, uint64_t) = UINT64_MAX;
+			memcpy(before, base_of(s), n);
+			int err = cube ? shmg_isio_write_slice(s, f, len, NULL, NULL)
+				       : shmg_isio_write(s, f, len, NULL);
+			ck_assert_msg(err == -EOVERFLOW, "cb %d cube %d: %d (%s)", cb, cube, err,
+				      shmg_error_detail(err));
+			ck_assert_ptr_nonnull(strstr(shmg_error_detail(err), "cnt0 is 18446744073709551615"));
+			ck_assert_ptr_null(shmg_isio_begin(s));
+			ck_assert_int_eq(shmg_isio_publish(s, NULL), -EINVAL); /* nothing begun */
+			ck_assert_msg(memcmp(before, base_of(s), n) == 0, "cb %d cube %d: the file "
+				      "changed", cb, cube);
+			free(f);
+			free(before);
+			shmg_isio_close(s);
+		}
+	}
 }
 END_TEST
 
@@ -717,6 +767,7 @@ int main(void)
 	tcase_add_test(tc, frames_single_buffer);
 	tcase_add_test(tc, frames_through_the_latch);
 	tcase_add_test(tc, cube_slices);
+	tcase_add_test(tc, cnt0_at_max_refused);
 	tcase_add_test(tc, sem_wait_deadline_and_posts);
 	suite_add_tcase(su, tc);
 	TCase *pc = tcase_create("processes");

@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -455,6 +456,72 @@ START_TEST(recover_failure_changes_nothing_unrecorded_writer)
 }
 END_TEST
 
+/* Two recoveries at once: the first, stopped after it locked and planned
+ * (a protocol point of the testing build), holds the file; the second is
+ * told so (-EBUSY, its detail and its report naming the first's PID) and
+ * changes nothing; the first then completes its recovery. */
+static int planned_ready = -1, planned_go = -1;
+static void stop_when_planned(int point)
+{
+	char c = 1;
+	if (point != SHMG__RECOVER_PLANNED)
+		return;
+	if (write(planned_ready, &c, 1) != 1 || read(planned_go, &c, 1) != 1)
+		_exit(3);
+}
+
+START_TEST(two_recoveries_at_once)
+{
+	struct shmg_isio_params p = params(3);
+	struct shmg_isio *s;
+	struct shmg_isio_info info = {.size = sizeof(info)};
+	char log[4096] = "", want[80];
+	struct shmg_recover_opts o = {.size = sizeof(o), .report = collect, .report_arg = log};
+	int ready[2], go[2];
+	size_t n0, n1;
+
+	ck_assert_int_eq(shmg_isio_create(&s, path, &p, 0, 0), 0);
+	writer_dies_mid_frame(2);
+	ck_assert_int_eq(pipe(ready), 0);
+	ck_assert_int_eq(pipe(go), 0);
+	pid_t first = tu_fork();
+	if (first == 0) {
+		struct shmg_isio *own; /* its own open file description */
+		if (shmg_isio_open(&own, path, 0) != 0)
+			_exit(1);
+		planned_ready = ready[1];
+		planned_go = go[0];
+		shmg__test_point = stop_when_planned;
+		int got = shmg_isio_recover(own, NULL);
+		_exit(got == SHMG_RECOVERED ? 0 : 2);
+	}
+	char c;
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	void *before = file_bytes(&n0);
+	int err = shmg_isio_recover(s, &o);
+	void *after = file_bytes(&n1);
+	ck_assert_msg(err == -EBUSY, "the second recovery: %d (%s)", err, shmg_error_detail(err));
+	snprintf(want, sizeof(want), "another recovery of this file is running (PID %d)", (int)first);
+	ck_assert_msg(strstr(shmg_error_detail(err), want), "%s", shmg_error_detail(err));
+	ck_assert_msg(strstr(log, want), "the report: %s", log);
+	ck_assert_uint_eq(n0, n1);
+	ck_assert_msg(memcmp(before, after, n0) == 0, "the second recovery changed the file");
+	ck_assert_int_eq(write(go[1], &c, 1), 1);
+	tu_wait_ok(first);
+	ck_assert_int_eq(shmg_isio_inspect(s, &info), 0);
+	ck_assert_uint_eq(info.write, 0);
+	ck_assert_uint_eq(info.cnt0, 3);
+	ck_assert_int_eq(shmg_isio_recover(s, NULL), 0); /* nothing left, and unlocked */
+	for (int i = 0; i < 2; i++) {
+		close(ready[i]);
+		close(go[i]);
+	}
+	free(before);
+	free(after);
+	shmg_isio_close(s);
+}
+END_TEST
+
 /*
  * A circular-buffer stream whose writer died inside its very first frame:
  * there is no complete frame to restore. Recovery leaves the writer's
@@ -542,6 +609,65 @@ START_TEST(force_pid_takes_from_a_live_writer)
 }
 END_TEST
 
+/* A write flag whose ownerPID names a live process that does not map the
+ * file (a writer that unmapped it mid-frame; a planted ownerPID looks the
+ * same): `shmguard inspect` flags it, and recover agrees: left alone with
+ * -EBUSY, naming the process and force_pid, nothing changed; force_pid then
+ * recovers it. */
+START_TEST(recover_live_writer_not_mapping)
+{
+	struct shmg_isio_params p = params(3);
+	struct shmg_isio *s;
+	char log[4096] = "", want[120];
+	struct shmg_recover_opts o = {.size = sizeof(o), .report = collect, .report_arg = log};
+	int go[2], done[2];
+	size_t n0, n1;
+	char c;
+
+	ck_assert_int_eq(shmg_isio_create(&s, path, &p, 0, 0), 0);
+	ck_assert_int_eq(pipe(go), 0);
+	ck_assert_int_eq(pipe(done), 0);
+	pid_t kid = tu_fork();
+	if (kid == 0) {
+		struct shmg_isio *w;
+		if (shmg_isio_open(&w, path, 0) != 0 || shmg_isio_claim(w) != 0)
+			_exit(1);
+		write_frame(w, 1);
+		memset(shmg_isio_begin(w), 0xEE, 100);
+		const struct shmg_region *r[2] = {shmg_isio_region(w), shmg_isio_region(s)};
+		for (int i = 0; i < 2; i++) /* its own mapping, and the one inherited */
+			if (munmap(shmg_region_base(r[i]), shmg_region_size(r[i])) != 0)
+				_exit(2);
+		if (write(done[1], "s", 1) != 1)
+			_exit(3);
+		(void)read(go[0], &c, 1); /* alive until the test ends */
+		_exit(0);
+	}
+	ck_assert_int_eq(read(done[0], &c, 1), 1);
+	void *before = file_bytes(&n0);
+	ck_assert_int_eq(shmg_isio_recover(s, &o), -EBUSY);
+	void *after = file_bytes(&n1);
+	snprintf(want, sizeof(want), "-16 the write flag is set and ownerPID names live process %d, "
+		 "which does not map the file", (int)kid);
+	ck_assert_msg(strstr(log, want), "report:\n%s", log);
+	snprintf(want, sizeof(want), "shmguard recover --force %d", (int)kid);
+	ck_assert_msg(strstr(log, want), "report:\n%s", log);
+	ck_assert_uint_eq(n0, n1);
+	ck_assert_msg(memcmp(before, after, n0) == 0, "recover changed the file");
+	o.force_pid = kid;
+	ck_assert_int_eq(shmg_isio_recover(s, &o), SHMG_RECOVERED);
+	ck_assert_int_eq(write(go[1], "x", 1), 1);
+	tu_wait_ok(kid);
+	for (int i = 0; i < 2; i++) {
+		close(go[i]);
+		close(done[i]);
+	}
+	free(before);
+	free(after);
+	shmg_isio_close(s);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- truncation */
 
 /*
@@ -606,7 +732,9 @@ int main(void)
 	tcase_add_test(tc, recover_failure_changes_nothing);
 	tcase_add_test(tc, recover_failure_changes_nothing_unrecorded_writer);
 	tcase_add_test(tc, writer_dead_in_first_frame);
+	tcase_add_test(tc, two_recoveries_at_once);
 	tcase_add_test(tc, force_pid_takes_from_a_live_writer);
+	tcase_add_test(tc, recover_live_writer_not_mapping);
 	tcase_add_test(tc, truncated_under_reader_and_writer);
 	suite_add_tcase(s, tc);
 	return tu_run_suite(s);

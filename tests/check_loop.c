@@ -374,6 +374,102 @@ START_TEST(timeouts_at_the_deadline)
 }
 END_TEST
 
+/* A loop whose input is replaced (a new file under its name, as
+ * ImageStreamIO's create does: unlink, then create) is told so, -ESTALE with
+ * a detail that says reopen, instead of timing out for ever on the orphaned
+ * file; a wait without a deadline learns it within a slice. An input
+ * truncated under the loop (opened with SHMG_REGION_TRUNCATION) is reported
+ * as SHMG_ETRUNCATED, not as a counter that went back. Each counter and
+ * semaphore mode; the change comes while the loop (another process) sleeps
+ * in its wait, or (`asleep` 0) between two waits. */
+static void replaced_case(unsigned mode, int truncate_it, int asleep)
+{
+	struct shmg_pinfo *p = pinfo_new("repl", SHMG_PINFO_SIZE_2024);
+	struct shmg_isio *w = stream_new("in", 3), *s;
+	ck_assert_int_eq(shmg_isio_open(&s, at("in"), SHMG_REGION_TRUNCATION), 0);
+	ck_assert_int_eq(shmg_isio_claim(w), 0);
+	for (int i = 0; i < 3; i++)
+		write_frame(w, 3);
+	shmg_isio_close(w);
+	struct shmg_loop *l = loop_new(p, s, mode, 0);
+	const int want = truncate_it ? SHMG_ETRUNCATED : -ESTALE;
+	int ready[2], go[2];
+	ck_assert_int_eq(pipe(ready), 0);
+	ck_assert_int_eq(pipe(go), 0);
+	pid_t c = tu_fork();
+	if (c == 0) {
+		struct shmg_loop_trigger t = {.size = sizeof(t)};
+		struct timespec dl = in_s(0.02);
+		if (!asleep) { /* nothing yet; then the parent acts */
+			ck_assert_int_eq(shmg_loop_wait(l, &t, &dl), -ETIMEDOUT);
+			tell(ready[1], 1);
+			ck_assert_int_eq(hear(go[0]), 1);
+		}
+		/* Without a deadline to speak of: within a slice (100 ms);
+		 * then again, at a deadline. */
+		for (int k = 0; k < 2; k++) {
+			dl = in_s(k ? 0.05 : 20);
+			double t0 = now_s();
+			int err = shmg_loop_wait(l, &t, &dl);
+			ck_assert_msg(err == want, "mode %u: %d (%s), %d expected", mode, err,
+				      shmg_error_detail(err), want);
+			ck_assert_msg(now_s() - t0 < 5, "told after %.2f s", now_s() - t0);
+			ck_assert_uint_eq(t.run, 0);
+			if (!truncate_it)
+				ck_assert_msg(strstr(shmg_error_detail(err), "reopen"), "%s",
+					      shmg_error_detail(err));
+		}
+		_exit(0);
+	}
+	if (asleep)
+		tu_wait_in_futex(c);
+	else
+		ck_assert_int_eq(hear(ready[0]), 1);
+	if (truncate_it) {
+		ck_assert_int_eq(truncate(at("in"), 0), 0);
+	} else {
+		struct shmg_isio_params sp = {.size = sizeof(sp), .name = "in", .naxis = 3,
+					      .dims = {8, 4, 4}, .datatype = SHMG_ISIO_UINT16};
+		ck_assert_int_eq(unlink(at("in")), 0);
+		ck_assert_int_eq(shmg_isio_create(&w, at("in"), &sp, 0, 0), 0);
+		ck_assert_int_eq(shmg_isio_claim(w), 0);
+		write_frame(w, 3); /* into the new file: the loop never sees it */
+		shmg_isio_close(w);
+	}
+	if (!asleep)
+		tell(go[1], 1);
+	tu_wait_ok(c);
+	for (int i = 0; i < 2; i++) {
+		close(ready[i]);
+		close(go[i]);
+	}
+	shmg_loop_free(l);
+	shmg_isio_close(s);
+	shmg_pinfo_close(p);
+	unlink(at("in"));
+	unlink(at("repl"));
+}
+
+START_TEST(replaced_input_reported)
+{
+	for (int asleep = 0; asleep < 2; asleep++) {
+		replaced_case(SHMG_LOOP_CNT0, 0, asleep);
+		replaced_case(SHMG_LOOP_CNT1, 0, asleep);
+		replaced_case(SHMG_LOOP_SEMAPHORE, 0, asleep);
+	}
+}
+END_TEST
+
+START_TEST(truncated_input_reported)
+{
+	for (int asleep = 0; asleep < 2; asleep++) {
+		replaced_case(SHMG_LOOP_CNT0, 1, asleep);
+		replaced_case(SHMG_LOOP_CNT1, 1, asleep);
+		replaced_case(SHMG_LOOP_SEMAPHORE, 1, asleep);
+	}
+}
+END_TEST
+
 /* DELAY: absolute deadlines one period apart (no drift); an iteration that
  * overruns by 3.5 periods is told it missed at least 2 (two whole periods passed), and the periods
  * counted are exactly the boundaries passed. */
@@ -938,6 +1034,8 @@ int main(void)
 	tcase_add_test(pc, exit_reaches_a_waiting_loop);
 	tcase_add_test(pc, legacy_monitor_obeyed);
 	tcase_add_test(pc, exit_between_step_read_and_pause);
+	tcase_add_test(pc, replaced_input_reported);
+	tcase_add_test(pc, truncated_input_reported);
 	suite_add_tcase(s, pc);
 	return tu_run_suite(s);
 }

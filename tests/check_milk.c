@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -641,12 +642,19 @@ END_TEST
 
 /* A live process holding both locks until killed; returns its PID once it
  * holds them. */
+/* Regions the holder unmaps once it holds the locks (NULL: none). */
+static const struct shmg_region *holder_unmaps[2];
+
 static pid_t live_holder(const struct shmg_xlock *a, const struct shmg_xlock *b, uint32_t *flag)
 {
 	pid_t pid = tu_fork();
 	if (pid == 0) {
 		if (shmg_xlock_lock(a) != 0 || shmg_xlock_lock(b) != 0)
 			_exit(1);
+		for (int i = 0; i < 2; i++)
+			if (holder_unmaps[i] && munmap(shmg_region_base(holder_unmaps[i]),
+						       shmg_region_size(holder_unmaps[i])) != 0)
+				_exit(2);
 		shmg_atomic_store(flag, 1, release);
 		for (;;)
 			pause();
@@ -686,6 +694,54 @@ START_TEST(recover_forced_from_live_holder)
 	ck_assert_int_eq(shmg_xlock_trylock(&l), 0); /* free and consistent */
 	ck_assert_int_eq(shmg_xlock_unlock(&l), 0);
 	ck_assert_int_eq(shmg_pinfo_set_status(p, 2, "ok", NULL), 0);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	shmg_pinfo_close(p);
+	shmg_fps_close(f);
+	tu_shared_free(flag, 4096);
+}
+END_TEST
+
+/*
+ * A lock word naming a live process that does not map the file (here a
+ * holder that unmapped it; a planted word looks the same): that process is
+ * not locking, `shmguard inspect` flags it, and recover agrees: it is left
+ * alone with -EBUSY (as documented), its report naming the thread and the
+ * operator's way out (force_pid), and nothing changes.
+ */
+START_TEST(recover_live_holder_not_mapping)
+{
+	struct shmg_fps *f;
+	struct shmg_pinfo *p;
+	struct shmg_xlock l, pl;
+	char log[2048] = "", want[160];
+	struct shmg_recover_opts o = {.size = sizeof(o), .report = collect, .report_arg = log};
+	uint32_t *flag = tu_shared_alloc(4096);
+	ck_assert_int_eq(fps_new(&f, at("u.fps.shm"), SHMG_FPS_NEW, 2), 0);
+	ck_assert_int_eq(pinfo_new(&p, at("u.shm"), SHMG_PINFO_SIZE_NEW, "u", 1), 0);
+	shmg_fps_param_lock(f, 1, &l);
+	shmg_pinfo_status_lock(p, &pl);
+	holder_unmaps[0] = shmg_fps_region(f);
+	holder_unmaps[1] = shmg_pinfo_region(p);
+	pid_t pid = live_holder(&l, &pl, flag);
+	holder_unmaps[0] = holder_unmaps[1] = NULL;
+	unsigned char before[SHMG_PINFO_SIZE_NEW];
+	memcpy(before, PB(p), sizeof(before));
+	ck_assert_int_eq(shmg_fps_recover(f, &o), -EBUSY);
+	ck_assert_int_eq(shmg_pinfo_recover(p, &o), -EBUSY);
+	snprintf(want, sizeof(want), "-16 the status lock is held by live thread %d, which does "
+		 "not map the file", (int)pid);
+	ck_assert_msg(strstr(log, want), "report:\n%s", log);
+	snprintf(want, sizeof(want), "-16 parameter 1's lock is held by live thread %d, which "
+		 "does not map the file", (int)pid);
+	ck_assert_msg(strstr(log, want), "report:\n%s", log);
+	snprintf(want, sizeof(want), "force_pid %d", (int)pid);
+	ck_assert_msg(strstr(log, want), "report:\n%s", log);
+	ck_assert_int_eq(memcmp(before, PB(p), sizeof(before)), 0);
+	ck_assert_int_eq(shmg_xlock_trylock(&pl), -EBUSY); /* still its */
+	o.force_pid = pid;
+	ck_assert_int_eq(shmg_pinfo_recover(p, &o), SHMG_RECOVERED);
+	ck_assert_int_eq(shmg_fps_recover(f, &o), SHMG_RECOVERED);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	shmg_pinfo_close(p);
@@ -862,6 +918,7 @@ int main(void)
 	tcase_add_test(pc, recover_without_waiting);
 	tcase_add_test(pc, milk_waits_have_deadlines);
 	tcase_add_test(pc, recover_forced_from_live_holder);
+	tcase_add_test(pc, recover_live_holder_not_mapping);
 	tcase_add_test(pc, recover_failure_changes_nothing);
 	tcase_add_test(pc, rt_reads_never_torn);
 	tcase_add_test(pc, rt_read_never_waits_for_a_stopped_setter);

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <time.h>
 
@@ -319,7 +320,8 @@ START_TEST(garbage_owner_pin_reclaimed)
 	*pin_word(&G, 3) = (1u << 4) | 0x5; /* copy 0, the only candidate */
 	*pin_owner(&G, 3) = -5;
 	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0), 0);
-	ck_assert_uint_eq(*pin_word(&G, 3), 0x5); /* bits 0-3 kept */
+	ck_assert_uint_eq(*pin_word(&G, 3), PIN_REVOKED_WORD | 0x5); /* bits 0-3 kept */
+	ck_assert_int_eq(*pin_owner(&G, 3), -5);
 	guard_free(&G);
 }
 END_TEST
@@ -429,6 +431,249 @@ START_TEST(every_copy_pinned)
 }
 END_TEST
 
+/* The default (shmg_wflag_begin, SHMG_WFLAG_FULL_REVOKE) never waits for
+ * a reader: with every copy but the newest pinned by a live reader it
+ * revokes the pin on the oldest and writes that copy; the reader learns at
+ * unpin (SHMG_EREVOKED), or at its next pin if it moves the pin without
+ * unpinning; a pin that was not revoked unpins with 0. (Before, the writer
+ * waited for an unpin forever: the bounded child below was killed by its
+ * alarm.) */
+START_TEST(writer_revokes_instead_of_waiting)
+{
+	struct guard G = guard_new(3, 1024);
+	struct shmg_wflag_pinned pin = {.size = sizeof(pin)}, pin2 = {.size = sizeof(pin2)};
+	unsigned a, b;
+	uint32_t skipped;
+
+	ck_assert_int_eq(shmg_wflag_claim(G.g), 0);
+	ck_assert_int_eq(shmg_wflag_pin_claim(G.g, &a), 0);
+	ck_assert_int_eq(shmg_wflag_pin_claim(G.g, &b), 0);
+	*pin_word(&G, a) = 0x3; /* bits 0-3 are the layout's */
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0), 1);
+	ck_assert_int_eq(shmg_wflag_pin(G.g, a, &pin), 0); /* copy 1, frame 1 */
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0), 2);
+	ck_assert_int_eq(shmg_wflag_pin(G.g, b, &pin2), 0); /* copy 2, frame 2 */
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0), 0);
+	/* copies 1 and 2 pinned, 0 the newest: drop says so */
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, -EAGAIN), ~0u);
+	/* the default, bounded: a writer that waits is killed by the alarm */
+	pid_t w = tu_fork();
+	if (w == 0) {
+		alarm(20);
+		void *copy = shmg_wflag_begin(G.g);
+		if (copy != copy_at(&G, 1)) /* the oldest */
+			_exit(3);
+		fill(copy, G.len, 4);
+		shmg_wflag_publish(G.g);
+		_exit(0);
+	}
+	tu_wait_ok(w);
+	ck_assert_uint_eq(shmg_wflag_counter(G.g), 4);
+	ck_assert_uint_eq(*pin_word(&G, a), PIN_REVOKED_WORD | 0x3);
+	ck_assert(!intact(&pin)); /* rewritten under the pin */
+	ck_assert_int_eq(shmg_wflag_unpin(G.g, a), SHMG_EREVOKED);
+	ck_assert_msg(strstr(shmg_error_detail(SHMG_EREVOKED), "discard"), "%s",
+		      shmg_error_detail(SHMG_EREVOKED));
+	ck_assert_str_eq(shmg_strerror(SHMG_EREVOKED),
+			 "the pinned copy was rewritten while pinned: discard what was computed "
+			 "from it");
+	ck_assert_uint_eq(*pin_word(&G, a), 0x3); /* told once, then clear */
+	ck_assert_int_eq(shmg_wflag_unpin(G.g, a), 0);
+	/* b's pin on copy 2 was not revoked: the writer goes around it */
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_REVOKE, NULL, &skipped, 0), 0);
+	ck_assert_uint_eq(skipped, 1);
+	ck_assert_int_eq(shmg_wflag_pin(G.g, a, &pin), 0); /* copy 0, frame 5 */
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_REVOKE, NULL, &skipped, 0), 1);
+	/* copies 2 (b) and 0 (a) pinned: b's, the oldest, is revoked */
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_REVOKE, NULL, &skipped, 0), 2);
+	ck_assert_uint_eq(skipped, 2);
+	/* b moves its pin without an unpin: the revocation is not lost */
+	ck_assert_int_eq(shmg_wflag_pin(G.g, b, &pin2), SHMG_EREVOKED);
+	ck_assert_uint_eq(*pin_word(&G, b) >> 4, 0);
+	ck_assert_int_eq(shmg_wflag_pin(G.g, b, &pin2), 0); /* frame 7, copy 2 */
+	ck_assert_uint_eq(pin2.frame, 7);
+	/* a's pin on copy 0 (frame 5) was never taken: a clean unpin */
+	ck_assert(intact(&pin));
+	ck_assert_int_eq(shmg_wflag_unpin(G.g, a), 0);
+	ck_assert_int_eq(shmg_wflag_unpin(G.g, b), 0);
+	/* giving a slot back with a revoked pin still tells */
+	ck_assert_int_eq(shmg_wflag_pin(G.g, a, &pin), 0); /* copy 2, frame 7 */
+	write_frame(&G, SHMG_WFLAG_FULL_REVOKE, NULL, NULL, 0); /* copy 0 */
+	ck_assert_int_eq(shmg_wflag_pin(G.g, b, &pin2), 0); /* copy 0, frame 8 */
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_REVOKE, NULL, NULL, 0), 1);
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_REVOKE, NULL, NULL, 0), 2);
+	ck_assert_int_eq(shmg_wflag_pin_release(G.g, a), SHMG_EREVOKED);
+	ck_assert_int_eq(*pin_owner(&G, a), 0);
+	ck_assert_int_eq(shmg_wflag_pin_release(G.g, b), 0);
+	guard_free(&G);
+}
+END_TEST
+
+/* A reader stopped (SIGSTOP, Ctrl-Z) while it pins the writer's only
+ * candidate never stops the writer (default policy); once continued, its
+ * unpin says its copy was rewritten. (Before: the writer waited until the
+ * reader was continued; here the alarm killed it.) */
+START_TEST(stopped_reader_never_stalls_writer)
+{
+	struct guard G = guard_new(2, 1024);
+	int status;
+	ck_assert_int_eq(shmg_wflag_claim(G.g), 0);
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0), 1);
+	pid_t r = tu_fork();
+	if (r == 0) {
+		struct shmg_wflag_pinned pin = {.size = sizeof(pin)};
+		unsigned slot;
+		if (shmg_wflag_pin_claim(G.g, &slot) || shmg_wflag_pin(G.g, slot, &pin))
+			_exit(2);
+		raise(SIGSTOP); /* holding copy 1 */
+		int bad = intact(&pin);
+		_exit(shmg_wflag_unpin(G.g, slot) == SHMG_EREVOKED && !bad ? 0 : 3);
+	}
+	ck_assert_int_eq(waitpid(r, &status, WUNTRACED), r);
+	ck_assert(WIFSTOPPED(status));
+	pid_t w = tu_fork();
+	if (w == 0) {
+		alarm(20);
+		for (uint32_t f = 2; f <= 5; f++) { /* copies 0, 1, 0, 1 */
+			void *copy = shmg_wflag_begin(G.g);
+			fill(copy, G.len, f);
+			shmg_wflag_publish(G.g);
+		}
+		_exit(0);
+	}
+	tu_wait_ok(w);
+	ck_assert_uint_eq(shmg_wflag_counter(G.g), 5);
+	kill(r, SIGCONT);
+	tu_wait_ok(r);
+	guard_free(&G);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- PID namespaces */
+
+/* A reader in a PID namespace of its own (unshare -p -f), forked as the
+ * namespace's PID `want` (1: its init): *hs[0] = 1 once it pinned copy 1,
+ * then it waits for hs[1] and unpins, leaving the result in hs[2]; with
+ * die set it dies holding the pin instead. Returns the outer child, or 0
+ * when no PID namespace can be made here (not root). */
+static pid_t ns_reader(struct guard *G, int32_t *hs, pid_t want, bool die)
+{
+	int pipefd[2];
+	ck_assert_int_eq(pipe(pipefd), 0);
+	pid_t c = tu_fork();
+	if (c == 0) {
+		close(pipefd[0]);
+		char ok = unshare(CLONE_NEWPID) == 0;
+		if (write(pipefd[1], &ok, 1) != 1 || !ok)
+			_exit(0);
+		pid_t init = fork(); /* the namespace's PID 1 */
+		if (init < 0)
+			_exit(5);
+		if (init > 0) {
+			int status;
+			waitpid(init, &status, 0);
+			_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 7);
+		}
+		while (getpid() != want) { /* PIDs 2, 3, ... until `want` */
+			pid_t k = fork();
+			if (k < 0)
+				_exit(5);
+			if (k == 0 && getpid() != want)
+				_exit(0);
+			if (k == 0)
+				break;
+			int status;
+			waitpid(k, &status, 0);
+			if (k == want)
+				_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 7);
+			if (k > want)
+				_exit(6);
+		}
+		/* the reader, PID `want` in its namespace */
+		struct shmg_wflag_pinned pin = {.size = sizeof(pin)};
+		unsigned slot;
+		if (shmg_wflag_pin_claim(G->g, &slot) || shmg_wflag_pin(G->g, slot, &pin) ||
+		    pin.copy != 1 || *pin_owner(G, slot) != want)
+			_exit(2);
+		shmg_atomic_store(&hs[0], 1, release);
+		if (die)
+			_exit(0); /* dies holding the pin (its namespace with it) */
+		await((uint32_t *)&hs[1], 1);
+		shmg_atomic_store(&hs[2], shmg_wflag_unpin(G->g, slot), release);
+		_exit(0);
+	}
+	close(pipefd[1]);
+	char ok = 0;
+	ck_assert_int_eq(read(pipefd[0], &ok, 1), 1);
+	close(pipefd[0]);
+	if (!ok) {
+		tu_wait_ok(c);
+		return 0;
+	}
+	return c;
+}
+
+/* Liveness across PID namespaces (doc/pin.md): a reader whose namespace
+ * PID names no process here keeps its pin (its slot lock says it lives),
+ * so a dropping writer drops rather than rewrite its copy, and the
+ * default writer revokes it, which the reader learns at unpin; a reader
+ * that was its namespace's PID 1 and died (PID 1 here lives) does not
+ * hold its copy. (Before: the first pin was cleared and the copy rewritten
+ * under the reader, whose unpin said 0; the second pin was never
+ * reclaimed: a waiting writer stalled for good.) */
+START_TEST(readers_in_other_pid_namespaces)
+{
+	char dir[64], path[128];
+	tu_make_dir(dir, "shmg-pinns");
+	snprintf(path, sizeof(path), "%s/guard", dir);
+	struct guard G = {.copies = 2, .len = 1024};
+	G.size = OFF_DATA + 2 * 1024;
+	ck_assert_int_eq(shmg_region_create(&G.r, path, G.size, 0600, 0, NULL, NULL), 0);
+	G.seg = shmg_region_base(G.r);
+	struct shmg_wflag_place p = place_of(2, 1024, NSLOTS);
+	ck_assert_int_eq(shmg_wflag_new(&G.g, G.r, &p), 0);
+	int32_t *hs = tu_shared_alloc(4096);
+	ck_assert_int_eq(shmg_wflag_claim(G.g), 0);
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0), 1);
+
+	pid_t n = 2; /* the smallest PID that names nobody here */
+	while (kill(n, 0) == 0 || errno != ESRCH)
+		n++;
+	ck_assert_int_lt(n, 30000);
+	pid_t c = ns_reader(&G, hs, n, false);
+	if (!c) {
+		fprintf(stderr, "SKIP readers_in_other_pid_namespaces: unshare(CLONE_NEWPID) "
+			"refused (needs root)\n");
+		goto out;
+	}
+	await((uint32_t *)&hs[0], 1);
+	ck_assert_msg(kill(n, 0) != 0, "PID %d appeared here meanwhile", (int)n);
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0), 0);
+	/* copy 1, the only candidate, pinned by PID n, nobody here: alive */
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, -EAGAIN), ~0u);
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_REVOKE, NULL, NULL, 0), 1);
+	shmg_atomic_store(&hs[1], 1, release);
+	tu_wait_ok(c);
+	ck_assert_int_eq(hs[2], SHMG_EREVOKED);
+
+	/* PID 1 of a namespace, dead holding a pin on copy 1 */
+	memset(hs, 0, 16);
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0), 0);
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0), 1);
+	c = ns_reader(&G, hs, 1, true);
+	ck_assert_int_ne(c, 0);
+	tu_wait_ok(c);
+	ck_assert_int_eq(hs[0], 1);
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0), 0);
+	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0), 1);
+out:
+	tu_shared_free(hs, 4096);
+	shmg_wflag_free(G.g);
+	shmg_region_close(G.r);
+	tu_remove_dir(dir);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- crashes */
 
 /* A reader killed at protocol step `step` (0: after its pin returned,
@@ -469,8 +714,10 @@ START_TEST(dead_reader_pin_reclaimed)
 		/* copy 1 is the only candidate, pinned by the dead: reclaimed */
 		ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, &skipped, 0), 1);
 		ck_assert_uint_eq(skipped, 1);
-		ck_assert_uint_eq(*pin_word(&G, k), 0);
-		ck_assert_int_eq(*pin_owner(&G, k), 0);
+		/* revoked, not cleared; the slot left to the dead PID
+		 * (a claim takes it) */
+		ck_assert_uint_eq(*pin_word(&G, k), PIN_REVOKED_WORD);
+		ck_assert_int_eq(*pin_owner(&G, k), v);
 		guard_free(&G);
 	}
 }
@@ -504,8 +751,8 @@ START_TEST(dead_reclaimer_and_live_reader)
 	ck_assert_uint_eq(*pin_word(&G, 3), 0x5 | (2u << 4));
 	ck_assert_int_eq(shmg_wflag_claim(G.g), SHMG_OWNERDEAD);
 	ck_assert_uint_eq(write_frame(&G, SHMG_WFLAG_FULL_DROP, NULL, NULL, 0), 1);
-	ck_assert_uint_eq(*pin_word(&G, 3), 0x5); /* bits 0-3 kept */
-	ck_assert_int_eq(*pin_owner(&G, 3), 0);
+	ck_assert_uint_eq(*pin_word(&G, 3), PIN_REVOKED_WORD | 0x5); /* bits 0-3 kept */
+	ck_assert_int_eq(*pin_owner(&G, 3), w);
 
 	/* A live reader (a process that is not this one) keeps its pin. */
 	pid_t a = holder(&G, &hs[0], &hs[1]); /* pins copy 1, the newest */
@@ -664,6 +911,9 @@ int main(void)
 	tcase_set_tags(pc, "workers");
 	tcase_set_timeout(pc, 120);
 	tcase_add_test(pc, every_copy_pinned);
+	tcase_add_test(pc, writer_revokes_instead_of_waiting);
+	tcase_add_test(pc, stopped_reader_never_stalls_writer);
+	tcase_add_test(pc, readers_in_other_pid_namespaces);
 	tcase_add_test(pc, dead_reader_pin_reclaimed);
 	tcase_add_test(pc, dead_reclaimer_and_live_reader);
 	tcase_add_test(pc, orphaned_publish_completed);

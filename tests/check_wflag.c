@@ -544,6 +544,51 @@ START_TEST(publish_without_sleepers_makes_no_syscall)
 }
 END_TEST
 
+/* A counter at UINT64_MAX: begin_timed refuses the frame that would wrap it
+ * to 0 (-EOVERFLOW, nothing changed, with and without a latch); a frame
+ * begun by shmg_wflag_begin, which cannot report it, is not published
+ * (publish returns 0, the counter stays, the mark stays set), so no reader
+ * takes its stores for the old frame. */
+START_TEST(counter_at_max_refused)
+{
+	for (int latch = 0; latch < 2; latch++) {
+		struct shmg_wflag *g;
+		struct shmg_wflag_place p = place(true, false, latch);
+		static unsigned char before[SEG];
+		unsigned char buf[FRAME];
+		struct shmg_wflag_snap snap = {.size = sizeof(snap)};
+		void *copy;
+		ck_assert_int_eq(new_guard(&g, &p), 0);
+		ck_assert_uint_eq(write_frame(g), 1);
+		*counter() = UINT64_MAX;
+		memcpy(before, seg, SEG);
+		int err = shmg_wflag_begin_timed(g, SHMG_WFLAG_FULL_WAIT, NULL, &copy, NULL);
+		ck_assert_int_eq(err, -EOVERFLOW);
+		ck_assert_ptr_nonnull(strstr(shmg_error_detail(err), "18446744073709551615"));
+		ck_assert_msg(memcmp(before, seg, SEG) == 0, "latch %d: the segment changed", latch);
+		copy = shmg_wflag_begin(g);
+		memset(seg + OFF_MAIN, 0x5a, FRAME / 2);
+		if (copy)
+			memset(copy, 0x5a, FRAME / 2);
+		ck_assert_uint_eq(shmg_wflag_publish(g), 0);
+		ck_assert_uint_eq(*counter(), UINT64_MAX);
+		ck_assert_uint_eq(seg[OFF_MARK], 1);
+		struct timespec dl;
+		ck_assert_int_eq(shmg_deadline_in(&dl, 20 * 1000000), 0);
+		err = shmg_wflag_read(g, buf, seg + OFF_MAIN, FRAME, &snap, &dl);
+		if (latch) { /* the last complete copy, never the half-written one */
+			ck_assert_int_eq(err, 0);
+			ck_assert_uint_eq(snap.frame, 1);
+			assert_frame(buf, 1);
+		} else {
+			ck_assert_int_eq(err, -ETIMEDOUT);
+		}
+		shmg_wflag_abort(g);
+		memset(seg, 0, SEG);
+	}
+}
+END_TEST
+
 START_TEST(latch_reads_newest_complete_copy)
 {
 	struct shmg_wflag *g;
@@ -631,6 +676,7 @@ int main(void)
 	tcase_add_test(tc, wait_update_results);
 	tcase_add_test(tc, wait_reports_eintr);
 	tcase_add_test(tc, latch_reads_newest_complete_copy);
+	tcase_add_test(tc, counter_at_max_refused);
 	suite_add_tcase(s, tc);
 	TCase *pc = tcase_create("processes");
 	tcase_set_tags(pc, "workers");

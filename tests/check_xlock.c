@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include <bsd/stdlib.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 
 #include <shmguard.h>
@@ -261,8 +262,8 @@ START_TEST(zombie_owner_is_dead)
 END_TEST
 
 /* PID reuse: the word names a live process's id with other start bits (the
- * dead owner's): the owner is dead. With that process's own start bits:
- * alive, never robbed. */
+ * dead owner's): the owner is dead, for trylock and lock alike. With that
+ * process's own start bits: alive, never robbed. */
 START_TEST(pid_reuse_not_fooled)
 {
 	struct shmg_xlock l = lock_for(_i);
@@ -273,6 +274,12 @@ START_TEST(pid_reuse_not_fooled)
 		_exit(0);
 	}
 	uint64_t start = start_of(live);
+	/* trylock's own probe (one look at whichever thread has the id now)
+	 * must compare the start bits too. */
+	set_word(&l, word_of(&l, live, start + 1));
+	ck_assert_int_eq(shmg_xlock_trylock(&l), SHMG_OWNERDEAD);
+	ck_assert_int_eq(shmg_xlock_consistent(&l), 0);
+	ck_assert_int_eq(shmg_xlock_unlock(&l), 0);
 	set_word(&l, word_of(&l, live, start + 1));
 	ck_assert_int_eq(shmg_xlock_lock(&l), SHMG_OWNERDEAD);
 	ck_assert_int_eq(shmg_xlock_consistent(&l), 0);
@@ -349,6 +356,62 @@ START_TEST(long_holder_not_robbed)
 	ck_assert_int_eq(shmg_xlock_unlock(&l), 0);
 	tu_wait_ok(pid);
 	tu_shared_free(flag, 4096);
+}
+END_TEST
+
+/* A sleeper whose sleep timed out sleeps on with 1 ns of timer slack, so
+ * its probes come on time (the default 50 us of slack made a dead owner
+ * noticed late: doc/xlock.md, "Owner death"), and it gets its own slack
+ * back with the lock. The sleeper is a thread of this process, the holder
+ * this thread (alive: the sleeper's probes keep it waiting). */
+static uint32_t sleeps_seen;
+static long slack_while_asleep;
+static void record_slack(int point)
+{
+	if (point != SHMG__XLOCK_WAITERS_SET)
+		return;
+	shmg_atomic_store(&slack_while_asleep, (long)prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0),
+			  relaxed);
+	shmg_atomic_inc(&sleeps_seen, release);
+}
+
+struct slack_sleeper {
+	const struct shmg_xlock *l;
+	int result;
+	long slack_after;
+};
+
+static void *slack_sleeper(void *arg)
+{
+	struct slack_sleeper *s = arg;
+	prctl(PR_SET_TIMERSLACK, 123456ul, 0ul, 0ul, 0ul);
+	s->result = shmg_xlock_lock(s->l);
+	s->slack_after = (long)prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+	if (s->result == 0)
+		shmg_xlock_unlock(s->l);
+	return NULL;
+}
+
+START_TEST(sleeper_timers_precise)
+{
+	struct shmg_xlock l = lock_for(_i);
+	struct slack_sleeper s = {.l = &l, .result = -1};
+	pthread_t t;
+
+	ck_assert_int_eq(shmg_xlock_lock(&l), 0);
+	shmg_atomic_store(&sleeps_seen, 0, relaxed);
+	shmg__test_point = record_slack;
+	ck_assert_int_eq(pthread_create(&t, NULL, slack_sleeper, &s), 0);
+	/* The third sleep comes after two timed-out ones. */
+	while (shmg_atomic_load(&sleeps_seen, acquire) < 3)
+		usleep(100);
+	long slack = shmg_atomic_load(&slack_while_asleep, relaxed);
+	ck_assert_int_eq(slack, 1);
+	ck_assert_int_eq(shmg_xlock_unlock(&l), 0);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	shmg__test_point = NULL;
+	ck_assert_int_eq(s.result, 0);
+	ck_assert_int_eq(s.slack_after, 123456);
 }
 END_TEST
 
@@ -734,6 +797,7 @@ int main(void)
 	tcase_add_loop_test(pc, pid_reuse_not_fooled, 0, 2);
 	tcase_add_loop_test(pc, long_holder_not_robbed, 0, 2);
 	tcase_add_loop_test(pc, sleeper_woken_by_unlock, 0, 2);
+	tcase_add_loop_test(pc, sleeper_timers_precise, 0, 2);
 	tcase_add_loop_test(pc, uncontended_unlock_makes_no_syscall, 0, 2);
 	tcase_add_loop_test(pc, contended_counts_exact, 0, 2);
 	tcase_add_loop_test(pc, threads_exclude_each_other, 0, 2);

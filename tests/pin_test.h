@@ -19,6 +19,9 @@
 #include "testing.h"
 #include "testutil.h"
 
+/* A pin word whose pin was revoked (bits 4-31 all set; doc/pin.md). */
+#define PIN_REVOKED_WORD 0xfffffff0u
+
 /* Fill the begun copy with the frame's number in every 32-bit pixel. */
 static inline void fill(void *copy, size_t len, uint32_t v)
 {

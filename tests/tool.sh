@@ -250,10 +250,22 @@ t 0 "recover --blank" $tool recover --blank "$d/deadwriter-midframe-nocb.im.shm"
 t 0 "recover dead idle writer and reader" $tool recover "$d/deadwriter-idle.im.shm"
 has "clear the record of dead writer PID" "idle writer"
 has "free semaphore slot 0 of dead reader PID" "dead reader slot"
-has "clear the pin of circular-buffer copy 3 in semaphore slot 0 of dead reader PID" "dead reader's pin"
+has "revoke the pin of circular-buffer copy 3 in semaphore slot 0 of dead reader PID" "dead reader's pin"
 t 0 "inspect after" $tool inspect --interval 0 "$d/deadwriter-idle.im.shm"
 has "writer      none recorded" "idle writer cleared"
 lacks "pins copy" "pin cleared"
+
+# A pin many frames old, in a slot ImageStreamIO's own reader (this shell)
+# took over: not that reader's (it holds no pin lock).
+$fixtures --adopt "$d/oldpin.im.shm" $$ || fail "adopt"
+t 3 "inspect an old pin in an adopted slot" $tool inspect --interval 0 "$d/oldpin.im.shm"
+has "PROBLEM.*copy 1 is pinned in semaphore slot 0 on frame 1, 12 frames behind cnt0: held for many frame periods" "old pin"
+has "PROBLEM.*copy 1 is pinned in semaphore slot 0, whose reader PID $$ holds no pin lock: that reader did not pin it" "adopted slot"
+t 0 "recover the adopted slot's pin" $tool recover "$d/oldpin.im.shm"
+has "revoke the pin of circular-buffer copy 1 in semaphore slot 0: its reader PID $$ holds no pin lock" "recover adopted"
+t 0 "inspect after" $tool inspect --interval 0 "$d/oldpin.im.shm"
+lacks "pins copy" "adopted pin revoked"
+has "slot 0 PID $$ (alive)" "the adopter keeps its slot"
 
 t 0 "recover dead pinfo holder" $tool recover "$d/deadholder.pinfo.shm"
 has "recover the status lock from dead thread" "pinfo"
@@ -311,6 +323,38 @@ else
 	echo "note: no PID namespace (unshare): the positive legacy recovery is not exercised"
 fi
 
+# ---- the same, for an operator who cannot read every process's maps (not
+# root): recover names the processes it could not read, why, and the way
+# forward; --assume-unmapped (the operator's statement) then recovers.
+as_user=
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1; then
+	as_user="setpriv --reuid=65534 --regid=65534 --clear-groups"
+elif ! cat /proc/1/maps >/dev/null 2>&1; then
+	as_user=" " # already unable to read PID 1's maps
+fi
+if [ -n "$as_user" ]; then
+	chmod 711 "$work"
+	mkdir -m 755 "$work/user"
+	cp "$work/legacy" "$work/user/legacy.im.shm"
+	chmod 666 "$work/user/legacy.im.shm"
+	t 3 "recover an unrecorded writer, some maps unreadable" \
+		$as_user $tool recover --blank "$work/user/legacy.im.shm"
+	has "left alone: the write flag is set and no writer is recorded; no process whose maps could be read maps the file, but the maps of [0-9]* processes could not be read (PID " \
+		"unreadable maps named"
+	has "not this user's: reading them needs root, their user or CAP_SYS_PTRACE" "why"
+	has "\-\-assume-unmapped (SHMG_RECOVER_ASSUME_UNMAPPED) with \-\-blank" "the way forward"
+	same "$work/legacy" "$work/user/legacy.im.shm" "unreadable maps, without --assume-unmapped"
+	t 0 "recover --assume-unmapped --blank" \
+		$as_user $tool recover --blank --assume-unmapped "$work/user/legacy.im.shm"
+	has "assume, as the operator states (SHMG_RECOVER_ASSUME_UNMAPPED), that none of the [0-9]* processes whose maps could not be read" \
+		"the assumption said"
+	has "publish frame 1, all zeros, over the unrecorded writer's partial frame" "assumed unmapped"
+	cp "$work/user/legacy.im.shm" "$d/user-legacy.im.shm"
+	[ "$(frame user-legacy.im.shm)" = "1 0 0" ] || fail "after --assume-unmapped: $(frame user-legacy.im.shm)"
+else
+	echo "note: every process's maps are readable and no other user to switch to: --assume-unmapped is not exercised"
+fi
+
 # ---- a live stream: rates and frames followed
 if [ -x examples/isio-writer ] && [ -z "${SHMG_EXEC_WRAPPER-}" ]; then
 	MILK_SHM_DIR=$d ./examples/isio-writer live 64 64 4000 1000 >/dev/null 2>&1 &
@@ -355,7 +399,18 @@ if [ -z "${SHMG_EXEC_WRAPPER-}" ]; then
 			has "has been held by live process $holder for" "stuck lock alert"
 		fi
 		cp "$work/$how.pinfo.shm" "$work/before.pinfo"
-		t 0 "recover leaves a live holder alone" $tool recover "$work/$how.pinfo.shm"
+		if [ $how = hold-unmapped ]; then
+			# inspect's PROBLEM, and recover agrees: left alone (exit 3),
+			# saying why and how to take it.
+			t 3 "recover leaves a live holder that does not map the file alone" \
+				$tool recover "$work/$how.pinfo.shm"
+			has "left alone: the status lock is held by live thread $holder, which does not map the file" \
+				"recover agrees with inspect"
+			has "shmguard recover --force $holder" "recover names the way out"
+		else
+			t 0 "recover leaves a live holder alone" $tool recover "$work/$how.pinfo.shm"
+			has "nothing (more) to recover" "a locker at work"
+		fi
 		same "$work/$how.pinfo.shm" "$work/before.pinfo" "recover without --force"
 		t 0 "recover --force" $tool recover --force $holder "$work/$how.pinfo.shm"
 		has "recover the status lock from live (named by force_pid) thread $holder" "--force $how"

@@ -312,8 +312,48 @@ static void loop_ran(void)
 	shmg_isio_close(s);
 }
 
+/* A stream whose copy 1 a dead reader pinned on frame 1, twelve frames
+ * ago, by a writer that then stopped (claim released). */
+static void old_pin(const char *name)
+{
+	struct shmg_isio *s;
+	uint16_t frame[64 * 32] = {0};
+	stream(name, 4);
+	check(shmg_isio_open(&s, at(name), 0), name);
+	check(shmg_isio_claim(s), "claim");
+	check(shmg_isio_write(s, frame, sizeof(frame), NULL), "frame 1");
+	in_dead_process(pinning_reader_dies, (void *)at(name));
+	for (int f = 0; f < 12; f++)
+		check(shmg_isio_write(s, frame, sizeof(frame), NULL), "frames 2-13");
+	check(shmg_isio_release(s), "release");
+	shmg_isio_close(s);
+}
+
+/* ImageStreamIO's own reader takes over the slot holding a pin: its PID in
+ * semReadPID, semstatus as it was (tests/tool.sh gives a live PID). */
+static int adopt(const char *path, const char *pid)
+{
+	struct shmg_isio *s;
+	struct shmg_isio_layout l = {.size = sizeof(l)};
+	check(shmg_isio_open(&s, path, 0), path);
+	check(shmg_isio_get_layout(s, &l), "layout");
+	unsigned char *base = shmg_region_base(shmg_isio_region(s));
+	for (unsigned k = 0; k < l.nsem; k++) {
+		uint32_t st;
+		memcpy(&st, base + l.off_semstatus + 4 * k, 4);
+		if (st >> 4) {
+			int32_t v = (int32_t)atoi(pid);
+			memcpy(base + l.off_semreadpid + 4 * k, &v, 4);
+		}
+	}
+	shmg_isio_close(s);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 4 && strcmp(argv[1], "--adopt") == 0)
+		return adopt(argv[2], argv[3]);
 	if (argc == 3 && strcmp(argv[1], "--json") == 0)
 		return check_json(argv[2]);
 	if (argc == 3 && strcmp(argv[1], "--hold") == 0)
@@ -357,6 +397,7 @@ int main(int argc, char **argv)
 	in_dead_process(writer_dies, (void *)at("deadwriter-idle.im.shm"));
 	in_dead_process(reader_dies, (void *)at("deadwriter-idle.im.shm"));
 	in_dead_process(pinning_reader_dies, (void *)at("deadwriter-idle.im.shm"));
+	old_pin("oldpin.im.shm");
 	copy_file("healthy.pinfo.shm", "deadholder.pinfo.shm", 0);
 	in_dead_process(pinfo_holder_dies, (void *)at("deadholder.pinfo.shm"));
 	copy_file("healthy.fps.shm", "deadholder.fps.shm", 0);

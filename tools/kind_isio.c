@@ -93,6 +93,28 @@ static void read_isio(const struct segment *s, struct snapshot *o)
 	}
 }
 
+/* A pin on a frame this many frames behind cnt0 has been held for many
+ * frame periods: a reader stopped (SIGSTOP, Ctrl-Z) or stuck. */
+#define PIN_HELD_FRAMES 8
+
+static void pin_alerts(struct alerts *a, const struct isio_state *st, unsigned i)
+{
+	const struct shmg_isio_slot_info *v = &st->slot[i];
+	if (v->pin_copy < 0)
+		return;
+	if (v->reader > 0 && v->reader_alive == SHMG_PROC_ALIVE && v->pin_locked == 0)
+		alert(a, ALERT_PROBLEM, "circular-buffer copy %d is pinned in semaphore slot %u, "
+		      "whose reader PID %d holds no pin lock: that reader did not pin it (a slot "
+		      "ImageStreamIO's own reader took over, or a pin planted in the file); "
+		      "recover revokes it", v->pin_copy, i, v->reader);
+	if (st->info.cnt0 > v->pin_frame + PIN_HELD_FRAMES)
+		alert(a, ALERT_PROBLEM, "circular-buffer copy %d is pinned in semaphore slot %u "
+		      "on frame %llu, %llu frames behind cnt0: held for many frame periods (a "
+		      "reader stopped or stuck); the writer revokes it when it needs the copy",
+		      v->pin_copy, i, (unsigned long long)v->pin_frame,
+		      (unsigned long long)(st->info.cnt0 - v->pin_frame));
+}
+
 static void alerts_isio(const struct snapshot *prev, struct snapshot *o)
 {
 	struct isio_state *st = o->state;
@@ -114,6 +136,7 @@ static void alerts_isio(const struct snapshot *prev, struct snapshot *o)
 			alert(&o->alerts, ALERT_NOTE, "circular-buffer copy %d is pinned by slot %u, "
 			      "whose reader is not alive: the writer or recover reclaims it",
 			      st->slot[i].pin_copy, i);
+		pin_alerts(&o->alerts, st, i);
 		if (st->slot[i].damaged)
 			alert(&o->alerts, ALERT_PROBLEM, "semaphore %u is damaged (glibc would abort "
 			      "on it): writers skip it, its reader gets nothing; recover "
@@ -202,6 +225,9 @@ static void json_isio(struct json *j, const struct snapshot *prev, const struct 
 		json_kint(j, "reader_pid", v->reader);
 		json_kstr(j, "reader_liveness", v->reader > 0 ? liveness_name(v->reader_alive) : NULL);
 		json_kint(j, "pin_copy", v->pin_copy);
+		json_kuint(j, "pin_frame", v->pin_frame);
+		json_kint(j, "pin_locked", v->pin_locked);
+		json_kbool(j, "pin_revoked", v->pin_revoked);
 		json_end(j, '}');
 	}
 	json_end(j, ']');

@@ -33,6 +33,11 @@ static const char help[] =
 	"                 a writer that never recorded itself, known gone because no\n"
 	"                 process maps the file): the last complete frame is lost;\n"
 	"                 publish an all-zero frame to clear the write flag\n"
+	"  --assume-unmapped  ImageStreamIO, a writer that never recorded itself: you\n"
+	"                 state that no process whose /proc/PID/maps you cannot read\n"
+	"                 (another user's) maps the file, i.e. the writer was killed.\n"
+	"                 If it is still writing, its readers get a torn frame. With\n"
+	"                 --blank, once recover named the processes it could not read\n"
 	"  --reset        generic locks: clear a dead owner's or not-recoverable lock\n"
 	"                 without repairing the data it protects\n"
 	"  --force PID    treat process PID as dead although it runs: take what it holds\n"
@@ -97,11 +102,12 @@ static void recover_one(struct recover_ctx *c, const struct seg_options *o, uint
 int cmd_recover(int argc, char **argv)
 {
 	struct seg_options o = {0};
-	bool dry_run = false, blank = false, reset = false;
+	bool dry_run = false, blank = false, reset = false, assume_unmapped = false;
 	uint64_t force = 0;
 	const struct opt opts[] = {
 		{"--dry-run", "-n", OPT_FLAG, &dry_run, 0, 0, NULL},
 		{"--blank", NULL, OPT_FLAG, &blank, 0, 0, NULL},
+		{"--assume-unmapped", NULL, OPT_FLAG, &assume_unmapped, 0, 0, NULL},
 		{"--reset", NULL, OPT_FLAG, &reset, 0, 0, NULL},
 		{"--force", NULL, OPT_NUMBER, &force, 1, INT32_MAX, "a process ID"},
 		{NULL, NULL, OPT_FLAG, NULL, 0, 0, NULL},
@@ -113,7 +119,8 @@ int cmd_recover(int argc, char **argv)
 	if (i >= argc)
 		return cli_usage_error("recover", "no PATH given");
 	o.writable = !dry_run;
-	uint32_t flags = (dry_run ? SHMG_RECOVER_DRY_RUN : 0) | (blank ? SHMG_RECOVER_BLANK : 0);
+	uint32_t flags = (dry_run ? SHMG_RECOVER_DRY_RUN : 0) | (blank ? SHMG_RECOVER_BLANK : 0) |
+			 (assume_unmapped ? SHMG_RECOVER_ASSUME_UNMAPPED : 0);
 	for (; i < argc; i++) {
 		struct recover_ctx c = {.path = argv[i], .status = CLI_OK};
 		recover_one(&c, &o, flags, reset, (int32_t)force);

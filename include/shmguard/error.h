@@ -79,8 +79,13 @@ enum {
 	/* The file was truncated under the mapping (SHMG_REGION_TRUNCATION):
 	 * what was read is not the file's. */
 	SHMG_ETRUNCATED = -30989,
+	/* A pinned copy was rewritten while the caller held the pin (the
+	 * writer revoked it rather than wait, or judged its reader gone, or a
+	 * writer that ignores pins wrote the stream): what was computed from
+	 * it must be discarded (doc/pin.md). */
+	SHMG_EREVOKED = -30988,
 };
-#define SHMG_E_LAST (-30989)
+#define SHMG_E_LAST (-30988)
 
 /*
  * shmg_strerror: a static description of a result: 0, SHMG_OWNERDEAD,
@@ -105,6 +110,13 @@ enum shmg_recover_flags {
 	SHMG_RECOVER_DRY_RUN = 1u << 0, /* change nothing; say what would be done */
 	SHMG_RECOVER_BLANK = 1u << 1,   /* streams: publish an all-zero frame when
 					 * no complete one can be restored */
+	/* streams whose write flag is set with no writer recorded: the
+	 * operator states that no process whose /proc/PID/maps this caller
+	 * cannot read maps the file (the unmodified writer was killed), so
+	 * the readable ones alone decide whether a writer is mid-frame. If
+	 * one of them is that writer, still writing, the frame it finishes
+	 * is torn for its readers. */
+	SHMG_RECOVER_ASSUME_UNMAPPED = 1u << 2,
 };
 
 /*

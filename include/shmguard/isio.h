@@ -165,7 +165,8 @@ SHMG_EXPORT int shmg_isio_release(struct shmg_isio *s);
  * whose value is below 10, and the semlog, are posted.
  * *cnt (may be NULL) receives the new cnt0.
  * Returns 0, -EINVAL (length), -ENOTSUP (GPU stream), SHMG_ENOTOWNER (this
- * handle has not claimed the stream).
+ * handle has not claimed the stream), -EOVERFLOW (cnt0 is UINT64_MAX: the
+ * next frame would wrap it to 0; nothing is written).
  */
 SHMG_EXPORT int shmg_isio_write(struct shmg_isio *s, const void *frame,
 				size_t len, uint64_t *cnt);
@@ -229,7 +230,10 @@ SHMG_EXPORT int shmg_isio_wait(const struct shmg_isio *s, uint64_t after,
  * and a forked child that inherited a handle claims a new one). Claiming
  * again on the same handle returns the slot it holds. *slot (may be NULL)
  * receives it; posts pending from before are drained (in one step), and a
- * pin a dead predecessor left in it is cleared. Returns 0, -EAGAIN (all
+ * pin a dead predecessor left in it is cleared. The claim also takes the
+ * slot's lock (doc/pin.md, "The slot lock"), and never takes a slot whose
+ * lock another process holds, whatever its PID looks like from here (a
+ * reader in another PID namespace). Returns 0, -EAGAIN (all
  * taken by live processes), -EROFS (a read-only mapping: use
  * shmg_isio_wait).
  */
@@ -267,18 +271,24 @@ SHMG_EXPORT int shmg_isio_sem_wait(const struct shmg_isio *s, uint64_t *now,
 SHMG_EXPORT int shmg_isio_pin(const struct shmg_isio *s,
 			      struct shmg_wflag_pinned *pin);
 
-/* Drop this process's pin. Returns 0, -EINVAL (no slot claimed),
- * -ENOTSUP (no circular buffer). */
+/* Drop this process's pin. Returns 0, SHMG_EREVOKED (the copy was, or may
+ * have been, rewritten while pinned: the writer revoked the pin, or a
+ * writer that ignores pins wrote the stream meanwhile; discard what was
+ * computed from it), SHMG_ETRUNCATED, -EINVAL (no slot claimed), -ENOTSUP
+ * (no circular buffer). */
 SHMG_EXPORT int shmg_isio_unpin(const struct shmg_isio *s);
 
 /*
  * Writer: what shmg_isio_write, shmg_isio_write_slice and shmg_isio_begin
  * do when readers pin every copy of the circular buffer but the newest:
- * SHMG_WFLAG_FULL_WAIT polls for an unpin for at most wait_ns (0: without
- * limit; the default), then the write returns -ETIMEDOUT;
- * SHMG_WFLAG_FULL_DROP returns -EAGAIN at once. Either way the frame is
- * not written (shmg_isio_begin returns NULL) and nothing changes; pins of
- * dead readers are reclaimed first. Returns 0, -EINVAL (unknown `full`).
+ * SHMG_WFLAG_FULL_REVOKE (the default) revokes the pins on the oldest
+ * copy and writes it, never waiting (those readers' unpin says
+ * SHMG_EREVOKED); SHMG_WFLAG_FULL_WAIT polls for an unpin for at most
+ * wait_ns (0: without limit, which a stopped reader makes forever), then
+ * the write returns -ETIMEDOUT; SHMG_WFLAG_FULL_DROP returns -EAGAIN at
+ * once. With those two the frame is not written (shmg_isio_begin returns
+ * NULL) and nothing changes; pins of readers that are gone are revoked
+ * first. Returns 0, -EINVAL (unknown `full`).
  */
 SHMG_EXPORT int shmg_isio_pin_policy(struct shmg_isio *s, unsigned full,
 				     uint64_t wait_ns);
@@ -329,6 +339,15 @@ struct shmg_isio_slot_info {
 	int32_t pin_copy;   /* the circular-buffer copy the slot's reader
 			     * pins (semstatus bits 4-31), or -1 (added in
 			     * 0.2: a struct ending before it gets none) */
+	/* Added with revocation (doc/pin.md), still in 0.2 (unreleased): */
+	uint64_t pin_frame; /* the frame number the pinned copy holds (its
+			     * record), 0 without a pin */
+	int8_t pin_locked;  /* 1: a reader of this library holds the slot
+			     * (its slot lock, which PID namespaces cannot
+			     * fool); 0: nobody does, so a pin in it was not
+			     * made by the recorded reader; -1: cannot tell */
+	uint8_t pin_revoked; /* 1: the writer revoked the slot's pin, and
+			      * its reader has not unpinned yet */
 };
 
 /* Returns 0, -ERANGE (k >= nsem), -EINVAL. */
@@ -345,7 +364,13 @@ SHMG_EXPORT int shmg_isio_inspect_slot(const struct shmg_isio *s, unsigned k,
  *     else only with SHMG_RECOVER_BLANK, an all-zero frame;
  *   - a write flag set with no writer recorded (an unmodified ImageStreamIO
  *     writer never records itself): treated so only when no process maps
- *     the file (shmg_proc_mappers), with SHMG_RECOVER_BLANK;
+ *     the file (shmg_proc_mappers), with SHMG_RECOVER_BLANK; processes
+ *     whose maps cannot be read (another user's) count as mappers, named
+ *     in the step left alone, unless SHMG_RECOVER_ASSUME_UNMAPPED (the
+ *     operator's statement that none of them maps it);
+ *   - a write flag whose ownerPID names a live process that does not map
+ *     the file (planted, or a writer that unmapped it mid-frame) is left
+ *     alone with -EBUSY, naming force_pid, as `shmguard inspect` flags it;
  *   - a dead writer's record (write flag clear) is cleared;
  *   - semaphore slots of dead readers are freed, and their pins cleared
  *     (so the writer may rewrite the copies they pinned);
@@ -356,6 +381,9 @@ SHMG_EXPORT int shmg_isio_inspect_slot(const struct shmg_isio *s, unsigned k,
  * change, and a failure returns its code with the file unchanged. Steps
  * left alone (a live process, a value nobody writes) do not stop the others.
  * Each step is reported through opts->report (may be NULL).
+ * One recovery of a file at a time (an OFD lock on the file, not taken by a
+ * dry run): a second, from any process or handle, returns -EBUSY at once,
+ * changing nothing, its detail naming the PID of the one that holds it.
  * Returns 0 (nothing to recover), SHMG_RECOVERED, or the negative code of
  * the first step left alone (-EBUSY: a live process; SHMG_EWRITERDEAD: a
  * partial frame that cannot be replaced without SHMG_RECOVER_BLANK;

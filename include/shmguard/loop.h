@@ -121,8 +121,13 @@ struct shmg_loop_trigger {
  * Returns 0 (received), -ETIMEDOUT (the mode's timeout or the deadline;
  * t->run says whether mode 5 runs anyway), SHMG_EWRITERDEAD (the input's
  * guarded writer died), -EINTR (a signal), -ECANCELED (an EXIT command
- * arrived while waiting), SHMG_ECOUNTER (the input was recreated), -EINVAL
- * (t's size). A legacy writer that wakes nobody is seen within 100 ms.
+ * arrived while waiting), SHMG_ECOUNTER (cnt0 went back: the input was
+ * reinitialised in place), -ESTALE (the input's file was unlinked: a new
+ * file under its name, or none; reopen it and make a new loop),
+ * SHMG_ETRUNCATED (the input's file was truncated under a mapping opened
+ * with SHMG_REGION_TRUNCATION), -EINVAL (t's size). A legacy writer that
+ * wakes nobody is seen within 100 ms; a replaced or truncated input within
+ * 100 ms too, or at the deadline.
  */
 SHMG_EXPORT int shmg_loop_wait(struct shmg_loop *l,
 			       struct shmg_loop_trigger *t,

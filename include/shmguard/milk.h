@@ -153,8 +153,11 @@ SHMG_EXPORT int shmg_pinfo_inspect(const struct shmg_pinfo *p,
  * For monitors and `shmguard recover`: if the lock's holder died, take the
  * lock, repair the status (its message terminated), mark it consistent and
  * release it; a not-recoverable lock is cleared. Never waits. opts may be
- * NULL. Returns 0 (nothing to recover), SHMG_RECOVERED, -EBUSY (a live
- * holder has it), SHMG_EGARBAGE.
+ * NULL. Returns 0 (nothing to recover; also a live holder that maps the
+ * file: a locker at work), SHMG_RECOVERED, -EBUSY (a live holder that does
+ * not map the file, what `shmguard inspect` flags: a planted word, or a
+ * process that unmapped the file holding it; left alone, opts->force_pid
+ * takes it), SHMG_EGARBAGE.
  */
 SHMG_EXPORT int shmg_pinfo_recover(struct shmg_pinfo *p,
 				   const struct shmg_recover_opts *opts);
@@ -341,7 +344,8 @@ SHMG_EXPORT int shmg_fps_inspect_param(const struct shmg_fps *f, unsigned i,
  * For monitors and `shmguard recover`: every parameter lock whose holder
  * died is taken, marked consistent (the dead holder's value stays as it
  * left it) and released; a not-recoverable one is cleared. Never waits.
- * Returns 0, SHMG_RECOVERED, or the first step's negative code (-EBUSY,
+ * Returns 0, SHMG_RECOVERED, or the first step's negative code (-EBUSY: a
+ * live holder that does not map the file, as for shmg_pinfo_recover;
  * SHMG_EGARBAGE); each step is reported through opts->report.
  */
 SHMG_EXPORT int shmg_fps_recover(struct shmg_fps *f,

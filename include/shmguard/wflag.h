@@ -133,8 +133,8 @@ SHMG_EXPORT int shmg_wflag_release(struct shmg_wflag *g);
  * of the frame is seen before the mark. Returns the copy to fill (NULL
  * without a latch). Only the writer calls it. With pin slots placed, a
  * copy a reader pins is skipped, and when every copy but the newest is
- * pinned this waits for an unpin without limit (shmg_wflag_begin_timed
- * chooses otherwise).
+ * pinned the pin on the oldest is revoked (SHMG_WFLAG_FULL_REVOKE: never
+ * waits for a reader; shmg_wflag_begin_timed chooses otherwise).
  */
 SHMG_EXPORT void *shmg_wflag_begin(struct shmg_wflag *g);
 
@@ -143,22 +143,29 @@ SHMG_EXPORT void *shmg_wflag_begin(struct shmg_wflag *g);
 enum shmg_wflag_full {
 	SHMG_WFLAG_FULL_WAIT = 0, /* wait for an unpin, until the deadline */
 	SHMG_WFLAG_FULL_DROP = 1, /* give up at once: the frame is dropped */
+	SHMG_WFLAG_FULL_REVOKE = 2, /* take the oldest pinned copy back: its
+				     * readers' unpin says SHMG_EREVOKED (the
+				     * default; never waits, added in 0.3) */
 };
 
 /*
  * shmg_wflag_begin for latches with pinned reads (doc/pin.md): the next copy
  * is one no reader pins (never the newest). When every copy but the newest
- * is pinned, pins of dead readers are reclaimed first; then, as `full`
- * says, the writer polls for an unpin until `deadline` (absolute,
- * CLOCK_MONOTONIC; NULL: no limit), or drops the frame at once. *copy
+ * is pinned, as `full` says: SHMG_WFLAG_FULL_REVOKE revokes the pins on
+ * the oldest copy and writes it (their readers learn it at unpin:
+ * SHMG_EREVOKED), never waiting; otherwise pins of dead readers are
+ * revoked first, then the writer polls for an unpin until `deadline`
+ * (absolute, CLOCK_MONOTONIC; NULL: no limit, which a reader stopped while
+ * pinning makes forever), or drops the frame at once. *copy
  * receives the copy to fill (NULL without a latch). *skipped (may be NULL)
  * receives how many copies were passed over because they were pinned.
  * Returns 0 (the frame is begun, as shmg_wflag_begin), -EAGAIN (dropped:
  * SHMG_WFLAG_FULL_DROP and every other copy pinned), -ETIMEDOUT (waited
  * until the deadline), -EINTR (a signal while waiting), -EINVAL (`full`
- * unknown). On an error nothing was begun and nothing is changed in the
- * segment. shmg_wflag_begin is this with SHMG_WFLAG_FULL_WAIT and no
- * deadline.
+ * unknown), -EOVERFLOW (the counter is UINT64_MAX: the frame would wrap it
+ * to 0, and readers waiting for a frame after it would wait for ever). On
+ * an error nothing was begun and nothing is changed in the segment.
+ * shmg_wflag_begin is this with SHMG_WFLAG_FULL_REVOKE.
  */
 SHMG_EXPORT int shmg_wflag_begin_timed(struct shmg_wflag *g, unsigned full,
 				       const struct timespec *deadline,
@@ -170,7 +177,9 @@ SHMG_EXPORT int shmg_wflag_begin_timed(struct shmg_wflag *g, unsigned full,
  * (release); mark = 0 (release); then sleepers are woken (a seq_cst fence
  * and a look at the waiters byte: no syscall without sleepers; without a
  * waiters byte, two futex_wake calls).
- * Returns the new frame number.
+ * Returns the new frame number; 0 when the counter is UINT64_MAX (a frame
+ * begun by shmg_wflag_begin, which cannot refuse it): nothing is published
+ * and the mark stays set, so readers never take the frame for the old one.
  */
 SHMG_EXPORT uint64_t shmg_wflag_publish(struct shmg_wflag *g);
 
@@ -263,7 +272,11 @@ struct shmg_wflag_pinned {
 /*
  * Claim a reader slot for pinned reads: its owner word is set to this
  * process's PID by CAS from 0, -1, garbage (negative) or a dead process's
- * PID, and a pin the dead one left is cleared. Every claim gets a slot of
+ * PID, and a pin the dead one left is cleared. In a file-backed region the
+ * claim also takes the slot's lock (an open file description lock on the
+ * owner word's byte, doc/pin.md), by which writers and other claims judge
+ * the reader alive across PID namespaces; a slot whose lock another
+ * process holds is never taken. Every claim gets a slot of
  * its own, also within one process (two handles or threads), and a forked
  * child claims its own rather than use its parent's. *slot receives it.
  * Returns 0, -EAGAIN (every slot held by a live process), -ENOTSUP (no pin
@@ -273,8 +286,9 @@ struct shmg_wflag_pinned {
 SHMG_EXPORT int shmg_wflag_pin_claim(struct shmg_wflag *g, unsigned *slot);
 
 /* Unpin and give the slot back (owner word from our PID to free).
- * Returns 0, SHMG_ENOTOWNER (the slot is not ours), -ERANGE, -ENOTSUP,
- * -EROFS. */
+ * Returns 0, SHMG_EREVOKED (given back; the pin it held had been revoked,
+ * as shmg_wflag_unpin says), SHMG_ENOTOWNER (the slot is not ours),
+ * -ERANGE, -ENOTSUP, -EROFS. */
 SHMG_EXPORT int shmg_wflag_pin_release(struct shmg_wflag *g, unsigned slot);
 
 /*
@@ -284,11 +298,16 @@ SHMG_EXPORT int shmg_wflag_pin_release(struct shmg_wflag *g, unsigned slot);
  * which zeroes a copy's sequence word, fences, then skips pinned copies:
  * doc/pin.md, tests/spin/wflag_pin.pml). Never locks, never waits: at most
  * SHMG_WFLAG_READ_TRIES attempts. A slot holds one pin: pinning again moves
- * it (the earlier pointer is then no longer protected). The caller must
+ * it (the earlier pointer is then no longer protected); when the pin it
+ * would move was revoked, it pins nothing and says SHMG_EREVOKED (the slot
+ * is then clear: pin again). The announcement is a read-modify-write with
+ * release order, so a writer that sees it also sees every read made under
+ * the slot's earlier pins done (doc/pin.md). The caller must
  * own `slot` (shmg_wflag_pin_claim; checked: one load of its owner word).
  * Acquire: the frame's stores are visible through pin->data until
  * shmg_wflag_unpin.
- * Returns 0, SHMG_ETOOFAST (lapped on every attempt), -ENODATA (no frame
+ * Returns 0, SHMG_EREVOKED (see above), SHMG_ETOOFAST (lapped on every
+ * attempt), -ENODATA (no frame
  * published yet), SHMG_EGARBAGE (latch index out of range),
  * SHMG_ETRUNCATED (the file was truncated: SHMG_REGION_TRUNCATION);
  * after these the slot holds no pin. Errors in the arguments change
@@ -301,9 +320,13 @@ SHMG_EXPORT int shmg_wflag_pin_release(struct shmg_wflag *g, unsigned slot);
 SHMG_EXPORT int shmg_wflag_pin(const struct shmg_wflag *g, unsigned slot,
 			       struct shmg_wflag_pinned *pin);
 
-/* Drop the slot's pin (release: every read of the copy before it is done
- * before the writer may rewrite the copy). Returns 0, -ERANGE, -ENOTSUP,
- * SHMG_ENOTOWNER (not this process's slot: nothing changed), -EROFS. */
+/* Drop the slot's pin (a read-modify-write with release order: every read
+ * of the copy before it is done before the writer may rewrite the copy).
+ * Returns 0 (the copy was not rewritten while pinned), SHMG_EREVOKED (it
+ * was, or may have been: the writer revoked the pin, so discard what was
+ * computed from it; the slot holds no pin now), SHMG_ETRUNCATED (the file
+ * was truncated), -ERANGE, -ENOTSUP, SHMG_ENOTOWNER (not this process's
+ * slot: nothing changed), -EROFS. */
 SHMG_EXPORT int shmg_wflag_unpin(const struct shmg_wflag *g, unsigned slot);
 
 /* ---------------------------------------------------------------- monitors */

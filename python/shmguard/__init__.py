@@ -16,7 +16,7 @@ The library is located through ``$SHMGUARD_LIBRARY``, else the installed
 from . import _lib
 from .errors import (Busy, CounterBackwards, Deadlock, Garbage, Interrupted, InvalidArgument,
                      LayoutError, NotFound, NotOwner, NotRecoverable, OwnerDied,
-                     ShmguardError, Timeout, TooFast, Torn, Truncated, WriterDead, error_for)
+                     Revoked, ShmguardError, Timeout, TooFast, Torn, Truncated, WriterDead, error_for)
 from .milk import FPS, FpsInfo, Param, ParamInfo, Pinfo, PinfoInfo, RtRead, fps_path, pinfo_path
 from .stream import DATATYPES, Frame, SlotInfo, Stream, StreamInfo, Update, stream_path
 
@@ -34,5 +34,5 @@ __all__ = [
     "FPS", "Param", "RtRead", "FpsInfo", "ParamInfo", "Pinfo", "PinfoInfo", "fps_path", "pinfo_path",
     "ShmguardError", "WriterDead", "TooFast", "LayoutError", "Timeout", "Interrupted",
     "NotFound", "Busy", "InvalidArgument", "NotRecoverable", "Garbage", "Torn", "NotOwner",
-    "Deadlock", "CounterBackwards", "Truncated", "OwnerDied", "error_for", "strerror", "library_path",
+    "Deadlock", "CounterBackwards", "Truncated", "Revoked", "OwnerDied", "error_for", "strerror", "library_path",
 ]

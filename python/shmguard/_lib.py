@@ -38,6 +38,9 @@ struct shmg_region;
 void *shmg_region_base(const struct shmg_region *r);
 size_t shmg_region_size(const struct shmg_region *r);
 int shmg_region_fd(const struct shmg_region *r);
+int shmg_region_from_fd(struct shmg_region **r, int fd, unsigned flags);
+void shmg_region_close(struct shmg_region *r);
+_Bool shmg_region_truncated(const struct shmg_region *r);
 _Bool shmg_region_writable(const struct shmg_region *r);
 
 /* wflag.h (the snapshot a read hands back; a pinned copy) */
@@ -103,7 +106,8 @@ struct shmg_isio_info {
 int shmg_isio_inspect(const struct shmg_isio *s, struct shmg_isio_info *info);
 struct shmg_isio_slot_info {
     uint32_t size; int value; int32_t reader; int reader_alive; int32_t poster;
-    uint8_t damaged; int32_t pin_copy;
+    uint8_t damaged; int32_t pin_copy; uint64_t pin_frame; int8_t pin_locked;
+    uint8_t pin_revoked;
 };
 int shmg_isio_inspect_slot(const struct shmg_isio *s, unsigned k, struct shmg_isio_slot_info *info);
 int shmg_isio_recover(struct shmg_isio *s, const struct shmg_recover_opts *opts);
@@ -219,6 +223,7 @@ SHMG_ENOTOWNER = -30992
 SHMG_EDEADLK = -30991
 SHMG_ECOUNTER = -30990
 SHMG_ETRUNCATED = -30989
+SHMG_EREVOKED = -30988
 SHMG_REGION_RDONLY = 1 << 0
 SHMG_REGION_FOLLOW = 1 << 1
 SHMG_REGION_REPLACE = 1 << 2
@@ -227,6 +232,7 @@ SHMG_RECOVER_DRY_RUN = 1 << 0
 SHMG_RECOVER_BLANK = 1 << 1
 SHMG_WFLAG_FULL_WAIT = 0
 SHMG_WFLAG_FULL_DROP = 1
+SHMG_WFLAG_FULL_REVOKE = 2
 SHMG_FPS_RT_TRIES = 64
 SHMG_PROC_DEAD = 0
 SHMG_PROC_ALIVE = 1

@@ -133,6 +133,13 @@ class Truncated(ShmguardError):
     read is not the file's."""
 
 
+class Revoked(ShmguardError):
+    """The writer took a pinned copy back and rewrote it while it was pinned
+    (SHMG_EREVOKED): every other copy was pinned too, or the reader was
+    judged gone. Whatever was computed from the pinned frame must be
+    discarded."""
+
+
 class OwnerDied(ShmguardError, UserWarning):
     """A note on a success (SHMG_OWNERDEAD): a lock or a stream was taken over
     from a process that died; what it left may be half done. Emitted as a
@@ -150,6 +157,7 @@ _BY_CODE = {
     _lib.SHMG_EDEADLK: Deadlock,
     _lib.SHMG_ECOUNTER: CounterBackwards,
     _lib.SHMG_ETRUNCATED: Truncated,
+    _lib.SHMG_EREVOKED: Revoked,
     _lib.SHMG_OWNERDEAD: OwnerDied,
     -_errno.ETIMEDOUT: Timeout,
     -_errno.EINTR: Interrupted,

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, List, NamedTuple, Optional, Union
 
 from . import _lib
-from ._common import deadline_ns, resolve, sliced, to_str
+from ._common import (Handle, c_int, choice, deadline_ns, no_nul, open_error, resolve, sliced,
+                      to_str, truncated)
 from .errors import InvalidArgument, NotFound, ShmguardError, check, error_for
 from .stream import liveness
 
@@ -59,7 +60,8 @@ def fps_path(name: PathLike) -> str:
 def pinfo_path(name: str, pid: int) -> str:
     """The file of process `name` with PID `pid` (``shmg_pinfo_path``)."""
     buf = ffi.new("char[]", _lib.PATH_MAX)
-    err = lib.shmg_pinfo_path(buf, _lib.PATH_MAX, name.encode(), pid)
+    err = lib.shmg_pinfo_path(buf, _lib.PATH_MAX, no_nul(name, "process name").encode(),
+                              c_int(pid, "pid", None, 1, 2**31 - 1))
     if err < 0:
         raise error_for(err, None, f"process name {name!r}")
     return to_str(buf)
@@ -204,12 +206,13 @@ class FPS:
         self.path = fps_path(name)
         o = ffi.new("struct shmg_fps_opts *")
         o.size = ffi.sizeof("struct shmg_fps_opts")
-        o.layout = {"auto": 0, "2024": 1, "new": 2}[layout]
+        o.layout = choice(layout, "layout", {"auto": 0, "2024": 1, "new": 2}, self.path)
         pp = ffi.new("struct shmg_fps **")
         err = lib.shmg_fps_open(pp, self.path.encode(),
-                                _lib.SHMG_REGION_FOLLOW if follow else 0, o)
+                                (_lib.SHMG_REGION_FOLLOW if follow else 0)
+                                | _lib.SHMG_REGION_TRUNCATION, o)
         if err:
-            raise error_for(err, self.path, "open")
+            raise open_error(err, self.path, "open")
         self._setup(pp[0])
 
     @classmethod
@@ -223,24 +226,26 @@ class FPS:
         base = os.path.basename(self.path)
         what = ffi.new("struct shmg_fps_params *")
         what.size = ffi.sizeof("struct shmg_fps_params")
-        what.layout = {"2024": 1, "new": 2}[layout]
-        what.nparam = nparam
+        what.layout = choice(layout, "layout", {"2024": 1, "new": 2}, self.path)
+        what.nparam = c_int(nparam, "nparam", self.path, 1, 2**32 - 1)
         cname = ffi.new("char[]", base[: -len(".fps.shm")].encode() if base.endswith(".fps.shm")
                         else base.encode())
         what.name = cname
         pp = ffi.new("struct shmg_fps **")
         err = lib.shmg_fps_create(pp, self.path.encode(), what, 0o600,
-                                  _lib.SHMG_REGION_REPLACE if replace else 0)
+                                  (_lib.SHMG_REGION_REPLACE if replace else 0)
+                                  | _lib.SHMG_REGION_TRUNCATION)
         if err == -errno.EEXIST:
             raise FileExistsError(errno.EEXIST, "a file exists there (replace=True replaces it)",
                                   self.path)
         if err:
-            raise error_for(err, self.path, "create")
+            raise open_error(err, self.path, "create")
         self._setup(pp[0])
         return self
 
     def _setup(self, f) -> None:
         self._f = f
+        self._h = Handle(f, lambda f, h: lib.shmg_fps_close(f), f"{self.path}: the FPS")
         info = ffi.new("struct shmg_fps_info *")
         info.size = ffi.sizeof("struct shmg_fps_info")
         check(lib.shmg_fps_inspect(f, info), self.path, "inspect")
@@ -252,12 +257,19 @@ class FPS:
 
     # ------------------------------------------------------------ lifetime
     def close(self) -> None:
-        """Unmap and close (a whole-FPS section still held is released)."""
-        f, self._f = self._f, None
-        if f is not None:
-            if self._locked_all:
-                lib.shmg_fps_unlock_all(f)
-            lib.shmg_fps_close(f)
+        """Unmap and close. Closing twice does nothing; any other use after
+        close raises ValueError. Safe while other threads (or an update's
+        callback) use the object: a call in flight keeps the library handle
+        until it returns (a wait sees the close within one 50 ms slice and
+        raises ValueError); a whole-FPS section is released when its
+        ``with`` block ends, by the thread that holds it."""
+        h, self._f = getattr(self, "_h", None), None
+        if h is not None:
+            h.close()
+
+    def __reduce__(self):
+        raise TypeError("an FPS cannot be copied or pickled (it owns a mapping): open "
+                        "another FPS of the same name")
 
     def __enter__(self) -> "FPS":
         return self
@@ -271,10 +283,6 @@ class FPS:
         except Exception:
             pass
 
-    def _handle(self):
-        if self._f is None:
-            raise ValueError(f"{self.path}: the FPS is closed")
-        return self._f
 
     def __repr__(self) -> str:
         return f"<shmguard.FPS {self.name!r} {self.path!r} {self.nparam} parameters>"
@@ -293,11 +301,14 @@ class FPS:
         if not isinstance(key, str):
             raise InvalidArgument(-errno.EINVAL, self.path,
                                   f"a parameter is a full name or an index, not {type(key).__name__}")
+        no_nul(key, "parameter name", self.path)
         i = ffi.new("unsigned *")
-        err = lib.shmg_fps_find(self._handle(), key.encode(), i)
-        if err == -errno.ENOENT:
-            raise NotFound(err, self.path, f"no parameter named {key!r}")
-        check(err, self.path, f"parameter {key!r}")
+        with self._h as f:
+            err = lib.shmg_fps_find(f, key.encode(), i)
+            if err == -errno.ENOENT:
+                truncated(lib.shmg_fps_region(f), self.path, f"parameter {key!r}")
+                raise NotFound(err, self.path, f"no parameter named {key!r}")
+            check(err, self.path, f"parameter {key!r}")
         return int(i[0])
 
     def param(self, key: Union[str, int]) -> Param:
@@ -306,7 +317,8 @@ class FPS:
     def _pinfo(self, i: int):
         pi = ffi.new("struct shmg_fps_param_info *")
         pi.size = ffi.sizeof("struct shmg_fps_param_info")
-        check(lib.shmg_fps_inspect_param(self._handle(), i, pi), self.path, "inspect parameter")
+        with self._h as f:
+            check(lib.shmg_fps_inspect_param(f, i, pi), self.path, "inspect parameter")
         return pi
 
     def keyword(self, key: Union[str, int]) -> str:
@@ -329,8 +341,8 @@ class FPS:
         """(value, cnt0) of a parameter, read as one unit under its lock.
         The value is decoded by the parameter's milk type, or by `as_type`
         (a key of FPTYPE, such as "int64") for an untyped parameter."""
+        end = deadline_ns(timeout, self.path)
         i = self.index(key)
-        f = self._handle()
         ptype = self._type(i, as_type)
         buf = ffi.new("unsigned char[128]")
         cnt = ffi.new("int64_t *")
@@ -339,8 +351,9 @@ class FPS:
             # relaxed inspection reads are then exact.
             pi = self._pinfo(i)
             return _decode(ptype, bytes(pi.value)), int(pi.cnt0)
-        sliced(lambda d: lib.shmg_fps_get(f, i, buf, 128, cnt, d), deadline_ns(timeout),
-               self.path, f"get parameter {i}")
+        with self._h as f:
+            sliced(lambda d: lib.shmg_fps_get(f, i, buf, 128, cnt, d), end,
+                   self.path, f"get parameter {i}", self._h)
         return _decode(ptype, ffi.buffer(buf)[:]), int(cnt[0])
 
     def set(self, key: Union[str, int], value: Any, *, as_type: Optional[str] = None,
@@ -348,15 +361,17 @@ class FPS:
         """Set a parameter under its lock: value, cnt0 + 1 once, UPDATE bit.
         Returns the new cnt0. The value is encoded by the parameter's type
         (a value that does not fit is refused, and nothing changes)."""
+        end = deadline_ns(timeout, self.path)
         i = self.index(key)
-        f = self._handle()
         b = _encode(self._type(i, as_type), value, f"parameter {i}", self.path)
         cnt = ffi.new("int64_t *")
-        if self._locked_all:
-            check(lib.shmg_fps_set_locked(f, i, b, len(b), cnt), self.path, f"set parameter {i}")
-        else:
-            sliced(lambda d: lib.shmg_fps_set(f, i, b, len(b), cnt, d), deadline_ns(timeout),
-                   self.path, f"set parameter {i}")
+        with self._h as f:
+            if self._locked_all:
+                check(lib.shmg_fps_set_locked(f, i, b, len(b), cnt), self.path,
+                      f"set parameter {i}")
+            else:
+                sliced(lambda d: lib.shmg_fps_set(f, i, b, len(b), cnt, d), end,
+                       self.path, f"set parameter {i}", self._h)
         return int(cnt[0])
 
     def update(self, key: Union[str, int], fn: Callable[[Any], Any], *,
@@ -365,8 +380,8 @@ class FPS:
         cnt0 + 1 and UPDATE only if the value changed. fn runs with the lock
         held (keep it short; an exception in it changes nothing and is
         re-raised). Returns the new cnt0."""
+        end = deadline_ns(timeout, self.path)
         i = self.index(key)
-        f = self._handle()
         if self._locked_all:
             v, c = self.get(i, as_type=as_type)
             nv = fn(v)
@@ -374,8 +389,9 @@ class FPS:
         box = [self._type(i, as_type), fn, self.path, None]
         h = ffi.new_handle(box)
         cnt = ffi.new("int64_t *")
-        sliced(lambda d: lib.shmg_fps_update(f, i, _update_cb, h, cnt, d),
-               deadline_ns(timeout), self.path, f"update parameter {i}")
+        with self._h as f:  # (fn may close this FPS: the handle stays until we return)
+            sliced(lambda d: lib.shmg_fps_update(f, i, _update_cb, h, cnt, d),
+                   end, self.path, f"update parameter {i}", self._h)
         if box[3] is not None:
             raise box[3]
         return int(cnt[0])
@@ -409,7 +425,6 @@ class FPS:
                                   "previous must be what read_rt returned (an RtRead) or None, "
                                   f"not {type(previous).__name__}")
         i = self.index(key)
-        f = self._handle()
         ptype = self._rt_types.get(i) if as_type is None else None
         if ptype is None:
             ptype = self._type(i, as_type)
@@ -417,7 +432,10 @@ class FPS:
                 self._rt_types[i] = ptype
         buf = ffi.new("unsigned char[128]")
         cnt = ffi.new("int64_t *")
-        err = lib.shmg_fps_read_rt(f, i, buf, 128, cnt)
+        with self._h as f:
+            err = lib.shmg_fps_read_rt(f, i, buf, 128, cnt)
+            if err:
+                truncated(lib.shmg_fps_region(f), self.path, f"real-time read of parameter {i}")
         if err == _lib.SHMG_STALE:
             if previous is None:
                 return RtRead(None, -1, True)
@@ -438,29 +456,38 @@ class FPS:
     def flags(self, key: Union[str, int], set: int = 0, clear: int = 0) -> int:
         """Set and clear fpflag bits in one atomic step; returns the new flags."""
         i = self.index(key)
+        set = c_int(set, "set", self.path, 0, 2**64 - 1)
+        clear = c_int(clear, "clear", self.path, 0, 2**64 - 1)
         out = ffi.new("uint64_t *")
-        check(lib.shmg_fps_flags(self._handle(), i, set, clear, out), self.path, "flags")
+        with self._h as f:
+            check(lib.shmg_fps_flags(f, i, set, clear, out), self.path, "flags")
         return int(out[0])
 
     @contextlib.contextmanager
     def locked(self, *, timeout: Optional[float] = None) -> Iterator["FPS"]:
         """The whole-FPS section: every parameter's lock, in index order.
         Inside it, this FPS object's reads and sets use the held locks."""
-        f = self._handle()
+        end = deadline_ns(timeout, self.path)
         if self._locked_all:
             raise InvalidArgument(_lib.SHMG_EDEADLK, self.path, "the whole-FPS section is already held")
-        sliced(lambda d: lib.shmg_fps_lock_all(f, d), deadline_ns(timeout), self.path, "lock all")
-        self._locked_all = True
-        try:
-            yield self
-        finally:
-            self._locked_all = False
-            check(lib.shmg_fps_unlock_all(f), self.path, "unlock all")
+        # The block holds a use of the handle: closing the FPS inside it
+        # leaves the handle for the unlock at its end.
+        with self._h as f:
+            sliced(lambda d: lib.shmg_fps_lock_all(f, d), end, self.path, "lock all", self._h)
+            self._locked_all = True
+            try:
+                yield self
+            finally:
+                self._locked_all = False
+                check(lib.shmg_fps_unlock_all(f), self.path, "unlock all")
 
     # ------------------------------------------------------------ monitor
     def inspect(self) -> FpsInfo:
         """What ``shmguard inspect --json`` shows, plus each named parameter."""
-        f = self._handle()
+        with self._h as f:
+            return self._inspect(f)
+
+    def _inspect(self, f) -> FpsInfo:
         info = ffi.new("struct shmg_fps_info *")
         info.size = ffi.sizeof("struct shmg_fps_info")
         check(lib.shmg_fps_inspect(f, info), self.path, "inspect")
@@ -505,7 +532,8 @@ class FPS:
         o = ffi.new("struct shmg_recover_opts *")
         o.size = ffi.sizeof("struct shmg_recover_opts")
         o.report = report
-        check(lib.shmg_fps_recover(self._handle(), o), self.path, "recover")
+        with self._h as f:
+            check(lib.shmg_fps_recover(f, o), self.path, "recover")
         return steps
 
 
@@ -545,12 +573,15 @@ class Pinfo:
 
     def __init__(self, name_or_path: PathLike, pid: Optional[int] = None, *, follow: bool = False):
         self._p = None
-        self.path = pinfo_path(os.fspath(name_or_path), pid) if pid is not None else os.fspath(name_or_path)
+        self.path = (pinfo_path(os.fspath(name_or_path), pid) if pid is not None
+                     else no_nul(os.fspath(name_or_path), "PINFO path"))
         pp = ffi.new("struct shmg_pinfo **")
-        err = lib.shmg_pinfo_open(pp, self.path.encode(), _lib.SHMG_REGION_FOLLOW if follow else 0)
+        err = lib.shmg_pinfo_open(pp, self.path.encode(),
+                                  (_lib.SHMG_REGION_FOLLOW if follow else 0)
+                                  | _lib.SHMG_REGION_TRUNCATION)
         if err:
-            raise error_for(err, self.path, "open")
-        self._p = pp[0]
+            raise open_error(err, self.path, "open")
+        self._adopt(pp[0])
 
     @classmethod
     def create(cls, name: str, pid: Optional[int] = None, *, path: Optional[str] = None,
@@ -560,27 +591,41 @@ class Pinfo:
         self = cls.__new__(cls)
         self._p = None
         pid = os.getpid() if pid is None else pid
-        self.path = path if path is not None else pinfo_path(name, pid)
+        no_nul(name, "process name")
+        self.path = no_nul(path, "PINFO path") if path is not None else pinfo_path(name, pid)
         w = ffi.new("struct shmg_pinfo_params *")
         w.size = ffi.sizeof("struct shmg_pinfo_params")
-        w.file_size = 4640 if layout == "new" else 4624
+        w.file_size = choice(layout, "layout", {"new": 4640, "2024": 4624}, self.path)
         cname = ffi.new("char[]", name.encode())
         w.name = cname
-        w.pid = pid
+        w.pid = c_int(pid, "pid", self.path, 1, 2**31 - 1)
         pp = ffi.new("struct shmg_pinfo **")
         err = lib.shmg_pinfo_create(pp, self.path.encode(), w, 0o600,
-                                    _lib.SHMG_REGION_REPLACE if replace else 0)
+                                    (_lib.SHMG_REGION_REPLACE if replace else 0)
+                                    | _lib.SHMG_REGION_TRUNCATION)
         if err == -errno.EEXIST:
             raise FileExistsError(errno.EEXIST, "a file exists there (replace=True replaces it)", self.path)
         if err:
-            raise error_for(err, self.path, "create")
-        self._p = pp[0]
+            raise open_error(err, self.path, "create")
+        self._adopt(pp[0])
         return self
 
+    def _adopt(self, p) -> None:
+        self._p = p
+        self._h = Handle(p, lambda p, h: lib.shmg_pinfo_close(p), f"{self.path}: the PINFO file")
+
     def close(self) -> None:
-        p, self._p = self._p, None
-        if p is not None:
-            lib.shmg_pinfo_close(p)
+        """Unmap and close. Closing twice does nothing; any other use after
+        close raises ValueError. Safe while other threads use the object: a
+        call in flight keeps the library handle until it returns (a wait
+        sees the close within one 50 ms slice and raises ValueError)."""
+        h, self._p = getattr(self, "_h", None), None
+        if h is not None:
+            h.close()
+
+    def __reduce__(self):
+        raise TypeError("a Pinfo cannot be copied or pickled (it owns a mapping): open "
+                        "another Pinfo of the same file")
 
     def __enter__(self) -> "Pinfo":
         return self
@@ -594,17 +639,23 @@ class Pinfo:
         except Exception:
             pass
 
-    def _handle(self):
-        if self._p is None:
-            raise ValueError(f"{self.path}: the PINFO file is closed")
-        return self._p
+    def _call(self, fn, what: str) -> int:
+        """fn(handle) for a call that cannot fail but reads the file: its
+        result, unless the file was truncated (then it read zeros)."""
+        with self._h as p:
+            r = int(fn(p))
+            truncated(lib.shmg_pinfo_region(p), self.path, what)
+            return r
 
     # monitor side
     def command(self, cmd: int, *, timeout: Optional[float] = None) -> None:
         """Ask the process for `cmd` (RUN, PAUSE, STEP, EXIT, SPIN). Raises
         Busy-like ShmguardError (-EALREADY) when an exit is pending."""
-        p = self._handle()
-        sliced(lambda d: lib.shmg_pinfo_command(p, cmd, d), deadline_ns(timeout), self.path, "command")
+        end = deadline_ns(timeout, self.path)
+        cmd = c_int(cmd, "cmd", self.path, -2**31, 2**31 - 1)
+        with self._h as p:
+            sliced(lambda d: lib.shmg_pinfo_command(p, cmd, d), end, self.path, "command",
+                   self._h)
 
     def pause(self, **kw) -> None:
         self.command(self.PAUSE, **kw)
@@ -621,45 +672,54 @@ class Pinfo:
     @property
     def ctrl(self) -> int:
         """CTRLval now: the pending command."""
-        return int(lib.shmg_pinfo_ctrl(self._handle()))
+        return self._call(lib.shmg_pinfo_ctrl, "ctrl")
 
     @property
     def loopcnt(self) -> int:
         """The loop counter (heartbeats so far)."""
-        return int(lib.shmg_pinfo_loopcnt(self._handle()))
+        return self._call(lib.shmg_pinfo_loopcnt, "loop counter")
 
     @property
     def status(self):
         """(code, message), read as one unit under the status lock."""
-        p = self._handle()
         code = ffi.new("int *")
         msg = ffi.new("char[200]")
-        sliced(lambda d: lib.shmg_pinfo_get_status(p, code, msg, 200, d), None, self.path, "status")
+        with self._h as p:
+            sliced(lambda d: lib.shmg_pinfo_get_status(p, code, msg, 200, d), None, self.path,
+                   "status", self._h)
         return int(code[0]), to_str(msg)
 
     # process side
     def set_status(self, code: int, msg: str, *, timeout: Optional[float] = None) -> None:
         """Write the status code and message (at most 199 bytes) as one unit."""
+        end = deadline_ns(timeout, self.path)
+        code = c_int(code, "code", self.path, -2**31, 2**31 - 1)
+        if not isinstance(msg, str):
+            raise InvalidArgument(-errno.EINVAL, self.path,
+                                  f"msg must be a str, not {type(msg).__name__}")
         b = msg.encode()
         if len(b) >= 200 or b"\0" in b:
             raise InvalidArgument(-errno.EINVAL, self.path,
                                   f"a status message of {len(b)} bytes does not fit 199 bytes, or has a NUL")
-        p = self._handle()
-        sliced(lambda d: lib.shmg_pinfo_set_status(p, code, b, d), deadline_ns(timeout),
-               self.path, "set status")
+        with self._h as p:
+            sliced(lambda d: lib.shmg_pinfo_set_status(p, code, b, d), end,
+                   self.path, "set status", self._h)
 
     def heartbeat(self) -> int:
         """loopcnt + 1 (atomic); returns the new value."""
-        return int(lib.shmg_pinfo_heartbeat(self._handle()))
+        return self._call(lib.shmg_pinfo_heartbeat, "heartbeat")
 
     def transition(self, frm: int, to: int, *, timeout: Optional[float] = None) -> bool:
         """CTRLval from `frm` to `to` only if it still holds `frm`; returns
         whether it changed (a command written meanwhile is kept)."""
-        p = self._handle()
+        end = deadline_ns(timeout, self.path)
+        frm = c_int(frm, "frm", self.path, -2**31, 2**31 - 1)
+        to = c_int(to, "to", self.path, -2**31, 2**31 - 1)
         now = ffi.new("int *")
         try:
-            sliced(lambda d: lib.shmg_pinfo_transition(p, frm, to, now, d), deadline_ns(timeout),
-                   self.path, "transition")
+            with self._h as p:
+                sliced(lambda d: lib.shmg_pinfo_transition(p, frm, to, now, d), end,
+                       self.path, "transition", self._h)
         except ShmguardError as e:
             if e.code == -errno.EAGAIN:
                 return False
@@ -667,7 +727,10 @@ class Pinfo:
         return True
 
     def inspect(self) -> PinfoInfo:
-        p = self._handle()
+        with self._h as p:
+            return self._inspect(p)
+
+    def _inspect(self, p) -> PinfoInfo:
         i = ffi.new("struct shmg_pinfo_info *")
         i.size = ffi.sizeof("struct shmg_pinfo_info")
         check(lib.shmg_pinfo_inspect(p, i), self.path, "inspect")

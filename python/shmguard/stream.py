@@ -23,8 +23,9 @@ from typing import Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _lib
-from ._common import deadline_ns, resolve, sliced, to_str
-from .errors import Busy, InvalidArgument, ShmguardError, check, error_for
+from ._common import (Handle, c_int, deadline_ns, open_error, resolve, seconds, sliced, to_str,
+                      truncated)
+from .errors import Busy, InvalidArgument, ShmguardError, Truncated, check, error_for
 
 ffi, lib = _lib.ffi, _lib.lib
 
@@ -120,8 +121,13 @@ _isio_read = lib.shmg_isio_read
 _SNAP_T = ffi.typeof("struct shmg_wflag_snap *")
 _SNAP_SIZE = ffi.sizeof("struct shmg_wflag_snap")
 _PAST = ffi.new("struct timespec *")  # {0, 0}: long passed
+_TIMEOUT = 5.0  # read()'s default timeout (valid: the fast path skips its check)
 # One snapshot struct per thread, reused (it is read right after each call).
 _tls = threading.local()
+
+
+def _text_detail(err: int) -> str:
+    return to_str(lib.shmg_error_detail(err))
 
 
 def _new_snap():
@@ -138,40 +144,50 @@ _libc_ffi, _libc = _lib.libc_ffi, _lib.libc
 _PAGE = mmap.PAGESIZE
 _PROT_NONE, _PROT_READ = 0, 1
 _MAP_FAILED = _libc_ffi.cast("void *", -1)
+_MAP_FIXED = 0x10  # Linux's value (the mmap module does not export it)
 
 
 class _Window:
-    """A second mapping of a stream's circular buffer, read-only and
-    inaccessible (PROT_NONE) except for the pages of the copy pinned now.
+    """A second mapping of a stream's file, read-only and inaccessible
+    (PROT_NONE) except for the pages of the copy pinned now.
 
     The arrays :meth:`Stream.pinned` yields view the pinned copy through this
     window, not through the library's own mapping: on unpin its pages go back
     to PROT_NONE, so an array kept past the ``with`` block cannot read the
     copy the writer is rewriting; touching it is a SIGSEGV (Python's
-    faulthandler shows the line), never a silently wrong frame."""
+    faulthandler shows the line), never a silently wrong frame.
+
+    The window is a library region (``shmg_region_from_fd`` with
+    SHMG_REGION_TRUNCATION), so a file truncated while an array views it
+    reads zeros instead of killing the process with SIGBUS, and
+    :attr:`region` says so (``shmg_region_truncated``). It is unmapped with
+    the pinner's handle, when no array views it any more."""
 
     def __init__(self, s, l, path: str):
         region = lib.shmg_isio_region(s)
         self.base = int(ffi.cast("uintptr_t", lib.shmg_region_base(region)))
+        rp = ffi.new("struct shmg_region **")
+        err = lib.shmg_region_from_fd(rp, lib.shmg_region_fd(region),
+                                      _lib.SHMG_REGION_RDONLY | _lib.SHMG_REGION_TRUNCATION)
+        if err:
+            raise open_error(err, path, "map the file again for guarded pinned reads")
+        self.region = rp[0]
+        self.addr = int(ffi.cast("uintptr_t", lib.shmg_region_base(self.region)))
         start = int(l.off_cbdata)
         end = start + int(l.cbsize) * int(l.data_size)
         self.off = start - start % _PAGE
         self.len = -(-(end - self.off) // _PAGE) * _PAGE
-        addr = _libc.mmap(_libc_ffi.NULL, self.len, _PROT_NONE, mmap.MAP_SHARED,
-                          lib.shmg_region_fd(region), self.off)
-        if addr == _MAP_FAILED:
-            err = _libc_ffi.errno
-            raise ShmguardError(-err, path,
-                                f"cannot map the circular buffer for pinned reads: "
-                                f"{os.strerror(err)}", "pin")
-        self.addr = int(_libc_ffi.cast("uintptr_t", addr))
         self.open_from = self.open_len = 0
+        if _libc.mprotect(_libc_ffi.cast("void *", self.addr + self.off), self.len, _PROT_NONE):
+            err = _libc_ffi.errno
+            lib.shmg_region_close(self.region)
+            raise ShmguardError(-err, path, f"mprotect: {os.strerror(err)}", "pin")
 
     def expose(self, data_addr: int, n: int) -> int:
         """Make the pages of [data_addr, +n) of the library's mapping
         readable in the window; returns the window's address of data_addr."""
-        rel = data_addr - self.base - self.off
-        if not (0 <= rel and rel + n <= self.len):
+        rel = data_addr - self.base  # the file offset: both map the file from 0
+        if not (self.off <= rel and rel + n <= self.off + self.len):
             raise ShmguardError(-errno.EFAULT, None, "a pinned copy lies outside the "
                                 "circular buffer (the library and the binding disagree)", "pin")
         lo = rel - rel % _PAGE
@@ -186,16 +202,34 @@ class _Window:
         if self.open_len:
             # Failure is not an option here (the pages would stay readable):
             # mprotect to PROT_NONE on a range we mapped cannot fail but by
-            # ENOMEM splitting the mapping; then the whole window goes.
-            if _libc.mprotect(_libc_ffi.cast("void *", self.addr + self.open_from),
-                              self.open_len, _PROT_NONE):
-                self.unmap()
+            # ENOMEM splitting the mapping; then inaccessible anonymous pages
+            # replace those pages (the window stays mapped: arrays view it).
+            at = _libc_ffi.cast("void *", self.addr + self.open_from)
+            if (_libc.mprotect(at, self.open_len, _PROT_NONE)
+                    and _libc.mmap(at, self.open_len, _PROT_NONE,
+                                   _MAP_FIXED | mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS,
+                                   -1, 0) == _MAP_FAILED):
+                err = _libc_ffi.errno
+                raise ShmguardError(-err, None, "cannot make the pinned copy inaccessible "
+                                    f"again: {os.strerror(err)}", "unpin")
             self.open_len = 0
 
-    def unmap(self) -> None:
-        if self.addr:
-            _libc.munmap(_libc_ffi.cast("void *", self.addr), self.len)
-            self.addr = 0
+
+def _free_stream(s, h) -> None:
+    """A Stream's handle is freed (closed, and no call uses it any more):
+    release the stream if this handle claimed it, then close it."""
+    if h.claimed:
+        lib.shmg_isio_release(s)
+    lib.shmg_isio_close(s)
+
+
+def _free_pinner(s, h) -> None:
+    """The pinner's handle is freed (no pin, no array views it): unmap its
+    guard windows, then close the library handle (and its mapping)."""
+    for w in h.windows:
+        lib.shmg_region_close(w.region)
+    h.windows.clear()
+    lib.shmg_isio_close(s)
 
 
 class _Pinner:
@@ -208,6 +242,12 @@ class _Pinner:
     process share one _Pinner: its own handle (open while any of them has
     pinned), its slot, its guard window, and a lock that allows one pin at
     a time.
+
+    Lifetime: when the last Stream object that pinned is closed, the slot
+    is given back at once (at the end of the pinned block if one runs);
+    the handle and its mappings stay until no array views them
+    (:meth:`shmguard._common.Handle.buffer`), so an array kept past close()
+    never reads unmapped (or, worse, remapped) memory.
     """
 
     _all: dict = {}
@@ -215,7 +255,8 @@ class _Pinner:
 
     @classmethod
     def of(cls, stream: "Stream") -> "_Pinner":
-        st = os.fstat(lib.shmg_region_fd(lib.shmg_isio_region(stream._s)))
+        with stream._h as s:
+            st = os.fstat(lib.shmg_region_fd(lib.shmg_isio_region(s)))
         key = (st.st_dev, st.st_ino)
         with cls._all_lock:
             p = cls._all.get(key)
@@ -234,14 +275,20 @@ class _Pinner:
         self.window: Optional[_Window] = None
         self.slot = -1
         pp = ffi.new("struct shmg_isio **")
-        err = lib.shmg_isio_open(pp, stream.path.encode(), 0)
+        err = lib.shmg_isio_open(pp, stream.path.encode(), _lib.SHMG_REGION_TRUNCATION)
         if err:
-            raise error_for(err, stream.path, "open for pinned reads")
+            raise open_error(err, stream.path, "open for pinned reads")
         self.s = pp[0]
+        self.h = Handle(self.s, _free_pinner, f"{self.path}: the stream")
         l = ffi.new("struct shmg_isio_layout *")
         l.size = ffi.sizeof("struct shmg_isio_layout")
         check(lib.shmg_isio_get_layout(self.s, l), self.path, "layout")
         self.layout = l
+
+    def new_window(self) -> _Window:
+        self.window = _Window(self.s, self.layout, self.path)
+        self.h.windows.append(self.window)
+        return self.window
 
     def leave(self) -> None:
         if self.pid != os.getpid():
@@ -270,13 +317,16 @@ class _Pinner:
                 self.lock.release()
 
     def _close(self) -> None:
+        """With the lock held and nothing pinned: give the slot back now; the
+        handle goes when the last array viewing its mappings does."""
         self.closing = False
-        if self.window is not None:
-            self.window.unmap()
-            self.window = None
         s, self.s = self.s, None
+        self.window = None
         if s is not None:
-            lib.shmg_isio_close(s)  # gives the slot back, unpinning first
+            if self.slot >= 0:
+                lib.shmg_isio_sem_release(s)
+                self.slot = -1
+            self.h.close()
 
 
 class Stream:
@@ -307,14 +357,16 @@ class Stream:
     live writer), InvalidArgument (a frame of the wrong dtype or shape: the
     stream is left unchanged).
 
-    A Stream is closed by :meth:`close`, ``with``, or garbage collection.
+    A Stream is closed by :meth:`close`, ``with``, or garbage collection;
+    closing it while another thread uses it is safe (that call raises
+    ValueError, or finishes, and the handle is freed after it). A file
+    truncated under it raises Truncated rather than killing the process.
     """
 
     def __init__(self, name: PathLike, data: Optional[np.ndarray] = None, *,
                  cbsize: int = 0, nsem: int = 0, nkw: int = 0, replace: bool = False,
                  follow: bool = False):
-        self._s = None
-        self._claimed = False
+        self._s = self._h = None
         self._pin_init()
         if data is None:
             self._open(name, follow)
@@ -329,8 +381,7 @@ class Stream:
         """Open an existing stream (fully validated: nothing is changed in a
         file that is refused). Raises NotFound, LayoutError, ..."""
         self = cls.__new__(cls)
-        self._s = None
-        self._claimed = False
+        self._s = self._h = None
         self._pin_init()
         self._open(name, follow)
         return self
@@ -345,8 +396,7 @@ class Stream:
         replaced atomically). ``cbsize`` >= 2 adds a circular buffer, which
         lets readers copy without retries while the writer writes."""
         self = cls.__new__(cls)
-        self._s = None
-        self._claimed = False
+        self._s = self._h = None
         self._pin_init()
         self._create(name, tuple(shape), np.dtype(dtype), cbsize, nsem, nkw, replace)
         return self
@@ -354,12 +404,11 @@ class Stream:
     def _open(self, name: PathLike, follow: bool) -> None:
         self.path = stream_path(name)
         pp = ffi.new("struct shmg_isio **")
-        flags = _lib.SHMG_REGION_FOLLOW if follow else 0
+        flags = (_lib.SHMG_REGION_FOLLOW if follow else 0) | _lib.SHMG_REGION_TRUNCATION
         err = lib.shmg_isio_open(pp, self.path.encode(), flags)
         if err:
-            raise error_for(err, self.path, "open")
-        self._s = pp[0]
-        self._setup()
+            raise open_error(err, self.path, "open")
+        self._adopt(pp[0])
 
     def _create(self, name, shape, dtype, cbsize, nsem, nkw, replace) -> None:
         path = stream_path(name)
@@ -373,8 +422,11 @@ class Stream:
         if not 1 <= len(shape) <= 3:
             raise InvalidArgument(-errno.EINVAL, path,
                                   f"shape {tuple(shape)} has {len(shape)} axes; streams have 1 to 3")
-        if any(int(n) < 1 for n in shape):
-            raise InvalidArgument(-errno.EINVAL, path, f"shape {tuple(shape)}: every axis must be >= 1")
+        shape = tuple(c_int(n, f"shape {tuple(shape)}: an axis", path, 1, 2**32 - 1)
+                      for n in shape)
+        cbsize = c_int(cbsize, "cbsize", path, 0, 2**32 - 1)
+        nsem = c_int(nsem, "nsem", path, 0, 2**16 - 1)
+        nkw = c_int(nkw, "nkw", path, 0, 2**16 - 1)
         p = ffi.new("struct shmg_isio_params *")
         p.size = ffi.sizeof("struct shmg_isio_params")
         p.naxis = len(shape)
@@ -389,13 +441,20 @@ class Stream:
         p.name = cname
         pp = ffi.new("struct shmg_isio **")
         err = lib.shmg_isio_create(pp, path.encode(), p, 0o600,
-                                   _lib.SHMG_REGION_REPLACE if replace else 0)
+                                   (_lib.SHMG_REGION_REPLACE if replace else 0)
+                                   | _lib.SHMG_REGION_TRUNCATION)
         if err == -errno.EEXIST:
             raise FileExistsError(errno.EEXIST, "a file exists there (replace=True replaces it)", path)
         if err:
-            raise error_for(err, path, "create")
+            raise open_error(err, path, "create")
         self.path = path
-        self._s = pp[0]
+        self._adopt(pp[0])
+
+    def _adopt(self, s) -> None:
+        """Own the library handle `s`: counted (Handle), so that close()
+        never frees it under a call of another thread."""
+        self._s = s
+        self._h = Handle(s, _free_stream, f"{self.path}: the stream")
         self._setup()
 
     def _setup(self) -> None:
@@ -418,16 +477,25 @@ class Stream:
 
     def close(self) -> None:
         """Release the stream if this object claimed it, give back the
-        semaphore slot of pinned reads, unmap, close."""
-        s, self._s = self._s, None
-        if s is not None:
+        semaphore slot of pinned reads, unmap, close. Closing twice does
+        nothing; any other use after close raises ValueError.
+
+        Safe while other threads use the object: a call running in another
+        thread keeps the library handle until it returns (a wait sees the
+        close within one 50 ms slice and raises ValueError), and arrays that
+        :meth:`pinned` yielded keep their mapping until they are gone, so
+        nothing ever reads freed or unmapped memory."""
+        h, self._s = self._h, None
+        if h is not None and not h.closed:
             p = getattr(self, "_pinner", None)
             if p is not None:
                 self._pinner = None
                 p.leave()
-            if self._claimed:
-                lib.shmg_isio_release(s)
-            lib.shmg_isio_close(s)
+            h.close()
+
+    def __reduce__(self):
+        raise TypeError("a Stream cannot be copied or pickled (it owns a mapping, a claim "
+                        "and a slot): open another Stream of the same name")
 
     def __enter__(self) -> "Stream":
         return self
@@ -440,12 +508,6 @@ class Stream:
             self.close()
         except Exception:
             pass
-
-    def _handle(self):
-        s = self._s
-        if s is None:
-            raise ValueError(f"{self.path}: the stream is closed")
-        return s
 
     def __repr__(self) -> str:
         state = "closed" if self._s is None else f"counter {self.counter}"
@@ -461,7 +523,11 @@ class Stream:
     @property
     def counter(self) -> int:
         """The frame counter cnt0 now (frames published so far)."""
-        return int(lib.shmg_isio_counter(self._handle()))
+        with self._h as s:
+            c = int(lib.shmg_isio_counter(s))
+            if c == 0:  # (a truncated file reads zeros)
+                truncated(lib.shmg_isio_region(s), self.path, "counter")
+            return c
 
     def get_counter(self) -> int:
         """The frame counter now (pyMilk's name for :attr:`counter`)."""
@@ -482,21 +548,20 @@ class Stream:
                                   "out must be C-contiguous and writeable")
         return out
 
-    def _read_slow(self, err: int, dst, snap, timeout: Optional[float]) -> None:
+    def _read_slow(self, s, err: int, dst, snap, timeout: Optional[float]) -> None:
         """The fast path's attempt (with a deadline already passed) returned
         err: the writer was mid-frame, a signal came, or a real error.
         (Zero-copy reads are :meth:`pinned`, not a mode of this copy.)"""
-        s = self._handle()
         if not self._has_data:
             raise InvalidArgument(-errno.ENOTSUP, self.path,
                                   "a GPU stream (location >= 0) has no pixel data in the file")
         if err not in (-errno.ETIMEDOUT, -errno.EINTR):
             raise error_for(err, self.path, "read")
         n = self.nbytes
-        sliced(lambda d: lib.shmg_isio_read(s, dst, n, snap, d), deadline_ns(timeout),
-               self.path, "read")
+        sliced(lambda d: lib.shmg_isio_read(s, dst, n, snap, d),
+               deadline_ns(timeout, self.path), self.path, "read", self._h)
 
-    def read(self, out: Optional[np.ndarray] = None, *, timeout: Optional[float] = 5.0,
+    def read(self, out: Optional[np.ndarray] = None, *, timeout: Optional[float] = _TIMEOUT,
              pinned: bool = False) -> np.ndarray:
         """The current frame, copied consistently (never torn).
 
@@ -521,18 +586,30 @@ class Stream:
         except AttributeError:
             snap = _tls.snap = _new_snap()
         dst = _from_buffer(arr)
+        if timeout is not _TIMEOUT and timeout is not None:
+            seconds(timeout, "timeout", self.path)  # (the default needs no check)
         # First attempt: a deadline in the past, so no clock read and no
         # waiting; a writer mid-frame sends us to the sliced slow path.
-        err = _isio_read(self._s or self._handle(), dst, self.nbytes, snap, _PAST)
-        if err:
-            self._read_slow(err, dst, snap, timeout)
+        # (`with self._h` spelled out: the fast path saves ~0.2 us.)
+        h = self._h
+        h._uses.append(None)
+        try:
+            if h.closed:
+                raise h.closed_error()
+            err = _isio_read(h.ptr, dst, self.nbytes, snap, _PAST)
+            if err:
+                self._read_slow(h.ptr, err, dst, snap, timeout)
+        finally:
+            h._uses.pop()
+            if h.closed and not h._uses:
+                h._release()
         f = snap.frame
         if f > self._seen:
             self._seen = f
         return arr
 
     def snapshot(self, out: Optional[np.ndarray] = None, *,
-                 timeout: Optional[float] = 5.0) -> Frame:
+                 timeout: Optional[float] = _TIMEOUT) -> Frame:
         """As :meth:`read`, with the frame number: a :class:`Frame`."""
         arr = _empty(self.shape, self.dtype) if out is None else self._check_out(out)
         try:
@@ -540,9 +617,23 @@ class Stream:
         except AttributeError:
             snap = _tls.snap = _new_snap()
         dst = _from_buffer(arr)
-        err = _isio_read(self._s or self._handle(), dst, self.nbytes, snap, _PAST)
-        if err:
-            self._read_slow(err, dst, snap, timeout)
+        if timeout is not _TIMEOUT and timeout is not None:
+            seconds(timeout, "timeout", self.path)  # (the default needs no check)
+        # First attempt: a deadline in the past, so no clock read and no
+        # waiting; a writer mid-frame sends us to the sliced slow path.
+        # (`with self._h` spelled out: the fast path saves ~0.2 us.)
+        h = self._h
+        h._uses.append(None)
+        try:
+            if h.closed:
+                raise h.closed_error()
+            err = _isio_read(h.ptr, dst, self.nbytes, snap, _PAST)
+            if err:
+                self._read_slow(h.ptr, err, dst, snap, timeout)
+        finally:
+            h._uses.pop()
+            if h.closed and not h._uses:
+                h._release()
         f = int(snap.frame)
         if f > self._seen:
             self._seen = f
@@ -552,6 +643,8 @@ class Stream:
     def _pin_slot(self, p: _Pinner) -> None:
         slot = ffi.new("int *")
         err = lib.shmg_isio_sem_claim(p.s, slot)
+        if err:
+            truncated(lib.shmg_isio_region(p.s), self.path, "claim a semaphore slot")
         if err == -errno.EAGAIN:
             raise Busy(err, self.path,
                        f"pinned reads need a semaphore slot, and all {self.nsem} are held by "
@@ -564,6 +657,10 @@ class Stream:
         p.slot = int(slot[0])
 
     def _pin_failed(self, err: int) -> ShmguardError:
+        detail = _text_detail(err)
+        if lib.shmg_region_truncated(lib.shmg_isio_region(self._pinner.s)):
+            return Truncated(_lib.SHMG_ETRUNCATED, self.path, "the file was truncated under "
+                             f"this mapping (another process shrank it): {detail}", "pin")
         if err == -errno.ENOTSUP:
             return ShmguardError(err, self.path, (
                 "pinned reads need a circular buffer (cbsize >= 2) kept by a shmguard writer; "
@@ -574,7 +671,7 @@ class Stream:
         if err == -errno.ENODATA:
             return ShmguardError(err, self.path, "no frame has been published yet "
                                  "(wait() for one, then pin)", "pin")
-        return error_for(err, self.path, "pin")
+        return error_for(err, self.path, "pin", detail)
 
     @contextlib.contextmanager
     def pinned(self, *, guard: bool = True) -> Iterator[Frame]:
@@ -605,7 +702,12 @@ class Stream:
         library's mapping directly (the fast zero-copy path, for large
         frames), but an array kept past the block then silently reads
         whatever the writer writes there: the rule is then yours to keep.
-        For small frames :meth:`read` is faster than either.
+        For small frames :meth:`read` is faster than either. Either way the
+        mapping an array views stays until the array (and every view of it)
+        is gone, also past :meth:`close` (which gives the slot back at once
+        and never raises BufferError, unlike ``mmap``). A file truncated
+        while the block runs reads zeros, and the block's end raises
+        Truncated.
 
         Never waits for the writer (the library's bounded retries; TooFast
         if lapped every time). The first pin claims one of the stream's
@@ -621,7 +723,8 @@ class Stream:
         With every other copy pinned, the writer waits or drops the frame
         as its :meth:`pin_policy` says.
         """
-        s = self._handle()
+        if self._h.closed:
+            raise self._h.closed_error()
         if not self._has_data:
             raise InvalidArgument(-errno.ENOTSUP, self.path,
                                   "a GPU stream (location >= 0) has no pixel data in the file")
@@ -636,6 +739,8 @@ class Stream:
                                   "block")
         try:
             s = p.s
+            if s is None:  # the Stream was closed by another thread meanwhile
+                raise self._h.closed_error()
             if p.slot < 0:
                 self._pin_slot(p)
             pin = ffi.new("struct shmg_wflag_pinned *")
@@ -643,17 +748,17 @@ class Stream:
             err = lib.shmg_isio_pin(s, pin)
             if err:
                 raise self._pin_failed(err)
+            w = None
             try:
                 n = self.nbytes
                 addr = int(ffi.cast("uintptr_t", pin.data))
-                w = None
                 if guard:
-                    w = p.window
-                    if w is None or not w.addr:
-                        w = p.window = _Window(s, p.layout, self.path)
+                    w = p.window or p.new_window()
                     addr = w.expose(addr, n)
                 try:
-                    mv = memoryview(ffi.buffer(ffi.cast("char *", addr), n)).toreadonly()
+                    # The buffer holds the pinner's handle (and so its
+                    # mappings) until the last array viewing it is gone.
+                    mv = memoryview(p.h.buffer(addr, n)).toreadonly()
                     arr = np.frombuffer(mv, self.dtype).reshape(self.shape)
                     f = int(pin.frame)
                     if f > self._seen:
@@ -664,6 +769,10 @@ class Stream:
                         w.hide()
             finally:
                 err = lib.shmg_isio_unpin(s)
+                # A truncation while pinned: what the block read was zeros.
+                truncated(lib.shmg_isio_region(s), self.path, "pinned read")
+                if w is not None:
+                    truncated(w.region, self.path, "pinned read")
                 if err:
                     raise error_for(err, self.path, "unpin")
         finally:
@@ -672,22 +781,25 @@ class Stream:
             if closing:
                 p.finish()
 
-    def pin_policy(self, full: str = "wait", wait: Optional[float] = None) -> None:
+    def pin_policy(self, full: str = "revoke", wait: Optional[float] = None) -> None:
         """Writer side: what :meth:`write` does when readers pin every copy
         of the circular buffer but the newest (``shmg_isio_pin_policy``).
-        ``full="wait"`` (the default) waits for an unpin for at most `wait`
-        seconds (None: without limit), then write() raises Timeout;
-        ``full="drop"`` makes write() raise Busy (-EAGAIN) at once. Either
-        way that frame is not written and the stream is unchanged; pins of
-        dead readers are reclaimed first."""
-        codes = {"wait": _lib.SHMG_WFLAG_FULL_WAIT, "drop": _lib.SHMG_WFLAG_FULL_DROP}
+        ``full="revoke"`` (the default) never waits: the oldest pinned copy
+        is taken back and written, and the readers pinning it are told when
+        their pinned block ends (it raises Revoked). ``full="wait"`` waits
+        for an unpin for at most `wait` seconds (None: without limit), then
+        write() raises Timeout; ``full="drop"`` makes write() raise Busy
+        (-EAGAIN) at once. With wait or drop that frame is not written and
+        the stream is unchanged."""
+        codes = {"revoke": _lib.SHMG_WFLAG_FULL_REVOKE, "wait": _lib.SHMG_WFLAG_FULL_WAIT,
+                 "drop": _lib.SHMG_WFLAG_FULL_DROP}
         if full not in codes:
             raise InvalidArgument(-errno.EINVAL, self.path,
-                                  f"full must be 'wait' or 'drop', not {full!r}")
-        if wait is not None and wait < 0:
-            raise InvalidArgument(-errno.EINVAL, self.path, "wait must be >= 0 seconds or None")
+                                  f"full must be 'revoke', 'wait' or 'drop', not {full!r}")
+        wait = seconds(wait, "wait", self.path)
         ns = 0 if wait is None else max(1, int(wait * 1e9))  # 0 is the library's "no limit"
-        check(lib.shmg_isio_pin_policy(self._handle(), codes[full], ns), self.path, "pin policy")
+        with self._h as s:
+            check(lib.shmg_isio_pin_policy(s, codes[full], ns), self.path, "pin policy")
 
     # pyMilk / ImageStreamIOWrap spellings
     def get_data(self, check: bool = False, timeout: Optional[float] = 5.0) -> np.ndarray:
@@ -707,11 +819,12 @@ class Stream:
         waiting; Ctrl-C raises KeyboardInterrupt within a fraction of a
         second. Raises Timeout, WriterDead (the writer died: no frame will
         come), CounterBackwards (the stream was recreated)."""
-        s = self._handle()
-        after = int(after)
+        after = c_int(after, "after", self.path, 0, 2**64 - 1)
+        end = deadline_ns(timeout, self.path)
         now = ffi.new("uint64_t *")
-        sliced(lambda d: lib.shmg_isio_wait(s, after, now, d), deadline_ns(timeout),
-               self.path, "wait")
+        with self._h as s:
+            sliced(lambda d: lib.shmg_isio_wait(s, after, now, d), end, self.path, "wait",
+                   self._h)
         c = int(now[0])
         self._seen = max(self._seen, c)
         return Update(c, c - after - 1)
@@ -739,20 +852,23 @@ class Stream:
         """Become the stream's writer (one process at a time). Raises Busy
         when a live process is the writer; warns OwnerDied when a dead
         writer was replaced."""
-        check(lib.shmg_isio_claim(self._handle()), self.path, "claim")
-        self._claimed = True
+        with self._h as s:
+            check(lib.shmg_isio_claim(s), self.path, "claim")
+            self._h.claimed = True
 
     def release(self) -> None:
         """Stop being the writer."""
-        if self._claimed:
-            self._claimed = False
-            check(lib.shmg_isio_release(self._handle()), self.path, "release")
+        with self._h as s:
+            if self._h.claimed:
+                self._h.claimed = False
+                check(lib.shmg_isio_release(s), self.path, "release")
 
     def write(self, array: np.ndarray) -> int:
         """Publish a frame: `array` must have the stream's dtype and shape and
         be C-contiguous (a clear InvalidArgument otherwise, and the stream is
         unchanged). The first write claims the stream. Returns the new counter."""
-        s = self._handle()
+        if self._h.closed:
+            raise self._h.closed_error()
         if not isinstance(array, np.ndarray):
             raise InvalidArgument(-errno.EINVAL, self.path,
                                   f"a frame must be a numpy.ndarray, not {type(array).__name__}")
@@ -768,12 +884,13 @@ class Stream:
         if not self._has_data:
             raise InvalidArgument(-errno.ENOTSUP, self.path,
                                   "a GPU stream (location >= 0) has no pixel data in the file")
-        if not self._claimed:
+        if not self._h.claimed:
             self.claim()
         cnt = ffi.new("uint64_t *")
-        err = lib.shmg_isio_write(s, ffi.from_buffer(array), self.nbytes, cnt)
-        if err:
-            raise error_for(err, self.path, "write")
+        with self._h as s:
+            err = lib.shmg_isio_write(s, ffi.from_buffer(array), self.nbytes, cnt)
+            if err:
+                raise error_for(err, self.path, "write")
         return int(cnt[0])
 
     def set_data(self, array: np.ndarray) -> int:
@@ -784,7 +901,10 @@ class Stream:
     def inspect(self) -> StreamInfo:
         """The stream's guard state, as ``shmguard inspect --json`` shows it
         (relaxed loads; never writes)."""
-        s = self._handle()
+        with self._h as s:
+            return self._inspect(s)
+
+    def _inspect(self, s) -> StreamInfo:
         info = ffi.new("struct shmg_isio_info *")
         info.size = ffi.sizeof("struct shmg_isio_info")
         check(lib.shmg_isio_inspect(s, info), self.path, "inspect")
@@ -829,6 +949,7 @@ class Stream:
         o.size = ffi.sizeof("struct shmg_recover_opts")
         o.flags = (_lib.SHMG_RECOVER_BLANK if blank else 0) | (_lib.SHMG_RECOVER_DRY_RUN if dry_run else 0)
         o.report = report
-        o.force_pid = force_pid
-        check(lib.shmg_isio_recover(self._handle(), o), self.path, "recover")
+        o.force_pid = c_int(force_pid, "force_pid", self.path, 0, 2**31 - 1)  # 0: none
+        with self._h as s:
+            check(lib.shmg_isio_recover(s, o), self.path, "recover")
         return steps

@@ -227,8 +227,27 @@ def test_waiting_writer_policy_times_out_while_pinned_then_proceeds():
         with pytest.raises(shmguard.Timeout):
             w.write(np.full(4, 2, np.uint8))
     assert w.write(np.full(4, 2, np.uint8)) == 3
-    with pytest.raises(InvalidArgument, match="'wait' or 'drop'"):
+    with pytest.raises(InvalidArgument, match="'revoke', 'wait' or 'drop'"):
         w.pin_policy("block")
+
+
+@pytest.mark.parametrize("guard", [True, False])
+def test_default_writer_never_waits_and_the_reader_is_told(guard):
+    # The default policy (revoke): with every other copy pinned the writer
+    # takes the oldest back and writes it; the block that pinned it ends
+    # with Revoked, so what it computed is never taken for the frame.
+    w = Stream.create("prevoke", (4,), np.uint8, cbsize=2)
+    w.write(np.zeros(4, np.uint8))
+    r = Stream("prevoke")
+    with pytest.raises(shmguard.Revoked, match="discard"):
+        with r.pinned(guard=guard) as f:
+            assert f.counter == 1
+            assert w.write(np.ones(4, np.uint8)) == 2
+            assert w.write(np.full(4, 2, np.uint8)) == 3  # never waits
+    assert my_pin(r) == -1
+    with r.pinned(guard=guard) as f:  # the slot is usable again
+        assert f.counter == 3
+        np.testing.assert_array_equal(f.data, np.full(4, 2, np.uint8))
 
 
 def test_forked_child_pins_in_its_own_slot():

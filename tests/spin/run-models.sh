@@ -33,7 +33,11 @@ verify() {
 	if [ -z "$errors" ]; then
 		echo "FAIL: $model $define: spin or pan did not run"; cat "$work/spin.out"; status=1
 	elif [ "$expect" = pass ] && [ "$errors" -eq 0 ]; then
-		echo "ok: $model verifies ($states states)"
+		if [ "$define" = SHMG_MODEL ]; then
+			echo "ok: $model verifies ($states states)"
+		else
+			echo "ok: $model $define verifies ($states states)"
+		fi
 	elif [ "$expect" = fail ] && [ "$errors" -gt 0 ]; then
 		echo "ok: $model mutant $define rejected ($states states)"
 	else
@@ -51,7 +55,9 @@ for mutant in NO_WRITER_FENCE NO_ZERO NO_READER_FENCE RELAXED_SEQ; do
 done
 verify wflag_pin.pml SHMG_MODEL pass
 verify wflag_pin.pml ONE_READER pass
-for mutant in NO_READER_FENCE NO_WRITER_FENCE NO_RECHECK LOOK_FIRST NO_ZERO; do
+verify wflag_pin.pml DROP pass
+for mutant in NO_READER_FENCE NO_WRITER_FENCE NO_RECHECK LOOK_FIRST NO_ZERO UNPIN_STORE \
+	REVOKE_CLEARS; do
 	verify wflag_pin.pml "$mutant" fail
 done
 verify wflag_wake.pml SHMG_MODEL pass
@@ -79,5 +85,16 @@ done
 verify loop_credit.pml SHMG_MODEL pass
 for mutant in NO_PRODUCER_FENCE NO_GRANT_FENCE NO_KERNEL_COMPARE NO_SLEEPER_COUNT; do
 	verify loop_credit.pml "$mutant" fail
+done
+verify fps_rt.pml SHMG_MODEL pass
+verify fps_rt.pml NO_W1 pass
+verify fps_rt.pml RELAXED_CNT_TSO pass
+for mutant in RELAXED_CNT NO_VALUE_FENCE NO_READER_FENCE RELAXED_C1 RELAXED_W2; do
+	verify fps_rt.pml "$mutant" fail
+done
+verify wflag_repin.pml SHMG_MODEL pass
+verify wflag_repin.pml RELAXED_ANNOUNCE_NO_MERGE pass
+for mutant in RELAXED_ANNOUNCE RELAXED_UNPIN NO_READER_FENCE; do
+	verify wflag_repin.pml "$mutant" fail
 done
 exit $status

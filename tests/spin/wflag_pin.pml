@@ -17,30 +17,46 @@
  * Two copies, each a sequence word (its frame number, 0 while rewritten)
  * and one data word (the frame number written into it: a copy changed
  * under a pin shows as a data word that is not the pinned frame's). Copy 0
- * holds frame 1, the index names it. The writer writes frames 2..4; a
- * pinned candidate makes it drop that frame (SHMG_WFLAG_FULL_DROP: with
- * two copies the only candidate is the one the index does not name).
+ * holds frame 1, the index names it. The writer writes frames 2..4. With
+ * two copies the only candidate is the one the index does not name; when
+ * it is pinned, the writer (SHMG_WFLAG_FULL_REVOKE, the default) revokes
+ * every pin on it, each by a CAS from c + 1 to REV, and writes it anyway;
+ * with DROP (SHMG_WFLAG_FULL_DROP) it restores the sequence word and drops
+ * the frame, as before.
  *   writer, frame k:  n = index; c = 1 - n; was = seq[c];
  *                     seq[c] = 0; FENCE(seq_cst); p = pin[*] (each slot);
- *                     if any p == c + 1: seq[c] = was (restore), drop
- *                     else: d[c] = k; seq[c] = k; index = c
- * Reader r, one pin/unpin round (two with ONE_READER):
+ *                     if any p == c + 1:
+ *                        DROP:    seq[c] = was (restore), drop
+ *                        default: CAS pin[r]: c + 1 -> REV (each slot)
+ *                     then (not dropped): d[c] = k; seq[c] = k; index = c
+ * Reader r, one pin/unpin round (two with ONE_READER: re-pinning):
  *   i = index; q1 = seq[i]; if q1 == 0: give up the round
  *   pin[r] = i + 1; FENCE(seq_cst); q2 = seq[i]; if q2 != q1: give up
- *   pinned: read d[i] twice (any interleaving between) and assert both
- *   are q1; pin[r] = 0 (unpin)
+ *   pinned: read d[i] twice (any interleaving between);
+ *   unpin: old = exchange(pin[r], 0) (an RMW: on TSO it drains the
+ *   buffer and acts on memory); revoked = (old == REV)
+ *   assert: revoked, or both data reads are q1 and the writer never
+ *   rewrote the copy while it was held
  * Ghosts (sequentially consistent, no part of the protocol): `held[r]` is
  * the copy + 1 reader r holds confirmed, `writing` the copy + 1 the writer
- * rewrites; each side asserts the other's ghost does not name its copy, so
- * any overlap of a confirmed pin with a rewrite fails an assertion.
+ * rewrites, `rewritten[r]` that the writer began rewriting reader r's copy
+ * while r held it. With DROP each side asserts the other's ghost does not
+ * name its copy (a confirmed pin never overlaps a rewrite); by default a
+ * rewrite under a pin must be reported at the unpin: every rewritten
+ * pinned copy is, and a copy whose data changed is.
  *
- * Mutants (each must fail an assertion: the writer rewrites a pinned copy):
+ * Mutants (each must fail an assertion):
  *   NO_READER_FENCE   the reader's seq_cst fence removed
  *   NO_WRITER_FENCE   the writer's seq_cst fence removed
  *   NO_RECHECK        the reader trusts q1 (no re-read after announcing)
  *   LOOK_FIRST        the writer looks at the pins, then zeroes seq
  *   NO_ZERO           the writer does not zero seq before looking
- * ONE_READER runs the protocol with one reader (also verifies).
+ *   UNPIN_STORE       the unpin a plain store (as before revocation): it
+ *                     never sees the revoked mark, so a rewritten copy
+ *                     unpins as if nothing happened
+ *   REVOKE_CLEARS     the writer takes a pin back by clearing it (as the
+ *                     reclaim of dead readers' pins did): silent
+ * ONE_READER (two rounds: a re-pin) and DROP verify too.
  */
 
 #ifdef ONE_READER
@@ -59,6 +75,7 @@
 #define DAT(c) (3 + (c))
 #define PIN(r) (4 + (r)) /* r = 1 .. NR */
 #define NA (5 + NR)
+#define REV 3 /* a revoked pin (bits 4-31 all set in the C code) */
 
 byte mem[NA];
 byte baddr[NP * CAP];
@@ -67,6 +84,7 @@ byte blen[NP];
 
 byte held[NP];  /* ghost: reader r holds a confirmed pin on copy held[r] - 1 */
 byte writing;   /* ghost: the writer rewrites copy writing - 1 */
+bool rewritten[NP]; /* ghost: reader r's held copy was rewritten */
 
 inline store(p, a, v)
 {
@@ -160,6 +178,31 @@ proctype writer()
 		:: else -> load(0, PIN(r), v); if :: v == c + 1 -> pinned = true :: else -> skip fi; r++
 		od;
 #endif
+#ifndef DROP
+		if
+		:: pinned ->
+			/* revoke: a CAS on each slot (an RMW drains the buffer) */
+			fence(0);
+			r = 1;
+			do
+			:: r > NR -> break
+			:: else ->
+				d_step {
+					if
+#ifdef REVOKE_CLEARS
+					:: mem[PIN(r)] == c + 1 -> mem[PIN(r)] = 0
+#else
+					:: mem[PIN(r)] == c + 1 -> mem[PIN(r)] = REV
+#endif
+					:: else -> skip
+					fi
+				};
+				r++
+			od;
+			pinned = false
+		:: else -> skip
+		fi;
+#endif
 		if
 		:: pinned ->
 			store(0, SEQ(c), was) /* untouched: restore, drop the frame */
@@ -169,7 +212,16 @@ proctype writer()
 				r = 1;
 				do
 				:: r > NR -> break
-				:: else -> assert(held[r] != c + 1); r++
+				:: else ->
+#ifdef DROP
+					assert(held[r] != c + 1);
+#else
+					if
+					:: held[r] == c + 1 -> rewritten[r] = true
+					:: else -> skip
+					fi;
+#endif
+					r++
 				od
 			};
 			store(0, DAT(c), f);
@@ -185,7 +237,7 @@ proctype writer()
 
 proctype reader(byte p)
 {
-	byte round, i, q1, q2, e1, e2, k;
+	byte round, i, q1, q2, e1, e2, k, old;
 	round = 0;
 	do
 	:: round == ROUNDS -> break
@@ -206,14 +258,31 @@ proctype reader(byte p)
 #endif
 			if
 			:: q2 == q1 ->
-				d_step { held[p] = i + 1; assert(writing != i + 1) };
+				d_step {
+					held[p] = i + 1;
+#ifdef DROP
+					assert(writing != i + 1)
+#else
+					if
+					:: writing == i + 1 -> rewritten[p] = true
+					:: else -> skip
+					fi
+#endif
+				};
 				load(p, DAT(i), e1);
 				load(p, DAT(i), e2);
-				assert(e1 == q1 && e2 == q1);
-				held[p] = 0
-			:: else -> skip /* rejected */
-			fi;
-			store(p, PIN(p), 0) /* unpin (release) */
+#ifdef UNPIN_STORE
+				d_step { held[p] = 0; old = 0 };
+				store(p, PIN(p), 0);
+#else
+				fence(p); /* the RMW: the buffer drained, then on memory */
+				d_step { old = mem[PIN(p)]; mem[PIN(p)] = 0; held[p] = 0 };
+#endif
+				assert(old == REV || (e1 == q1 && e2 == q1 && !rewritten[p]));
+				rewritten[p] = false
+			:: else ->
+				store(p, PIN(p), 0) /* rejected: the attempt withdrawn */
+			fi
 		fi;
 		round++
 	od
