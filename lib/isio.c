@@ -259,5 +259,14 @@ SHMG_EXPORT int shmg_isio_claim(struct shmg_isio *s)
 SHMG_EXPORT int shmg_isio_release(struct shmg_isio *s)
 {
 	/* Through the guard that claimed: the claim is noted in it. */
-	return shmg_wflag_release(s->has_latch ? &s->latch : &s->guard);
+	struct shmg_wflag *g = s->has_latch ? &s->latch : &s->guard;
+	/* Mid-frame, ownerPID 0 would leave the partial frame flagged with
+	 * no writer recorded: readers could never learn that this writer
+	 * died (doc/imagestreamio.md). */
+	if (s->in_frame && wflag_holds_claim(g))
+		return shmg__fail(-EBUSY, "a frame is begun (shmg_isio_begin) and not published: "
+				  "publish it first, or close the handle (the partial frame is "
+				  "then left flagged under this process's PID, as a dead "
+				  "writer's)");
+	return shmg_wflag_release(g);
 }

@@ -294,6 +294,11 @@ static int pin_check(const struct shmg_isio *s)
 				  "copies and semaphore slots");
 	if (s->slot < 0)
 		return shmg__fail(-EINVAL, "no semaphore slot claimed (shmg_isio_sem_claim)");
+	/* A handle inherited through fork names its parent's slot, even where
+	 * the child has its parent's PID: not this process's to pin in. */
+	if (SHMG__UNLIKELY(s->slot_gen != shmg__fork_generation()))
+		return shmg__fail(SHMG_ENOTOWNER, "semaphore slot %d was claimed by the parent "
+				  "of this forked process: claim one (shmg_isio_sem_claim)", s->slot);
 	return 0;
 }
 

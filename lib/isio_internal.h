@@ -22,6 +22,10 @@ struct shmg_isio {
 	struct shmg_wflag latch; /* over the circular buffer (cbsize >= 2) */
 	bool has_latch;
 	int slot; /* the semaphore slot this process claimed, or -1 */
+	/* The fork the slot was claimed in (lib/proc_thread.c): a forked
+	 * child's handle holds none of it, even with its parent's PID (PID 1
+	 * of a second new PID namespace, a dead parent's PID reused). */
+	unsigned slot_gen;
 	/* Writer: a frame begun by shmg_isio_begin, and its latch copy. */
 	bool in_frame;
 	void *begun;
@@ -30,6 +34,10 @@ struct shmg_isio {
 	unsigned pin_full;
 	uint64_t pin_wait_ns;
 };
+
+/* Is the handle's semaphore slot this process's own (claimed in this
+ * fork, its owner word holding this PID)? No system call. */
+bool shmg__isio_slot_ours(const struct shmg_isio *s);
 
 /* The layout of a stream with these (size-checked) parameters. 0, -EINVAL,
  * -EOVERFLOW. */

@@ -44,9 +44,11 @@ void shmg__isio_post_all(const struct shmg_isio *s)
 	/* Called after the publish, so a reader woken by a post finds the
 	 * new cnt0 and a clear write flag (sem_post and sem_wait synchronize
 	 * memory: POSIX.1-2017, XBD 4.12; the order is tests/check_interpose.c,
-	 * isio_posts_after_publish). */
+	 * isio_posts_after_publish). Every publish comes here: the cached PID,
+	 * not getpid() (a system call in glibc), so a frame without sleepers
+	 * makes none (tests/check_writer.c, write_check_makes_no_syscall). */
 	SHMG__TEST_POINT(SHMG__ISIO_POSTING);
-	int32_t self = (int32_t)getpid();
+	int32_t self = shmg__self_pid();
 	for (unsigned i = 0; i < s->layout.nsem; i++)
 		if (post_capped(isio_sem(s, i), "semaphore", i)) /* who posted, as ImageStreamIO */
 			shmg_atomic_store((int32_t *)(void *)(isio_base(s) + s->layout.off_semwritepid +
@@ -64,15 +66,21 @@ static int need_writable(const struct shmg_isio *s, const char *op)
 			  "reader writes its slot; use shmg_isio_wait instead", op);
 }
 
+bool shmg__isio_slot_ours(const struct shmg_isio *s)
+{
+	return s->slot >= 0 && s->slot_gen == shmg__fork_generation() &&
+	       shmg_atomic_load(isio_readpid(s, (unsigned)s->slot), relaxed) == shmg__self_pid();
+}
+
 SHMG_EXPORT int shmg_isio_sem_claim(struct shmg_isio *s, int *slot_out)
 {
-	int32_t self = (int32_t)getpid();
+	int32_t self = shmg__self_pid();
 	int err = need_writable(s, "claiming a semaphore slot");
 	if (err)
 		return err;
 	/* This handle's slot, still ours: a handle a forked child inherited
 	 * names its parent's slot, and claims one of its own. */
-	if (s->slot >= 0 && shmg_atomic_load(isio_readpid(s, (unsigned)s->slot), relaxed) == self) {
+	if (shmg__isio_slot_ours(s)) {
 		if (slot_out)
 			*slot_out = s->slot;
 		return 0;
@@ -108,6 +116,7 @@ SHMG_EXPORT int shmg_isio_sem_claim(struct shmg_isio *s, int *slot_out)
 			}
 			shmg__claims_end();
 			s->slot = (int)i;
+			s->slot_gen = shmg__fork_generation();
 			/* The slot's pin word is now ours: a pin a dead reader
 			 * left goes (doc/pin.md); bits 0-3 stay. */
 			uint32_t *st = isio_semstatus(s, i);
@@ -133,13 +142,13 @@ SHMG_EXPORT int shmg_isio_sem_release(struct shmg_isio *s)
 	if (err)
 		return err;
 	int32_t *owner = isio_readpid(s, (unsigned)s->slot);
-	bool ours = shmg_atomic_load(owner, relaxed) == (int32_t)getpid();
+	bool ours = shmg__isio_slot_ours(s);
 	if (ours) { /* unpin first: a free slot holds no pin */
 		uint32_t *st = isio_semstatus(s, (unsigned)s->slot);
 		shmg_atomic_store(st, shmg_atomic_load(st, relaxed) & 0xfu, release);
 	}
 	shmg__claims_begin();
-	ours = ours && shmg_atomic_cmpxchg(owner, (int32_t)getpid(), -1, release);
+	ours = ours && shmg_atomic_cmpxchg(owner, shmg__self_pid(), -1, release);
 	if (ours)
 		shmg__claims_note(shmg_region_fd(s->region), shmg_region_base(s->region), owner,
 				  false);

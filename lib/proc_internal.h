@@ -66,6 +66,20 @@ int shmg__thread_self(struct shmg__thread_id *out);
  * read again in a forked child: for fast paths that check an owner word. */
 int32_t shmg__self_pid(void);
 
+/* The file that backs address `addr` of this process, for a shared
+ * mapping (MAP_SHARED of a file, shared anonymous memory, a System V
+ * segment: the last two are files of the kernel's tmpfs): its device,
+ * inode, and the file offset of addr. 0, -ENOENT (not mapped), -EINVAL
+ * (a private or anonymous mapping: no other mapping shares it), -errno
+ * (/proc/self/maps unreadable). Reads /proc/self/maps: not for fast paths. */
+int shmg__proc_self_backing(const void *addr, dev_t *dev, ino_t *ino, uint64_t *off);
+
+/* Which fork this process is: a number that changes in every forked child
+ * (and in its children), never back. A note taken with it is this
+ * process's own even where a PID is not: a child can have the PID its
+ * parent had (PID 1 of a new PID namespace, a dead parent's PID reused). */
+unsigned shmg__fork_generation(void);
+
 /*
  * A waiter's watch on one owner: a thread id and the start-time bits the
  * owner recorded (the low `nbits` bits). The first probe opens

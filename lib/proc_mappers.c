@@ -1,7 +1,9 @@
 /*
  * Which processes map a file, from /proc/PID/maps (device and inode):
  * shmg_proc_maps and shmg_proc_mappers in include/shmguard/proc.h. Only processes in our PID
- * namespace are seen, as for every liveness rule of shmguard.
+ * namespace are seen, as for every liveness rule of shmguard. And which
+ * file backs an address of this process (shmg__proc_self_backing,
+ * lib/proc_internal.h).
  */
 #include "config.h"
 
@@ -110,6 +112,42 @@ int shmg__proc_mappers(int fd, pid_t *pids, size_t max, size_t *count,
 	closedir(d);
 	*count = n;
 	return complete ? 0 : -EACCES;
+}
+
+int shmg__proc_self_backing(const void *addr, dev_t *dev, ino_t *ino, uint64_t *off)
+{
+	char line[512];
+	uintmax_t at = (uintmax_t)(uintptr_t)addr;
+	FILE *f = fopen("/proc/self/maps", "re");
+	if (!f)
+		return -errno;
+	int err = -ENOENT;
+	while (err == -ENOENT && fgets(line, sizeof(line), f)) {
+		uintmax_t start, end, pgoff, inode;
+		unsigned maj, min;
+		char perms[8];
+		/* address perms offset dev inode [path] */
+		if (sscanf(line, "%jx-%jx %7s %jx %x:%x %ju", &start, &end, perms, &pgoff, &maj,
+			   &min, &inode) == 7 && start <= at && at < end) {
+			/* Only a shared mapping of a file (shared anonymous
+			 * memory and System V segments are files of the
+			 * kernel's own tmpfs) is the same memory elsewhere. */
+			err = -EINVAL;
+			if (perms[3] == 's' && inode != 0) {
+				*dev = makedev(maj, min);
+				*ino = (ino_t)inode;
+				*off = (uint64_t)(pgoff + (at - start));
+				err = 0;
+			}
+		}
+		/* a line longer than the buffer: skip the rest of it */
+		while (!strchr(line, '\n') && fgets(line, sizeof(line), f))
+			;
+	}
+	if (err == -ENOENT && ferror(f))
+		err = -EIO;
+	fclose(f);
+	return err;
 }
 
 void shmg__proc_fd_name(int fd, char *path, size_t len)

@@ -51,6 +51,11 @@ int shmg__thread_self(struct shmg__thread_id *out)
 	return 0;
 }
 
+unsigned shmg__fork_generation(void)
+{
+	return shmg_atomic_load(&fork_generation, relaxed);
+}
+
 int32_t shmg__self_pid(void)
 {
 	int32_t pid = shmg_atomic_load(&self_pid, relaxed);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "pin_lock.h"
+#include "proc_internal.h"
 #include "slot_claims.h"
 
 struct slot {
@@ -59,15 +60,39 @@ void shmg__claims_end(void)
 	pthread_mutex_unlock(&lock);
 }
 
-struct shmg__claim_name shmg__claims_name(int fd, const void *base, const void *word)
+/* A word is named by the file that holds it and its offset there, so
+ * that two mappings of one file name it alike. A region of a file maps
+ * it from offset 0: the offset is the word's in the region. Memory the
+ * caller mapped (fd -1) may be a second mapping of memory a region or
+ * another wrapping maps too: what backs it is read from /proc/self/maps
+ * (the address names it only where nothing else can share it). */
+int shmg__claims_name_of(int fd, const void *base, const void *word,
+			 struct shmg__claim_name *out)
 {
 	struct stat st;
 	struct shmg__claim_name s = {0, 0, (uintptr_t)word};
-	if (fd >= 0 && fstat(fd, &st) == 0) {
+	uint64_t off;
+	if (fd >= 0) {
+		if (fstat(fd, &st) != 0)
+			return -errno;
 		s.dev = st.st_dev;
 		s.ino = st.st_ino;
 		s.at = (uintptr_t)((const unsigned char *)word - (const unsigned char *)base);
+	} else {
+		int err = shmg__proc_self_backing(word, &s.dev, &s.ino, &off);
+		if (err == 0)
+			s.at = (uintptr_t)off;
+		else if (err != -EINVAL && err != -ENOENT)
+			return err; /* cannot tell: not its address either */
 	}
+	*out = s;
+	return 0;
+}
+
+struct shmg__claim_name shmg__claims_name(int fd, const void *base, const void *word)
+{
+	struct shmg__claim_name s = {0, 0, (uintptr_t)word};
+	shmg__claims_name_of(fd, base, word, &s);
 	return s;
 }
 
@@ -133,6 +158,12 @@ int shmg__claims_note(int fd, const void *base, const void *word, bool now_held)
 {
 	struct shmg__claim_name s = shmg__claims_name(fd, base, word);
 	return note(&s, now_held, fd, base, word);
+}
+
+int shmg__claims_note_slot(const struct shmg__claim_name *name, int fd, const void *base,
+			   const void *word)
+{
+	return note(name, true, fd, base, word);
 }
 
 int shmg__claims_note_name(const struct shmg__claim_name *name, bool now_held)

@@ -300,6 +300,7 @@ static int claim_from(struct shmg_wflag *g, int32_t was, int32_t self, int32_t *
 		return -EAGAIN;
 	}
 	g->claimed = self;
+	g->claimed_gen = shmg__fork_generation();
 	return 0;
 }
 
@@ -314,6 +315,22 @@ static void drop_lost_claim(struct shmg_wflag *g)
 	}
 }
 
+/* The owner word's name among the process's claims, into g->owner_name
+ * (kept for the release). 0, or the failure: under a makeshift name (its
+ * address) the claim would miss another handle's claim on the word and
+ * take it over as a dead predecessor's. Under the list's lock. */
+static int name_owner(struct shmg_wflag *g)
+{
+	struct shmg__claim_name n;
+	int err = shmg__claims_name_of(g->fd, g->base, g->owner, &n);
+	if (err)
+		return shmg__fail(err, "the owner word cannot be told apart from this process's "
+				  "other claims: %s failed: %s", g->fd >= 0 ? "fstat of the "
+				  "region's file" : "reading /proc/self/maps", shmg_strerror(err));
+	g->owner_name = n;
+	return 0;
+}
+
 int shmg__wflag_take_over(struct shmg_wflag *g, int32_t from, bool *finished)
 {
 	if (finished)
@@ -322,10 +339,11 @@ int shmg__wflag_take_over(struct shmg_wflag *g, int32_t from, bool *finished)
 	int32_t cur;
 	shmg__claims_begin();
 	drop_lost_claim(g);
-	g->owner_name = shmg__claims_name(g->fd, g->base, g->owner);
-	int err = shmg__claims_holds_name(&g->owner_name)
-			  ? held_elsewhere(self, shmg_atomic_load(g->owner, relaxed))
-			  : claim_from(g, from, self, &cur);
+	int err = name_owner(g);
+	if (!err)
+		err = shmg__claims_holds_name(&g->owner_name)
+			      ? held_elsewhere(self, shmg_atomic_load(g->owner, relaxed))
+			      : claim_from(g, from, self, &cur);
 	shmg__claims_end();
 	if (err == -EAGAIN)
 		return shmg__fail(-EBUSY, "the writer record no longer holds PID %d (another "
@@ -345,10 +363,12 @@ int shmg__wflag_take_over(struct shmg_wflag *g, int32_t from, bool *finished)
 static int claim_locked(struct shmg_wflag *g, int32_t self)
 {
 	drop_lost_claim(g);
-	g->owner_name = shmg__claims_name(g->fd, g->base, g->owner);
-	int32_t cur = shmg_atomic_load(g->owner, relaxed);
 	if (wflag_holds_claim(g)) /* this handle's, and the word says so */
 		return 0;
+	int err = name_owner(g);
+	if (err)
+		return err;
+	int32_t cur = shmg_atomic_load(g->owner, relaxed);
 	if (shmg__claims_holds_name(&g->owner_name))
 		return held_elsewhere(self, cur);
 	for (;;) {
@@ -360,7 +380,7 @@ static int claim_locked(struct shmg_wflag *g, int32_t self)
 		if (cur != 0 && cur != self && shmg_proc_alive(cur, 0, 0) != SHMG_PROC_DEAD)
 			return shmg__fail(-EBUSY, "writer PID %d is alive", cur);
 		int32_t was = cur;
-		int err = claim_from(g, was, self, &cur);
+		err = claim_from(g, was, self, &cur);
 		if (err != -EAGAIN)
 			return err ? err : was == 0 ? 0 : SHMG_OWNERDEAD;
 	}

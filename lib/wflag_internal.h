@@ -51,16 +51,21 @@ struct shmg_wflag {
 	 * holds no claim), and the word's name among the process's claims
 	 * (lib/slot_claims.h), kept so that the claim can be forgotten after
 	 * the file is closed. A claim is the handle's: another handle of the
-	 * process, or a forked child (whose PID differs), holds nothing. */
+	 * process, or a forked child, holds nothing: the note names the fork
+	 * too (claimed_gen), as a child's PID can equal its parent's (PID 1
+	 * of a new PID namespace, a dead parent's PID reused). */
 	int32_t claimed;
+	unsigned claimed_gen;
 	struct shmg__claim_name owner_name;
 };
 
 /* Does this handle hold the writer's claim, in this process? No syscall:
- * the handle's note and the cached PID (read again in a forked child). */
+ * the handle's note, the cached PID (read again in a forked child) and the
+ * fork generation (a child with its parent's PID is another fork). */
 static inline bool wflag_holds_claim(const struct shmg_wflag *g)
 {
-	return g->claimed != 0 && g->claimed == shmg__self_pid();
+	return g->claimed != 0 && g->claimed == shmg__self_pid() &&
+	       g->claimed_gen == shmg__fork_generation();
 }
 
 /* Was the file truncated under the guard's region? Checked after looking:

@@ -352,17 +352,28 @@ SHMG_EXPORT int shmg_wflag_pin_claim(struct shmg_wflag *g, unsigned *slot)
 	for (unsigned k = 0; k < g->npins; k++) {
 		int32_t *owner = wflag_pin_owner(g, k);
 		int32_t cur = shmg_atomic_load(owner, relaxed);
+		/* The slot's name among this process's claims: without it a
+		 * slot another handle holds (through another mapping) would
+		 * look like a dead predecessor's. */
+		struct shmg__claim_name name;
+		err = shmg__claims_name_of(g->fd, g->base, owner, &name);
+		if (err) {
+			shmg__claims_end();
+			return shmg__fail(err, "pin slot %u cannot be told apart from this process's "
+					  "other claims: %s failed: %s", k, g->fd >= 0 ? "fstat of the "
+					  "region's file" : "reading /proc/self/maps", shmg_strerror(err));
+		}
 		/* Free: 0, -1 or garbage (negative), or left by a process
 		 * that is gone: a dead PID, or this process's PID where this
 		 * process holds no such slot (a dead predecessor's with the
 		 * same PID, lib/slot_claims.h). Never a slot this process
 		 * holds: each claim, each handle and thread, gets its own. */
-		bool stale = cur == self && !shmg__claims_holds(g->fd, g->base, owner);
+		bool stale = cur == self && !shmg__claims_holds_name(&name);
 		bool free_slot = cur <= 0 || stale ||
 				 (cur != self && shmg_proc_alive(cur, 0, 0) == SHMG_PROC_DEAD &&
 				  shmg__pin_lock_held(g->fd, g->base, owner) != 1);
 		if (free_slot && (stale || shmg_atomic_cmpxchg(owner, cur, self, acquire))) {
-			int noted = shmg__claims_note(g->fd, g->base, owner, true);
+			int noted = shmg__claims_note_slot(&name, g->fd, g->base, owner);
 			if (noted != 0) {
 				if (!stale)
 					shmg_atomic_store(owner, cur, release);

@@ -154,8 +154,8 @@ SHMG_EXPORT void *shmg_isio_data(const struct shmg_isio *s);
  * handle: the detail names it). */
 SHMG_EXPORT int shmg_isio_claim(struct shmg_isio *s);
 
-/* Stop being the writer. Returns 0 or SHMG_ENOTOWNER (this handle holds no
- * claim). */
+/* Stop being the writer. Returns 0, SHMG_ENOTOWNER (this handle holds no
+ * claim) or -EBUSY (a frame is begun and not published: nothing changed). */
 SHMG_EXPORT int shmg_isio_release(struct shmg_isio *s);
 
 /*

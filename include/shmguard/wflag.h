@@ -116,7 +116,9 @@ SHMG_EXPORT void shmg_wflag_free(struct shmg_wflag *g);
  * writer's first publish), -EBUSY (a live process is the writer, or this
  * process through another handle: the detail names it), SHMG_EGARBAGE
  * (negative PID in the owner word), -EROFS (read-only mapping), -ENOMEM,
- * -ENOTSUP (no owner word).
+ * -ENOTSUP (no owner word), or -errno when the owner word cannot be named
+ * among this process's claims (fstat of the region's file, or for memory
+ * the caller mapped /proc/self/maps, failed: -EMFILE...); nothing changed.
  */
 SHMG_EXPORT int shmg_wflag_claim(struct shmg_wflag *g);
 
@@ -278,7 +280,8 @@ struct shmg_wflag_pinned {
  * its own, also within one process (two handles or threads), and a forked
  * child claims its own rather than use its parent's. *slot receives it.
  * Returns 0, -EAGAIN (every slot held by a live process), -ENOTSUP (no pin
- * slots placed), -EROFS.
+ * slots placed), -EROFS, -ENOMEM, or -errno when a slot cannot be named
+ * among this process's claims (as shmg_wflag_claim); nothing changed.
  */
 SHMG_EXPORT int shmg_wflag_pin_claim(struct shmg_wflag *g, unsigned *slot);
 
