@@ -420,40 +420,49 @@ static int slow_init(void *base, size_t size, int fd, void *arg)
 
 START_TEST(no_half_initialised_open)
 {
-	int go[2];
+	int go[2], done[2];
 	ck_assert_int_eq(pipe(go), 0);
+	ck_assert_int_eq(pipe2(done, O_NONBLOCK), 0);
 	const size_t size = 64 * 4096;
 	pid_t c = fork();
 	ck_assert_int_ge(c, 0);
 	if (c == 0) {
 		char b;
 		close(go[1]);
+		close(done[1]);
 		(void)!read(go[0], &b, 1);
-		/* Poll open until the file appears; it must be complete. */
-		for (int i = 0; i < 200000; i++) {
+		/* Poll open until the file appears; it must be complete. The
+		 * creator says when create returned (a handshake, not a count
+		 * of tries: a loaded machine may stretch the creation): one
+		 * more open then must find it. */
+		for (;;) {
+			bool created = read(done[0], &b, 1) == 1;
 			struct shmg_region *r;
 			int rc = shmg_region_open(&r, at("slow"), SHMG_REGION_RDONLY);
-			if (rc == -ENOENT)
+			if (rc == -ENOENT && !created)
 				continue;
 			if (rc)
-				_exit(2);
+				_exit(rc == -ENOENT ? 5 : 2);
 			for (size_t k = 0; k < shmg_region_size(r); k++)
 				if (B(r)[k] != 0x5a)
 					_exit(3);
 			_exit(shmg_region_size(r) == size ? 0 : 4);
 		}
-		_exit(5);
 	}
 	close(go[0]);
+	close(done[0]);
 	struct shmg_region *r;
 	struct slow_arg a = { go[1] };
 	ck_assert_int_eq(shmg_region_create(&r, at("slow"), size, 0, 0, slow_init, &a), 0);
+	char one = 1;
+	ck_assert_int_eq(write(done[1], &one, 1), 1);
 	int st;
 	ck_assert_int_eq(waitpid(c, &st, 0), c);
 	ck_assert(WIFEXITED(st));
 	ck_assert_int_eq(WEXITSTATUS(st), 0);
 	shmg_region_close(r);
 	close(go[1]);
+	close(done[1]);
 }
 END_TEST
 
