@@ -225,6 +225,44 @@ START_TEST(isio_slot_per_handle)
 }
 END_TEST
 
+/* A reader that gives its slot back still holding a pin the writer revoked
+ * is told (SHMG_EREVOKED), as shmg_wflag_pin_release tells it, and as
+ * shmg_isio_unpin would have: the release takes the pin out by a
+ * read-modify-write that sees the mark. (Before: a load and a plain store
+ * cleared the mark, and the release said 0 for a copy rewritten under the
+ * pin.) */
+START_TEST(isio_release_reports_revoked)
+{
+	struct shmg_isio *s = stream(2, 2, 16, 16), *r;
+	size_t len = 16 * 16 * 4;
+	struct shmg_wflag_pinned pin = {.size = sizeof(pin)};
+	int k;
+
+	ck_assert_int_eq(shmg_isio_claim(s), 0);
+	ck_assert_int_eq(isio_write_n(s, len), 0); /* frame 1: copy 1 */
+	ck_assert_int_eq(shmg_isio_open(&r, path, 0), 0);
+	ck_assert_int_eq(shmg_isio_sem_claim(r, &k), 0);
+	*semstatus(s, (unsigned)k) |= 0x1; /* CONNECTED: bits 0-3 stay */
+	ck_assert_int_eq(shmg_isio_pin(r, &pin), 0);
+	ck_assert_uint_eq(pin.copy, 1);
+	ck_assert_int_eq(isio_write_n(s, len), 0); /* frame 2: copy 0 */
+	ck_assert_int_eq(isio_write_n(s, len), 0); /* frame 3: copy 1, revoked */
+	ck_assert(!intact(&pin));
+	ck_assert_uint_eq(*semstatus(s, (unsigned)k), PIN_REVOKED_WORD | 0x1);
+	ck_assert_int_eq(shmg_isio_sem_release(r), SHMG_EREVOKED);
+	ck_assert_uint_eq(*semstatus(s, (unsigned)k), 0x1);
+
+	/* a pin still held, not revoked: released, 0 */
+	ck_assert_int_eq(shmg_isio_sem_claim(r, &k), 0);
+	ck_assert_int_eq(shmg_isio_pin(r, &pin), 0);
+	ck_assert_uint_eq(*semstatus(s, (unsigned)k) >> 4, pin.copy + 1);
+	ck_assert_int_eq(shmg_isio_sem_release(r), 0);
+	ck_assert_uint_eq(*semstatus(s, (unsigned)k) >> 4, 0);
+	shmg_isio_close(r);
+	shmg_isio_close(s);
+}
+END_TEST
+
 /* Recovery of a writer dead mid-frame never waits for pins: a dead
  * reader's pin on the copy it must write is cleared first; a live reader's
  * (here one stopped between announcing and re-checking) makes it leave the
@@ -807,6 +845,7 @@ int main(void)
 	tcase_add_checked_fixture(pc, setup, teardown);
 	tcase_add_test(pc, isio_pin_inspect_recover);
 	tcase_add_test(pc, isio_slot_per_handle);
+	tcase_add_test(pc, isio_release_reports_revoked);
 	tcase_add_test(pc, recover_never_waits_for_pins);
 	tcase_add_test(pc, recover_finishes_orphaned_publish);
 	tcase_add_test(pc, isio_pin_refuses_a_copy_taken_over);
