@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -259,6 +260,101 @@ START_TEST(isio_release_reports_revoked)
 	ck_assert_int_eq(shmg_isio_sem_release(r), 0);
 	ck_assert_uint_eq(*semstatus(s, (unsigned)k) >> 4, 0);
 	shmg_isio_close(r);
+	shmg_isio_close(s);
+}
+END_TEST
+
+/* Forked as PID `want` of a new PID namespace (unshare -p -f); in the
+ * caller, that process returns 0; the others exit with the reader's
+ * status. *ok tells the caller, through a pipe, whether the namespace was
+ * made (not without CAP_SYS_ADMIN). Returns the outer child in the caller. */
+static pid_t fork_in_pid_namespace(pid_t want, bool *made)
+{
+	int pipefd[2];
+	ck_assert_int_eq(pipe(pipefd), 0);
+	pid_t c = tu_fork();
+	if (c == 0) {
+		close(pipefd[0]);
+		char ok = unshare(CLONE_NEWPID) == 0;
+		if (write(pipefd[1], &ok, 1) != 1 || !ok)
+			_exit(0);
+		close(pipefd[1]);
+		while (getpid() != want) { /* 1 (its init), 2, ... until `want` */
+			pid_t k = fork();
+			if (k < 0)
+				_exit(5);
+			if (k == 0 && getpid() == want)
+				break;
+			if (k == 0)
+				continue; /* the next fork makes the next PID */
+			int status;
+			waitpid(k, &status, 0);
+			_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 7);
+		}
+		return 0;
+	}
+	close(pipefd[1]);
+	char ok = 0;
+	ck_assert_int_eq(read(pipefd[0], &ok, 1), 1);
+	close(pipefd[0]);
+	*made = ok;
+	return c;
+}
+
+/* A reader in a PID namespace of its own, whose PID names no process here,
+ * is alive as long as it holds its slot lock (doc/pin.md, "The slot lock"):
+ * recovery leaves its slot and its pin alone, and its unpin says 0.
+ * (Before: recovery judged it by its PID alone, revoked its pin and freed
+ * its slot as a dead reader's; its unpin said SHMG_ENOTOWNER.) */
+START_TEST(recover_leaves_reader_in_other_pid_namespace)
+{
+	struct shmg_isio *s = stream(2, 2, 16, 16);
+	size_t len = 16 * 16 * 4;
+	uint32_t *hs = tu_shared_alloc(4096);
+	ck_assert_int_eq(shmg_isio_claim(s), 0);
+	ck_assert_int_eq(isio_write_n(s, len), 0); /* frame 1: copy 1 */
+	pid_t n = 2; /* the smallest PID that names nobody here */
+	while (kill(n, 0) == 0 || errno != ESRCH)
+		n++;
+	ck_assert_int_lt(n, 30000);
+	bool made;
+	pid_t c = fork_in_pid_namespace(n, &made);
+	if (c == 0) {
+		struct shmg_isio *o;
+		struct shmg_wflag_pinned pin = {.size = sizeof(pin)};
+		int slot;
+		if (shmg_isio_open(&o, path, 0) || shmg_isio_sem_claim(o, &slot) ||
+		    shmg_isio_pin(o, &pin) || pin.copy != 1)
+			_exit(2);
+		shmg_atomic_store(&hs[3], (uint32_t)slot, relaxed);
+		shmg_atomic_store(&hs[0], 1, release);
+		await(&hs[1], 1);
+		int bad = !intact(&pin);
+		shmg_atomic_store(&hs[2], (uint32_t)shmg_isio_unpin(o), relaxed);
+		shmg_isio_close(o);
+		_exit(bad ? 3 : 0);
+	}
+	if (!made) {
+		tu_wait_ok(c);
+		fprintf(stderr, "SKIP recover_leaves_reader_in_other_pid_namespace: "
+			"unshare(CLONE_NEWPID) refused (needs root)\n");
+		goto out;
+	}
+	await(&hs[0], 1);
+	ck_assert_msg(kill(n, 0) != 0, "PID %d appeared here meanwhile", (int)n);
+	unsigned k = hs[3];
+	ck_assert_uint_eq(*semstatus(s, k) >> 4, 2);
+	char log[4096] = "";
+	struct shmg_recover_opts o = {.size = sizeof(o), .report = collect, .report_arg = log};
+	int rc = shmg_isio_recover(s, &o);
+	ck_assert_msg(!strstr(log, "semaphore slot"), "%s", log);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_uint_eq(*semstatus(s, k) >> 4, 2);
+	shmg_atomic_store(&hs[1], 1, release);
+	tu_wait_ok(c);
+	ck_assert_int_eq((int)hs[2], 0);
+out:
+	tu_shared_free(hs, 4096);
 	shmg_isio_close(s);
 }
 END_TEST
@@ -846,6 +942,7 @@ int main(void)
 	tcase_add_test(pc, isio_pin_inspect_recover);
 	tcase_add_test(pc, isio_slot_per_handle);
 	tcase_add_test(pc, isio_release_reports_revoked);
+	tcase_add_test(pc, recover_leaves_reader_in_other_pid_namespace);
 	tcase_add_test(pc, recover_never_waits_for_pins);
 	tcase_add_test(pc, recover_finishes_orphaned_publish);
 	tcase_add_test(pc, isio_pin_refuses_a_copy_taken_over);
