@@ -145,8 +145,8 @@ static int note(const struct shmg__claim_name *name, bool now_held, int fd,
 		/* A live reader's lock, whatever its PID says here (another
 		 * PID namespace): the slot is not free. */
 		s.lock_fd = shmg__pin_lock(fd, base, word);
-		if (s.lock_fd == -EAGAIN)
-			return -EAGAIN;
+		if (s.lock_fd < 0 && s.lock_fd != -ENOTSUP)
+			return s.lock_fd; /* a live reader's (-EAGAIN), or no lock to be had */
 		if (s.lock_fd < 0)
 			s.lock_fd = -1;
 	}

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -354,6 +355,63 @@ START_TEST(recover_leaves_reader_in_other_pid_namespace)
 	tu_wait_ok(c);
 	ck_assert_int_eq((int)hs[2], 0);
 out:
+	tu_shared_free(hs, 4096);
+	shmg_isio_close(s);
+}
+END_TEST
+
+/* A reader that cannot take its slot lock on a file that keeps locks
+ * (here: no descriptor number left for the lock's own open file) gets no
+ * slot, with an error that says why: a slot without its lock looks like
+ * nobody's to writers and recovery (doc/pin.md, "The slot lock"). (Before:
+ * the claim succeeded without the lock, and a dropping writer took the
+ * live reader's pin back as a dead one's and rewrote its copy.) */
+START_TEST(claim_without_slot_lock_refused)
+{
+	struct shmg_isio *s = stream(2, 2, 16, 16);
+	size_t len = 16 * 16 * 4;
+	uint32_t *hs = tu_shared_alloc(4096);
+	ck_assert_int_eq(shmg_isio_claim(s), 0);
+	ck_assert_int_eq(shmg_isio_pin_policy(s, SHMG_WFLAG_FULL_DROP, 0), 0);
+	ck_assert_int_eq(isio_write_n(s, len), 0); /* frame 1: copy 1 */
+	pid_t c = tu_fork();
+	if (c == 0) {
+		struct shmg_isio *o;
+		struct shmg_wflag_pinned pin = {.size = sizeof(pin)};
+		int slot;
+		if (shmg_isio_open(&o, path, 0))
+			_exit(2);
+		/* the lowest free descriptor number becomes the limit */
+		int lowest = dup(0);
+		if (lowest < 0)
+			_exit(2);
+		close(lowest);
+		struct rlimit rl;
+		getrlimit(RLIMIT_NOFILE, &rl);
+		rl.rlim_cur = (rlim_t)lowest;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			_exit(2);
+		int err = shmg_isio_sem_claim(o, &slot);
+		if (err == 0 && (shmg_isio_pin(o, &pin) || pin.copy != 1))
+			_exit(3);
+		if (err && !strstr(shmg_error_detail(err), "slot lock"))
+			_exit(4); /* the error says why */
+		shmg_atomic_store(&hs[2], (uint32_t)err, relaxed);
+		shmg_atomic_store(&hs[0], 1, release);
+		await(&hs[1], 1);
+		if (err == 0)
+			shmg_isio_unpin(o);
+		_exit(0);
+	}
+	await(&hs[0], 1);
+	int claimed = (int)hs[2];
+	if (claimed == 0) { /* a live reader's pin on copy 1: the writer drops */
+		ck_assert_int_eq(isio_write_n(s, len), 0);       /* frame 2: copy 0 */
+		ck_assert_int_eq(isio_write_n(s, len), -EAGAIN); /* copy 1 pinned */
+	}
+	shmg_atomic_store(&hs[1], 1, release);
+	tu_wait_ok(c);
+	ck_assert_int_eq(claimed, -EMFILE);
 	tu_shared_free(hs, 4096);
 	shmg_isio_close(s);
 }
@@ -943,6 +1001,7 @@ int main(void)
 	tcase_add_test(pc, isio_slot_per_handle);
 	tcase_add_test(pc, isio_release_reports_revoked);
 	tcase_add_test(pc, recover_leaves_reader_in_other_pid_namespace);
+	tcase_add_test(pc, claim_without_slot_lock_refused);
 	tcase_add_test(pc, recover_never_waits_for_pins);
 	tcase_add_test(pc, recover_finishes_orphaned_publish);
 	tcase_add_test(pc, isio_pin_refuses_a_copy_taken_over);

@@ -235,7 +235,9 @@ SHMG_EXPORT int shmg_isio_wait(const struct shmg_isio *s, uint64_t after,
  * lock another process holds, whatever its PID looks like from here (a
  * reader in another PID namespace). Returns 0, -EAGAIN (all
  * taken by live processes), -EROFS (a read-only mapping: use
- * shmg_isio_wait).
+ * shmg_isio_wait), or the error of opening the file again for the slot
+ * lock (-EMFILE, -EACCES, ...: no slot, since a slot without its lock
+ * looks like nobody's to writers and recovery; the detail says so).
  */
 SHMG_EXPORT int shmg_isio_sem_claim(struct shmg_isio *s, int *slot);
 
