@@ -131,7 +131,10 @@ static int note(const struct shmg__claim_name *name, bool now_held, int fd,
 		return 0;
 	}
 	if (i < nheld)
-		return 0;
+		/* A reader slot another claim of this process holds (its
+		 * owner word freed under it, by a forced recovery): never a
+		 * second claim's, which would clear the first one's pin. */
+		return word ? -EAGAIN : 0;
 	if (nheld == capacity) {
 		size_t n = capacity ? 2 * capacity : 16;
 		struct slot *grown = realloc(held, n * sizeof(*grown));

@@ -417,6 +417,44 @@ START_TEST(claim_without_slot_lock_refused)
 }
 END_TEST
 
+/* A slot an operator's forced recovery took from a live reader (force_pid)
+ * is never handed to another handle of that reader's process while the
+ * first handle still counts it among its claims: two handles in one slot
+ * clear each other's pins. (Before: the second claim got the same slot,
+ * clearing the first handle's revoked mark, whose unpin then said 0 for a
+ * copy revoked under it.) */
+START_TEST(forced_slot_not_shared_by_handles)
+{
+	struct shmg_isio *s = stream(2, 2, 16, 16), *r1, *r2;
+	size_t len = 16 * 16 * 4;
+	struct shmg_wflag_pinned pin = {.size = sizeof(pin)};
+	int k1, k2;
+
+	ck_assert_int_eq(shmg_isio_claim(s), 0);
+	ck_assert_int_eq(isio_write_n(s, len), 0); /* frame 1: copy 1 */
+	ck_assert_int_eq(shmg_isio_open(&r1, path, 0), 0);
+	ck_assert_int_eq(shmg_isio_sem_claim(r1, &k1), 0);
+	ck_assert_int_eq(shmg_isio_pin(r1, &pin), 0);
+	pid_t c = tu_fork();
+	if (c == 0) {
+		struct shmg_isio *o;
+		struct shmg_recover_opts ro = {.size = sizeof(ro), .force_pid = getppid()};
+		if (shmg_isio_open(&o, path, 0))
+			_exit(2);
+		_exit(shmg_isio_recover(o, &ro) == SHMG_RECOVERED ? 0 : 3);
+	}
+	tu_wait_ok(c);
+	ck_assert_uint_eq(*semstatus(s, (unsigned)k1), PIN_REVOKED_WORD);
+	ck_assert_int_eq(shmg_isio_open(&r2, path, 0), 0);
+	ck_assert_int_eq(shmg_isio_sem_claim(r2, &k2), 0);
+	ck_assert_int_ne(shmg_isio_unpin(r1), 0); /* told, never 0 */
+	ck_assert_int_ne(k2, k1);
+	shmg_isio_close(r2);
+	shmg_isio_close(r1);
+	shmg_isio_close(s);
+}
+END_TEST
+
 /* Recovery of a writer dead mid-frame never waits for pins: a dead
  * reader's pin on the copy it must write is cleared first; a live reader's
  * (here one stopped between announcing and re-checking) makes it leave the
@@ -1002,6 +1040,7 @@ int main(void)
 	tcase_add_test(pc, isio_release_reports_revoked);
 	tcase_add_test(pc, recover_leaves_reader_in_other_pid_namespace);
 	tcase_add_test(pc, claim_without_slot_lock_refused);
+	tcase_add_test(pc, forced_slot_not_shared_by_handles);
 	tcase_add_test(pc, recover_never_waits_for_pins);
 	tcase_add_test(pc, recover_finishes_orphaned_publish);
 	tcase_add_test(pc, isio_pin_refuses_a_copy_taken_over);
