@@ -37,7 +37,7 @@ int shmg__pin_lock(int fd, const void *base, const void *word)
 		 * nobody's and take its pins back. */
 		if (shmg__pin_lock_held(fd, base, word) < 0)
 			return -ENOTSUP;
-		return shmg__fail(own, "the slot lock: /proc/self/fd/%d cannot be opened again "
+		return shmg__fail(own, "the slot lock: /proc/thread-self/fd/%d cannot be opened again "
 				  "(%s), and a pinning reader holds its slot's lock through an open "
 				  "file of its own (without it, writers and recovery take its pins "
 				  "back as a dead reader's)", fd, strerror(-own));

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -451,6 +452,73 @@ START_TEST(forced_slot_not_shared_by_handles)
 	ck_assert_int_ne(k2, k1);
 	shmg_isio_close(r2);
 	shmg_isio_close(r1);
+	shmg_isio_close(s);
+}
+END_TEST
+
+/* A reader thread of a process whose main thread has exited
+ * (pthread_exit) takes its slot lock: the lock's open file is made through
+ * /proc/thread-self/fd, since /proc/self/fd, the exited main thread's, is
+ * gone. Its pin holds: a dropping writer drops. (Before: the claim went
+ * without the lock, and the dropping writer revoked the live reader's pin
+ * as a dead one's and rewrote its copy.) */
+static struct shmg_isio *orphan_reader;
+static uint32_t *orphan_hs;
+
+static void *orphan_reader_thread(void *arg)
+{
+	(void)arg;
+	struct shmg_wflag_pinned pin = {.size = sizeof(pin)};
+	int slot;
+	char stat[64], buf[512];
+	snprintf(stat, sizeof(stat), "/proc/%d/task/%d/stat", (int)getpid(), (int)getpid());
+	for (;;) { /* until the main thread has exited (a zombie leader) */
+		FILE *f = fopen(stat, "r");
+		size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+		if (f)
+			fclose(f);
+		buf[n] = '\0';
+		const char *paren = strrchr(buf, ')');
+		if (paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X'))
+			break;
+		sched_yield();
+	}
+	int err = shmg_isio_sem_claim(orphan_reader, &slot);
+	if (err == 0 && (shmg_isio_pin(orphan_reader, &pin) || pin.copy != 1))
+		_exit(3);
+	shmg_atomic_store(&orphan_hs[2], (uint32_t)err, relaxed);
+	shmg_atomic_store(&orphan_hs[0], 1, release);
+	await(&orphan_hs[1], 1);
+	_exit(err == 0 && shmg_isio_unpin(orphan_reader) != 0 ? 4 : 0);
+}
+
+START_TEST(reader_thread_after_main_exited)
+{
+	struct shmg_isio *s = stream(2, 2, 16, 16);
+	size_t len = 16 * 16 * 4;
+	uint32_t *hs = tu_shared_alloc(4096);
+	ck_assert_int_eq(shmg_isio_claim(s), 0);
+	ck_assert_int_eq(shmg_isio_pin_policy(s, SHMG_WFLAG_FULL_DROP, 0), 0);
+	ck_assert_int_eq(isio_write_n(s, len), 0); /* frame 1: copy 1 */
+	pid_t c = tu_fork();
+	if (c == 0) {
+		pthread_t t;
+		orphan_hs = hs;
+		if (shmg_isio_open(&orphan_reader, path, 0) ||
+		    pthread_create(&t, NULL, orphan_reader_thread, NULL))
+			_exit(2);
+		pthread_exit(NULL);
+	}
+	await(&hs[0], 1);
+	int claimed = (int)hs[2];
+	if (claimed == 0) { /* a live reader's pin on copy 1: the writer drops */
+		ck_assert_int_eq(isio_write_n(s, len), 0);       /* frame 2: copy 0 */
+		ck_assert_int_eq(isio_write_n(s, len), -EAGAIN); /* copy 1 pinned */
+	}
+	shmg_atomic_store(&hs[1], 1, release);
+	tu_wait_ok(c);
+	ck_assert_int_eq(claimed, 0);
+	tu_shared_free(hs, 4096);
 	shmg_isio_close(s);
 }
 END_TEST
@@ -1041,6 +1109,7 @@ int main(void)
 	tcase_add_test(pc, recover_leaves_reader_in_other_pid_namespace);
 	tcase_add_test(pc, claim_without_slot_lock_refused);
 	tcase_add_test(pc, forced_slot_not_shared_by_handles);
+	tcase_add_test(pc, reader_thread_after_main_exited);
 	tcase_add_test(pc, recover_never_waits_for_pins);
 	tcase_add_test(pc, recover_finishes_orphaned_publish);
 	tcase_add_test(pc, isio_pin_refuses_a_copy_taken_over);
