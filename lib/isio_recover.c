@@ -323,6 +323,21 @@ static void revoke_unlocked_pin(struct shmg__recovery *rc, struct shmg_isio *s, 
 		   (int)pinned, i, (int)pid);
 }
 
+/* Is the reader of slot i gone? Its PID counts as dead (or the operator
+ * named it), and it holds no slot lock (lib/pin_lock.h): a held lock is a
+ * live reader of this library whatever its PID says here (one in another
+ * PID namespace, whose PID names nobody, or somebody else, here), so only
+ * force_pid takes its slot. */
+static bool reader_gone(const struct shmg__recovery *rc, const struct shmg_isio *s,
+			unsigned i, int32_t pid)
+{
+	if (!shmg__counts_as_dead(rc, pid))
+		return false;
+	return shmg__forced(rc, pid) ||
+	       shmg__pin_lock_held(shmg_region_fd(s->region), shmg_region_base(s->region),
+				   isio_readpid(s, i)) != 1;
+}
+
 static void apply_slots(struct shmg__recovery *rc, struct shmg_isio *s)
 {
 	for (unsigned i = 0; i < s->layout.nsem; i++) {
@@ -332,7 +347,7 @@ static void apply_slots(struct shmg__recovery *rc, struct shmg_isio *s)
 		/* A pin under a free or garbage owner word (no process can
 		 * hold it) is cleared too. */
 		bool ownerless = pid <= 0 && pinned >= 0 && s->latch.npins;
-		if (!ownerless && !shmg__counts_as_dead(rc, pid)) {
+		if (!ownerless && !reader_gone(rc, s, i, pid)) {
 			revoke_unlocked_pin(rc, s, i, pid, pinned);
 			continue;
 		}

@@ -143,9 +143,16 @@ SHMG_EXPORT int shmg_isio_sem_release(struct shmg_isio *s)
 		return err;
 	int32_t *owner = isio_readpid(s, (unsigned)s->slot);
 	bool ours = shmg__isio_slot_ours(s);
-	if (ours) { /* unpin first: a free slot holds no pin */
-		uint32_t *st = isio_semstatus(s, (unsigned)s->slot);
-		shmg_atomic_store(st, shmg_atomic_load(st, relaxed) & 0xfu, release);
+	uint32_t was = 0;
+	if (ours) {
+		/* Unpin first (a free slot holds no pin), by a read-modify-write
+		 * as shmg_wflag_unpin: the writer may have revoked the pin (a
+		 * CAS on this word), and a load then a store would erase the
+		 * mark unseen; a revoked pin is told here (doc/pin.md). release:
+		 * the reads of the copy come before a rewrite that sees it go. */
+		uint32_t nv;
+		shmg_atomic_rmw_loop(isio_semstatus(s, (unsigned)s->slot), was, nv, release,
+				     { nv = was & 0xfu; });
 	}
 	shmg__claims_begin();
 	ours = ours && shmg_atomic_cmpxchg(owner, shmg__self_pid(), -1, release);
@@ -154,7 +161,9 @@ SHMG_EXPORT int shmg_isio_sem_release(struct shmg_isio *s)
 				  false);
 	shmg__claims_end();
 	s->slot = -1;
-	return ours ? 0 : SHMG_ENOTOWNER;
+	if (!ours)
+		return SHMG_ENOTOWNER;
+	return shmg__wflag_pin_result(was);
 }
 
 SHMG_EXPORT int shmg_isio_sem_wait(const struct shmg_isio *s, uint64_t *now,

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "detail.h"
 #include "pin_lock.h"
 #include "proc_internal.h"
 
@@ -29,8 +30,18 @@ int shmg__pin_lock(int fd, const void *base, const void *word)
 	/* A new open file: the region's may be shared with other processes
 	 * (a fork), and locks of one open file never conflict. */
 	int own = shmg__proc_reopen(fd, O_RDWR | O_CLOEXEC);
-	if (own < 0)
-		return -ENOTSUP;
+	if (own < 0) {
+		/* A file that keeps no locks: the slot goes without one (its
+		 * reader is judged by PID). One that keeps them: no slot, for
+		 * writers and recovery would judge a slot without its lock
+		 * nobody's and take its pins back. */
+		if (shmg__pin_lock_held(fd, base, word) < 0)
+			return -ENOTSUP;
+		return shmg__fail(own, "the slot lock: /proc/thread-self/fd/%d cannot be opened again "
+				  "(%s), and a pinning reader holds its slot's lock through an open "
+				  "file of its own (without it, writers and recovery take its pins "
+				  "back as a dead reader's)", fd, strerror(-own));
+	}
 	lock_range(&fl, F_WRLCK, base, word);
 	if (fcntl(own, F_OFD_SETLK, &fl) == 0)
 		return own;

@@ -22,8 +22,9 @@
 /* Lock the slot whose owner word is `word`, in the mapping at `base` of
  * file `fd` (mapped from offset 0). The descriptor that holds the lock
  * (close it to unlock); -EAGAIN: another open file holds it (a live
- * reader); -ENOTSUP: fd is -1, or the file cannot be reopened or keeps no
- * such locks (the slot then goes without one). */
+ * reader); -ENOTSUP: fd is -1, or the file keeps no such locks (the slot
+ * then goes without one); another negative errno: the file keeps locks,
+ * but could not be opened again (-EMFILE, -EACCES, ...: no slot). */
 int shmg__pin_lock(int fd, const void *base, const void *word);
 
 /* Does anyone hold the lock of that slot? 1, 0, or -1 (cannot tell: no

@@ -123,7 +123,8 @@ bool shmg__thread_of(pid_t pid, pid_t tid);
 int shmg__owner_alive(pid_t tid, uint64_t start_bits, unsigned nbits);
 
 /* A new open file description of the file behind fd (through
- * /proc/self/fd; `flags` as open's). The descriptor, or -errno. */
+ * /proc/thread-self/fd, else /proc/self/fd; `flags` as open's). The
+ * descriptor, or -errno. */
 int shmg__proc_reopen(int fd, int flags);
 
 #endif /* SHMG_PROC_INTERNAL_H */

@@ -131,7 +131,10 @@ static int note(const struct shmg__claim_name *name, bool now_held, int fd,
 		return 0;
 	}
 	if (i < nheld)
-		return 0;
+		/* A reader slot another claim of this process holds (its
+		 * owner word freed under it, by a forced recovery): never a
+		 * second claim's, which would clear the first one's pin. */
+		return word ? -EAGAIN : 0;
 	if (nheld == capacity) {
 		size_t n = capacity ? 2 * capacity : 16;
 		struct slot *grown = realloc(held, n * sizeof(*grown));
@@ -145,8 +148,8 @@ static int note(const struct shmg__claim_name *name, bool now_held, int fd,
 		/* A live reader's lock, whatever its PID says here (another
 		 * PID namespace): the slot is not free. */
 		s.lock_fd = shmg__pin_lock(fd, base, word);
-		if (s.lock_fd == -EAGAIN)
-			return -EAGAIN;
+		if (s.lock_fd < 0 && s.lock_fd != -ENOTSUP)
+			return s.lock_fd; /* a live reader's (-EAGAIN), or no lock to be had */
 		if (s.lock_fd < 0)
 			s.lock_fd = -1;
 	}

@@ -40,8 +40,11 @@ bool shmg__claims_holds(int fd, const void *base, const void *word);
 
 /* Note that it now holds (held) or no longer holds the slot, taking or
  * dropping the slot's lock (lib/pin_lock.h). 0, -ENOMEM (nothing noted),
- * or -EAGAIN (nothing noted: another process holds the slot's lock, a live
- * reader whatever its owner word says). */
+ * -EAGAIN (nothing noted: another process holds the slot's lock, a live
+ * reader whatever its owner word says, or another claim of this process
+ * holds the slot), or another error of taking the
+ * lock (nothing noted: the file keeps locks, but this process cannot open
+ * it again, shmg__pin_lock). */
 int shmg__claims_note(int fd, const void *base, const void *word, bool held);
 
 /* The name of the slot whose owner word is `word` (one fstat; for memory

@@ -14,6 +14,9 @@
 #include <stddef.h>
 #include <string.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -221,6 +224,301 @@ START_TEST(isio_slot_per_handle)
 	ck_assert_int_eq(isio_write_n(s, len), 0);
 	shmg_isio_close(r2);
 	shmg_isio_close(r1);
+	shmg_isio_close(s);
+}
+END_TEST
+
+/* A reader that gives its slot back still holding a pin the writer revoked
+ * is told (SHMG_EREVOKED), as shmg_wflag_pin_release tells it, and as
+ * shmg_isio_unpin would have: the release takes the pin out by a
+ * read-modify-write that sees the mark. (Before: a load and a plain store
+ * cleared the mark, and the release said 0 for a copy rewritten under the
+ * pin.) */
+START_TEST(isio_release_reports_revoked)
+{
+	struct shmg_isio *s = stream(2, 2, 16, 16), *r;
+	size_t len = 16 * 16 * 4;
+	struct shmg_wflag_pinned pin = {.size = sizeof(pin)};
+	int k;
+
+	ck_assert_int_eq(shmg_isio_claim(s), 0);
+	ck_assert_int_eq(isio_write_n(s, len), 0); /* frame 1: copy 1 */
+	ck_assert_int_eq(shmg_isio_open(&r, path, 0), 0);
+	ck_assert_int_eq(shmg_isio_sem_claim(r, &k), 0);
+	*semstatus(s, (unsigned)k) |= 0x1; /* CONNECTED: bits 0-3 stay */
+	ck_assert_int_eq(shmg_isio_pin(r, &pin), 0);
+	ck_assert_uint_eq(pin.copy, 1);
+	ck_assert_int_eq(isio_write_n(s, len), 0); /* frame 2: copy 0 */
+	ck_assert_int_eq(isio_write_n(s, len), 0); /* frame 3: copy 1, revoked */
+	ck_assert(!intact(&pin));
+	ck_assert_uint_eq(*semstatus(s, (unsigned)k), PIN_REVOKED_WORD | 0x1);
+	ck_assert_int_eq(shmg_isio_sem_release(r), SHMG_EREVOKED);
+	ck_assert_uint_eq(*semstatus(s, (unsigned)k), 0x1);
+
+	/* a pin still held, not revoked: released, 0 */
+	ck_assert_int_eq(shmg_isio_sem_claim(r, &k), 0);
+	ck_assert_int_eq(shmg_isio_pin(r, &pin), 0);
+	ck_assert_uint_eq(*semstatus(s, (unsigned)k) >> 4, pin.copy + 1);
+	ck_assert_int_eq(shmg_isio_sem_release(r), 0);
+	ck_assert_uint_eq(*semstatus(s, (unsigned)k) >> 4, 0);
+	shmg_isio_close(r);
+	shmg_isio_close(s);
+}
+END_TEST
+
+/* Forked as PID `want` of a new PID namespace (unshare -p -f); in the
+ * caller, that process returns 0; the others exit with the reader's
+ * status. *ok tells the caller, through a pipe, whether the namespace was
+ * made (not without CAP_SYS_ADMIN). Returns the outer child in the caller. */
+static pid_t fork_in_pid_namespace(pid_t want, bool *made)
+{
+	int pipefd[2];
+	ck_assert_int_eq(pipe(pipefd), 0);
+	pid_t c = tu_fork();
+	if (c == 0) {
+		close(pipefd[0]);
+		char ok = unshare(CLONE_NEWPID) == 0;
+		if (write(pipefd[1], &ok, 1) != 1 || !ok)
+			_exit(0);
+		close(pipefd[1]);
+		while (getpid() != want) { /* 1 (its init), 2, ... until `want` */
+			pid_t k = fork();
+			if (k < 0)
+				_exit(5);
+			if (k == 0 && getpid() == want)
+				break;
+			if (k == 0)
+				continue; /* the next fork makes the next PID */
+			int status;
+			waitpid(k, &status, 0);
+			_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 7);
+		}
+		return 0;
+	}
+	close(pipefd[1]);
+	char ok = 0;
+	ck_assert_int_eq(read(pipefd[0], &ok, 1), 1);
+	close(pipefd[0]);
+	*made = ok;
+	return c;
+}
+
+/* A reader in a PID namespace of its own, whose PID names no process here,
+ * is alive as long as it holds its slot lock (doc/pin.md, "The slot lock"):
+ * recovery leaves its slot and its pin alone, and its unpin says 0.
+ * (Before: recovery judged it by its PID alone, revoked its pin and freed
+ * its slot as a dead reader's; its unpin said SHMG_ENOTOWNER.) */
+START_TEST(recover_leaves_reader_in_other_pid_namespace)
+{
+	struct shmg_isio *s = stream(2, 2, 16, 16);
+	size_t len = 16 * 16 * 4;
+	uint32_t *hs = tu_shared_alloc(4096);
+	ck_assert_int_eq(shmg_isio_claim(s), 0);
+	ck_assert_int_eq(isio_write_n(s, len), 0); /* frame 1: copy 1 */
+	pid_t n = 2; /* the smallest PID that names nobody here */
+	while (kill(n, 0) == 0 || errno != ESRCH)
+		n++;
+	ck_assert_int_lt(n, 30000);
+	bool made;
+	pid_t c = fork_in_pid_namespace(n, &made);
+	if (c == 0) {
+		struct shmg_isio *o;
+		struct shmg_wflag_pinned pin = {.size = sizeof(pin)};
+		int slot;
+		if (shmg_isio_open(&o, path, 0) || shmg_isio_sem_claim(o, &slot) ||
+		    shmg_isio_pin(o, &pin) || pin.copy != 1)
+			_exit(2);
+		shmg_atomic_store(&hs[3], (uint32_t)slot, relaxed);
+		shmg_atomic_store(&hs[0], 1, release);
+		await(&hs[1], 1);
+		int bad = !intact(&pin);
+		shmg_atomic_store(&hs[2], (uint32_t)shmg_isio_unpin(o), relaxed);
+		shmg_isio_close(o);
+		_exit(bad ? 3 : 0);
+	}
+	if (!made) {
+		tu_wait_ok(c);
+		fprintf(stderr, "SKIP recover_leaves_reader_in_other_pid_namespace: "
+			"unshare(CLONE_NEWPID) refused (needs root)\n");
+		goto out;
+	}
+	await(&hs[0], 1);
+	ck_assert_msg(kill(n, 0) != 0, "PID %d appeared here meanwhile", (int)n);
+	unsigned k = hs[3];
+	ck_assert_uint_eq(*semstatus(s, k) >> 4, 2);
+	char log[4096] = "";
+	struct shmg_recover_opts o = {.size = sizeof(o), .report = collect, .report_arg = log};
+	int rc = shmg_isio_recover(s, &o);
+	ck_assert_msg(!strstr(log, "semaphore slot"), "%s", log);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_uint_eq(*semstatus(s, k) >> 4, 2);
+	shmg_atomic_store(&hs[1], 1, release);
+	tu_wait_ok(c);
+	ck_assert_int_eq((int)hs[2], 0);
+out:
+	tu_shared_free(hs, 4096);
+	shmg_isio_close(s);
+}
+END_TEST
+
+/* A reader that cannot take its slot lock on a file that keeps locks
+ * (here: no descriptor number left for the lock's own open file) gets no
+ * slot, with an error that says why: a slot without its lock looks like
+ * nobody's to writers and recovery (doc/pin.md, "The slot lock"). (Before:
+ * the claim succeeded without the lock, and a dropping writer took the
+ * live reader's pin back as a dead one's and rewrote its copy.) */
+START_TEST(claim_without_slot_lock_refused)
+{
+	struct shmg_isio *s = stream(2, 2, 16, 16);
+	size_t len = 16 * 16 * 4;
+	uint32_t *hs = tu_shared_alloc(4096);
+	ck_assert_int_eq(shmg_isio_claim(s), 0);
+	ck_assert_int_eq(shmg_isio_pin_policy(s, SHMG_WFLAG_FULL_DROP, 0), 0);
+	ck_assert_int_eq(isio_write_n(s, len), 0); /* frame 1: copy 1 */
+	pid_t c = tu_fork();
+	if (c == 0) {
+		struct shmg_isio *o;
+		struct shmg_wflag_pinned pin = {.size = sizeof(pin)};
+		int slot;
+		if (shmg_isio_open(&o, path, 0))
+			_exit(2);
+		/* the lowest free descriptor number becomes the limit */
+		int lowest = dup(0);
+		if (lowest < 0)
+			_exit(2);
+		close(lowest);
+		struct rlimit rl;
+		getrlimit(RLIMIT_NOFILE, &rl);
+		rl.rlim_cur = (rlim_t)lowest;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			_exit(2);
+		int err = shmg_isio_sem_claim(o, &slot);
+		if (err == 0 && (shmg_isio_pin(o, &pin) || pin.copy != 1))
+			_exit(3);
+		if (err && !strstr(shmg_error_detail(err), "slot lock"))
+			_exit(4); /* the error says why */
+		shmg_atomic_store(&hs[2], (uint32_t)err, relaxed);
+		shmg_atomic_store(&hs[0], 1, release);
+		await(&hs[1], 1);
+		if (err == 0)
+			shmg_isio_unpin(o);
+		_exit(0);
+	}
+	await(&hs[0], 1);
+	int claimed = (int)hs[2];
+	if (claimed == 0) { /* a live reader's pin on copy 1: the writer drops */
+		ck_assert_int_eq(isio_write_n(s, len), 0);       /* frame 2: copy 0 */
+		ck_assert_int_eq(isio_write_n(s, len), -EAGAIN); /* copy 1 pinned */
+	}
+	shmg_atomic_store(&hs[1], 1, release);
+	tu_wait_ok(c);
+	ck_assert_int_eq(claimed, -EMFILE);
+	tu_shared_free(hs, 4096);
+	shmg_isio_close(s);
+}
+END_TEST
+
+/* A slot an operator's forced recovery took from a live reader (force_pid)
+ * is never handed to another handle of that reader's process while the
+ * first handle still counts it among its claims: two handles in one slot
+ * clear each other's pins. (Before: the second claim got the same slot,
+ * clearing the first handle's revoked mark, whose unpin then said 0 for a
+ * copy revoked under it.) */
+START_TEST(forced_slot_not_shared_by_handles)
+{
+	struct shmg_isio *s = stream(2, 2, 16, 16), *r1, *r2;
+	size_t len = 16 * 16 * 4;
+	struct shmg_wflag_pinned pin = {.size = sizeof(pin)};
+	int k1, k2;
+
+	ck_assert_int_eq(shmg_isio_claim(s), 0);
+	ck_assert_int_eq(isio_write_n(s, len), 0); /* frame 1: copy 1 */
+	ck_assert_int_eq(shmg_isio_open(&r1, path, 0), 0);
+	ck_assert_int_eq(shmg_isio_sem_claim(r1, &k1), 0);
+	ck_assert_int_eq(shmg_isio_pin(r1, &pin), 0);
+	pid_t c = tu_fork();
+	if (c == 0) {
+		struct shmg_isio *o;
+		struct shmg_recover_opts ro = {.size = sizeof(ro), .force_pid = getppid()};
+		if (shmg_isio_open(&o, path, 0))
+			_exit(2);
+		_exit(shmg_isio_recover(o, &ro) == SHMG_RECOVERED ? 0 : 3);
+	}
+	tu_wait_ok(c);
+	ck_assert_uint_eq(*semstatus(s, (unsigned)k1), PIN_REVOKED_WORD);
+	ck_assert_int_eq(shmg_isio_open(&r2, path, 0), 0);
+	ck_assert_int_eq(shmg_isio_sem_claim(r2, &k2), 0);
+	ck_assert_int_ne(shmg_isio_unpin(r1), 0); /* told, never 0 */
+	ck_assert_int_ne(k2, k1);
+	shmg_isio_close(r2);
+	shmg_isio_close(r1);
+	shmg_isio_close(s);
+}
+END_TEST
+
+/* A reader thread of a process whose main thread has exited
+ * (pthread_exit) takes its slot lock: the lock's open file is made through
+ * /proc/thread-self/fd, since /proc/self/fd, the exited main thread's, is
+ * gone. Its pin holds: a dropping writer drops. (Before: the claim went
+ * without the lock, and the dropping writer revoked the live reader's pin
+ * as a dead one's and rewrote its copy.) */
+static struct shmg_isio *orphan_reader;
+static uint32_t *orphan_hs;
+
+static void *orphan_reader_thread(void *arg)
+{
+	(void)arg;
+	struct shmg_wflag_pinned pin = {.size = sizeof(pin)};
+	int slot;
+	char stat[64], buf[512];
+	snprintf(stat, sizeof(stat), "/proc/%d/task/%d/stat", (int)getpid(), (int)getpid());
+	for (;;) { /* until the main thread has exited (a zombie leader) */
+		FILE *f = fopen(stat, "r");
+		size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+		if (f)
+			fclose(f);
+		buf[n] = '\0';
+		const char *paren = strrchr(buf, ')');
+		if (paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X'))
+			break;
+		sched_yield();
+	}
+	int err = shmg_isio_sem_claim(orphan_reader, &slot);
+	if (err == 0 && (shmg_isio_pin(orphan_reader, &pin) || pin.copy != 1))
+		_exit(3);
+	shmg_atomic_store(&orphan_hs[2], (uint32_t)err, relaxed);
+	shmg_atomic_store(&orphan_hs[0], 1, release);
+	await(&orphan_hs[1], 1);
+	_exit(err == 0 && shmg_isio_unpin(orphan_reader) != 0 ? 4 : 0);
+}
+
+START_TEST(reader_thread_after_main_exited)
+{
+	struct shmg_isio *s = stream(2, 2, 16, 16);
+	size_t len = 16 * 16 * 4;
+	uint32_t *hs = tu_shared_alloc(4096);
+	ck_assert_int_eq(shmg_isio_claim(s), 0);
+	ck_assert_int_eq(shmg_isio_pin_policy(s, SHMG_WFLAG_FULL_DROP, 0), 0);
+	ck_assert_int_eq(isio_write_n(s, len), 0); /* frame 1: copy 1 */
+	pid_t c = tu_fork();
+	if (c == 0) {
+		pthread_t t;
+		orphan_hs = hs;
+		if (shmg_isio_open(&orphan_reader, path, 0) ||
+		    pthread_create(&t, NULL, orphan_reader_thread, NULL))
+			_exit(2);
+		pthread_exit(NULL);
+	}
+	await(&hs[0], 1);
+	int claimed = (int)hs[2];
+	if (claimed == 0) { /* a live reader's pin on copy 1: the writer drops */
+		ck_assert_int_eq(isio_write_n(s, len), 0);       /* frame 2: copy 0 */
+		ck_assert_int_eq(isio_write_n(s, len), -EAGAIN); /* copy 1 pinned */
+	}
+	shmg_atomic_store(&hs[1], 1, release);
+	tu_wait_ok(c);
+	ck_assert_int_eq(claimed, 0);
+	tu_shared_free(hs, 4096);
 	shmg_isio_close(s);
 }
 END_TEST
@@ -807,6 +1105,11 @@ int main(void)
 	tcase_add_checked_fixture(pc, setup, teardown);
 	tcase_add_test(pc, isio_pin_inspect_recover);
 	tcase_add_test(pc, isio_slot_per_handle);
+	tcase_add_test(pc, isio_release_reports_revoked);
+	tcase_add_test(pc, recover_leaves_reader_in_other_pid_namespace);
+	tcase_add_test(pc, claim_without_slot_lock_refused);
+	tcase_add_test(pc, forced_slot_not_shared_by_handles);
+	tcase_add_test(pc, reader_thread_after_main_exited);
 	tcase_add_test(pc, recover_never_waits_for_pins);
 	tcase_add_test(pc, recover_finishes_orphaned_publish);
 	tcase_add_test(pc, isio_pin_refuses_a_copy_taken_over);

@@ -235,13 +235,17 @@ SHMG_EXPORT int shmg_isio_wait(const struct shmg_isio *s, uint64_t after,
  * lock another process holds, whatever its PID looks like from here (a
  * reader in another PID namespace). Returns 0, -EAGAIN (all
  * taken by live processes), -EROFS (a read-only mapping: use
- * shmg_isio_wait).
+ * shmg_isio_wait), or the error of opening the file again for the slot
+ * lock (-EMFILE, -EACCES, ...: no slot, since a slot without its lock
+ * looks like nobody's to writers and recovery; the detail says so).
  */
 SHMG_EXPORT int shmg_isio_sem_claim(struct shmg_isio *s, int *slot);
 
-/* Give the slot back (semReadPID = -1 if it is still ours). Returns 0,
- * -EINVAL (no slot claimed), SHMG_ENOTOWNER (another process took it),
- * -EROFS. */
+/* Give the slot back (semReadPID = -1 if it is still ours), unpinning
+ * first. Returns 0, SHMG_EREVOKED (a pin was still held, and the writer
+ * revoked it: discard what was computed from the copy; the slot is given
+ * back all the same), -EINVAL (no slot claimed), SHMG_ENOTOWNER (another
+ * process took it), -EROFS. */
 SHMG_EXPORT int shmg_isio_sem_release(struct shmg_isio *s);
 
 /*

@@ -280,8 +280,11 @@ struct shmg_wflag_pinned {
  * its own, also within one process (two handles or threads), and a forked
  * child claims its own rather than use its parent's. *slot receives it.
  * Returns 0, -EAGAIN (every slot held by a live process), -ENOTSUP (no pin
- * slots placed), -EROFS, -ENOMEM, or -errno when a slot cannot be named
- * among this process's claims (as shmg_wflag_claim); nothing changed.
+ * slots placed), -EROFS, -ENOMEM, -errno when a slot cannot be named
+ * among this process's claims (as shmg_wflag_claim), or the error of
+ * opening the file again for the slot lock (-EMFILE, -EACCES, ...: no
+ * slot, since a slot without its lock looks like nobody's to writers and
+ * recovery; the detail says so); nothing changed.
  */
 SHMG_EXPORT int shmg_wflag_pin_claim(struct shmg_wflag *g, unsigned *slot);
 
