@@ -103,6 +103,10 @@ SHMG_EXPORT int shmg_isio_inspect_slot(const struct shmg_isio *s, unsigned k,
 	own.pin_locked = (int8_t)shmg__pin_lock_held(shmg_region_fd(s->region),
 						     shmg_region_base(s->region),
 						     isio_base(s) + l->off_semreadpid + 4 * (size_t)k);
+	/* A held slot lock is a live reader, whatever its PID names here
+	 * (one in another PID namespace: doc/pin.md). */
+	if (own.pin_locked == 1)
+		own.reader_alive = SHMG_PROC_ALIVE;
 	own.pin_revoked = s->has_latch && s->latch.npins &&
 			  ((uint32_t)load32(s, l->off_semstatus + 4 * (size_t)k) >> 4) == (UINT32_MAX >> 4);
 	if (shmg__truncated(s->region))

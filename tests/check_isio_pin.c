@@ -346,6 +346,12 @@ START_TEST(recover_leaves_reader_in_other_pid_namespace)
 	ck_assert_msg(kill(n, 0) != 0, "PID %d appeared here meanwhile", (int)n);
 	unsigned k = hs[3];
 	ck_assert_uint_eq(*semstatus(s, k) >> 4, 2);
+	/* inspect (and so `shmguard inspect`) calls it alive: its slot lock
+	 * is held, whatever its PID names here. */
+	struct shmg_isio_slot_info si = {.size = sizeof(si)};
+	ck_assert_int_eq(shmg_isio_inspect_slot(s, k, &si), 0);
+	ck_assert_int_eq(si.pin_locked, 1);
+	ck_assert_int_eq(si.reader_alive, SHMG_PROC_ALIVE);
 	char log[4096] = "";
 	struct shmg_recover_opts o = {.size = sizeof(o), .report = collect, .report_arg = log};
 	int rc = shmg_isio_recover(s, &o);

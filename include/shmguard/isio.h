@@ -334,7 +334,9 @@ struct shmg_isio_slot_info {
 	uint32_t size;      /* sizeof(struct shmg_isio_slot_info) */
 	int value;          /* the semaphore's value (-1: damaged) */
 	int32_t reader;     /* semReadPID[k]: -1 or 0 free */
-	int reader_alive;   /* as owner_alive */
+	int reader_alive;   /* as owner_alive; a reader holding its slot
+			     * lock counts as alive whatever its PID names
+			     * here (another PID namespace, doc/pin.md) */
 	int32_t poster;     /* semWritePID[k] */
 	uint8_t damaged;    /* 1: glibc would abort on this semaphore (its
 			     * words are not a semaphore's): writers skip it,
