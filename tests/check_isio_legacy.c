@@ -60,9 +60,22 @@ static void in_order(void)
 
 #define AT(b, off, type) (*(volatile type *)(void *)((b) + (off)))
 
+/* Results the reader and the writer send back (a shared page). */
+struct outcome {
+	uint64_t received, torn, errors;
+	uint64_t paced; /* frames the writer left newest for half a period */
+	int last_error;
+	uint64_t idle_cpu_ns;
+	uint8_t writer_kind;
+};
+
 /* The legacy writer: FRAMES frames at PERIOD_NS, then it stays (idle,
- * alive) until its pipe closes. */
-static void legacy_writer(int stay_fd)
+ * alive) until its pipe closes. A frame after which half a period or more
+ * is left before the next one's time stays the newest long enough for a
+ * reader that polls every 1 ms: counted in o->paced. When the writer runs
+ * late (a loaded machine) it publishes frames back to back to catch up,
+ * and only the last of such a burst can be read by anyone. */
+static void legacy_writer(struct outcome *o, int stay_fd)
 {
 	struct shmg_isio *s;
 	struct shmg_isio_layout l = {.size = sizeof(l)};
@@ -102,6 +115,12 @@ static void legacy_writer(int stay_fd)
 			next.tv_nsec -= 1000000000;
 			next.tv_sec++;
 		}
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		int64_t left = (int64_t)(next.tv_sec - now.tv_sec) * 1000000000 +
+			       (next.tv_nsec - now.tv_nsec);
+		if (left >= PERIOD_NS / 2)
+			o->paced++;
 		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
 	}
 	char c;
@@ -115,14 +134,6 @@ static uint64_t cpu_ns(void)
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
 	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
-
-/* Results a reader sends back (a shared page). */
-struct outcome {
-	uint64_t received, torn, errors;
-	int last_error;
-	uint64_t idle_cpu_ns;
-	uint8_t writer_kind;
-};
 
 /* A guarded reader: waits by futex, reads each new frame, checks every
  * pixel; then, the stream idle, one more wait of 1 s, its CPU time kept. */
@@ -195,23 +206,29 @@ static void legacy_case(unsigned cbsize)
 	pid_t writer = tu_fork();
 	if (writer == 0) {
 		close(stay[1]);
-		legacy_writer(stay[0]);
+		legacy_writer(o, stay[0]);
 	}
 	close(stay[0]);
 	tu_wait_ok(reader); /* its idle second passed with the writer alive */
 	close(stay[1]);
 	tu_wait_ok(writer);
-	printf("legacy writer, circular buffer %u: %llu of %d frames read, %llu torn, "
+	printf("legacy writer, circular buffer %u: %llu of %d frames read (%llu paced), %llu torn, "
 	       "%llu errors, %.1f ms CPU in a 1 s idle wait\n", cbsize,
-	       (unsigned long long)o->received, FRAMES, (unsigned long long)o->torn,
+	       (unsigned long long)o->received, FRAMES, (unsigned long long)o->paced,
+	       (unsigned long long)o->torn,
 	       (unsigned long long)o->errors, (double)o->idle_cpu_ns / 1e6);
 	ck_assert_msg(o->torn == 0, "%llu torn frames accepted", (unsigned long long)o->torn);
 	ck_assert_msg(o->errors == 0, "%llu errors, the last %d (%s)", (unsigned long long)o->errors,
 		      o->last_error, shmg_strerror(o->last_error));
 	/* Frames come every 2 ms, a poll sees one at most 1 ms late: most of
-	 * them are read (the old code read none with a circular buffer). */
-	ck_assert_msg(o->received >= FRAMES / 2, "%llu of %d frames read",
-		      (unsigned long long)o->received, FRAMES);
+	 * those that stayed the newest for a while are read (the old code read
+	 * none with a circular buffer). Not most of FRAMES: on a loaded
+	 * machine the writer itself runs late and catches up in bursts whose
+	 * frames nobody can read (one failing run, its writer ahead of time
+	 * after only 47 of 400 frames, read 95). A reader polling every 5 ms
+	 * (a mutant of lib/wflag_read.c) reads about 140 of 400 paced. */
+	ck_assert_msg(o->received >= o->paced / 2, "%llu of %d frames read, %llu of them paced",
+		      (unsigned long long)o->received, FRAMES, (unsigned long long)o->paced);
 	/* Sleeping, not spinning: about 1,000 polls of 1 ms cost 15-25 ms of
 	 * CPU on a quiet machine, up to 60 ms with 4 runnable tasks on 2 CPUs
 	 * (cold caches; this VM's CPU accounting is coarse); a reader that

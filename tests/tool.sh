@@ -36,7 +36,11 @@ one_error_line() {
 }
 same() { cmp -s "$1" "$2" || fail "$3: the file changed"; }
 # A handshake, not a delay: wait (30 s at most) until a watch writing to
-# file $1 has printed its first view.
+# file $1 has printed its first view. Each watch needs a file of its own
+# that does not exist before: `watch >FILE &` truncates FILE in the child,
+# which under load may run only after shown has looked, so an earlier
+# watch's views in a reused file passed for this one's (the truncation
+# checks below then cut the file before the watch had opened it).
 shown() {
 	i=0
 	while ! grep -q '^----$' "$1" 2>/dev/null && [ $i -lt 3000 ]; do sleep 0.01; i=$((i + 1)); done
@@ -191,9 +195,9 @@ has "followed    0 frames seen" "watch follower"
 has "write flag stuck" "watch alert"
 t 0 "watch --passive" $tool watch --passive --count 1 --interval 20ms "$d/deadholder.pinfo.shm"
 has "held by dead thread" "watch pinfo alert"
-$tool watch --interval 50ms "$d/healthy.im.shm" >"$work/view" 2>&1 &
+$tool watch --interval 50ms "$d/healthy.im.shm" >"$work/view-sigint" 2>&1 &
 w=$!
-shown "$work/view" # its first view: the handlers are in place
+shown "$work/view-sigint" # its first view: the handlers are in place
 kill -INT $w
 i=0
 while kill -0 $w 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
@@ -203,9 +207,9 @@ checks=$((checks + 1))
 
 # A file truncated under a running watch: one error line, exit 1, no crash.
 cp "$d/healthy.fps.shm" "$work/shrinking.fps.shm"
-$tool watch --passive --interval 20ms "$work/shrinking.fps.shm" >"$work/view" 2>"$work/err" &
+$tool watch --passive --interval 20ms "$work/shrinking.fps.shm" >"$work/view-fps" 2>"$work/err" &
 w=$!
-shown "$work/view" # it has the file mapped and has read it once
+shown "$work/view-fps" # it has the file mapped and has read it once
 truncate -s 4096 "$work/shrinking.fps.shm"
 i=0
 while kill -0 $w 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
@@ -218,9 +222,9 @@ checks=$((checks + 1))
 # The same for a stream watched with its frame follower (a second thread,
 # asleep in a wait when the file goes).
 cp "$d/healthy.im.shm" "$work/shrinking.im.shm"
-$tool watch --interval 20ms "$work/shrinking.im.shm" >"$work/view" 2>"$work/err" &
+$tool watch --interval 20ms "$work/shrinking.im.shm" >"$work/view-stream" 2>"$work/err" &
 w=$!
-shown "$work/view"
+shown "$work/view-stream"
 truncate -s 0 "$work/shrinking.im.shm"
 i=0
 while kill -0 $w 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
@@ -299,9 +303,9 @@ t 0 "inspect generic after" $tool inspect --interval 0 --wflag 8,0,16 --xlock 64
 # every process's maps can be read; outside one (PID 1 of a container may
 # be unreadable) recover must refuse.
 cp "$d/legacy-stuck.im.shm" "$work/legacy"
-$tool watch --passive --interval 20ms --count 1000 "$d/legacy-stuck.im.shm" >"$work/view" 2>&1 &
+$tool watch --passive --interval 20ms --count 1000 "$d/legacy-stuck.im.shm" >"$work/view-legacy" 2>&1 &
 w=$!
-shown "$work/view" # the watch maps the file
+shown "$work/view-legacy" # the watch maps the file
 t 3 "recover an unrecorded writer outside a namespace, while we map it" \
 	$tool recover --blank "$d/legacy-stuck.im.shm"
 kill -INT $w
