@@ -611,33 +611,9 @@ class Stream:
     def snapshot(self, out: Optional[np.ndarray] = None, *,
                  timeout: Optional[float] = _TIMEOUT) -> Frame:
         """As :meth:`read`, with the frame number: a :class:`Frame`."""
-        arr = _empty(self.shape, self.dtype) if out is None else self._check_out(out)
-        try:
-            snap = _tls.snap
-        except AttributeError:
-            snap = _tls.snap = _new_snap()
-        dst = _from_buffer(arr)
-        if timeout is not _TIMEOUT and timeout is not None:
-            seconds(timeout, "timeout", self.path)  # (the default needs no check)
-        # First attempt: a deadline in the past, so no clock read and no
-        # waiting; a writer mid-frame sends us to the sliced slow path.
-        # (`with self._h` spelled out: the fast path saves ~0.2 us.)
-        h = self._h
-        h._uses.append(None)
-        try:
-            if h.closed:
-                raise h.closed_error()
-            err = _isio_read(h.ptr, dst, self.nbytes, snap, _PAST)
-            if err:
-                self._read_slow(h.ptr, err, dst, snap, timeout)
-        finally:
-            h._uses.pop()
-            if h.closed and not h._uses:
-                h._release()
-        f = int(snap.frame)
-        if f > self._seen:
-            self._seen = f
-        return Frame(arr, f, int(snap.retries))
+        arr = self.read(out, timeout=timeout)
+        snap = _tls.snap  # read()'s, in this thread: the frame just copied
+        return Frame(arr, int(snap.frame), int(snap.retries))
 
     # ------------------------------------------------------------ pinned reads
     def _pin_slot(self, p: _Pinner) -> None:
