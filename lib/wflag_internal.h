@@ -222,8 +222,8 @@ void shmg__wflag_revoke_slot(const struct shmg_wflag *g, unsigned k);
  * revoked pin, else 0. */
 int shmg__wflag_pin_result(uint32_t was);
 
-/* The copy slot k pins now, or -1 (none or revoked; relaxed; for
- * monitors). */
+/* The copy slot k pins now, or -1 (none, revoked, or a value that names
+ * no copy; relaxed; for monitors). */
 int32_t shmg__wflag_pin_copy(const struct shmg_wflag *g, unsigned k);
 
 #endif /* SHMG_WFLAG_INTERNAL_H */

@@ -526,5 +526,7 @@ int32_t shmg__wflag_pin_copy(const struct shmg_wflag *g, unsigned k)
 	if (k >= g->npins)
 		return -1;
 	uint32_t v = shmg_atomic_load(wflag_pin_word(g, k), relaxed) >> PIN_SHIFT;
-	return v == PIN_REVOKED ? -1 : (int32_t)v - 1;
+	/* A value naming no copy (the file's, not a pin of ours) is none:
+	 * callers index the copies with it. */
+	return v == 0 || v == PIN_REVOKED || v > g->copies ? -1 : (int32_t)v - 1;
 }
