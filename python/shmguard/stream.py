@@ -692,12 +692,13 @@ class Stream:
         Stream object: pinning again inside the block raises
         InvalidArgument (open a second Stream for a second pin). Raises
         ShmguardError with code -ENOTSUP on a stream without a circular
-        buffer kept by a shmguard writer (use :meth:`read`). Pins of a
-        reader that dies are reclaimed by the writer, so a killed reader
-        never stalls it.
+        buffer kept by a shmguard writer (use :meth:`read`). A reader that
+        dies or stops while pinning never stalls the writer.
 
-        With every other copy pinned, the writer waits or drops the frame
-        as its :meth:`pin_policy` says.
+        With every other copy pinned, the writer by default takes the
+        oldest pinned copy back and writes it; the block that pinned it
+        then ends with Revoked (discard what was computed from it). A
+        writer's :meth:`pin_policy` may wait or drop the frame instead.
         """
         if self._h.closed:
             raise self._h.closed_error()
