@@ -104,15 +104,22 @@ SHMG_EXPORT int shmg_isio_sem_claim(struct shmg_isio *s, int *slot_out)
 		bool free_slot = cur <= 0 || stale ||
 				 (cur != self && shmg_proc_alive(cur, 0, 0) == SHMG_PROC_DEAD &&
 				  shmg__pin_lock_held(fd, base, slot) != 1);
-		if (free_slot && (stale || shmg_atomic_cmpxchg(slot, cur, self, acquire))) {
+		if (free_slot) {
+			/* The slot's lock first, then the owner word: a writer
+			 * never sees this live reader's PID in a slot whose
+			 * lock nobody holds (it would take the slot back as a
+			 * gone reader's, and this reader's next pin would find
+			 * the owner word not its own). */
 			int noted = shmg__claims_note(fd, base, slot, true);
+			if (noted == -EAGAIN)
+				continue; /* a live reader's (its lock) */
 			if (noted != 0) {
-				if (!stale)
-					shmg_atomic_store(slot, cur, release);
-				if (noted == -EAGAIN)
-					continue; /* a live reader's (its lock) */
 				shmg__claims_end();
 				return noted;
+			}
+			if (!stale && !shmg_atomic_cmpxchg(slot, cur, self, acquire)) {
+				shmg__claims_note(fd, base, slot, false); /* unlocks */
+				continue; /* claimed by another reader meanwhile */
 			}
 			shmg__claims_end();
 			s->slot = (int)i;

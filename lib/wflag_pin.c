@@ -372,15 +372,22 @@ SHMG_EXPORT int shmg_wflag_pin_claim(struct shmg_wflag *g, unsigned *slot)
 		bool free_slot = cur <= 0 || stale ||
 				 (cur != self && shmg_proc_alive(cur, 0, 0) == SHMG_PROC_DEAD &&
 				  shmg__pin_lock_held(g->fd, g->base, owner) != 1);
-		if (free_slot && (stale || shmg_atomic_cmpxchg(owner, cur, self, acquire))) {
+		if (free_slot) {
+			/* The slot's lock first, then the owner word: a writer
+			 * never sees a live reader's PID in a slot whose lock
+			 * nobody holds (it would take the slot back as a gone
+			 * reader's, and the reader's next pin would find the
+			 * owner word not its own). */
 			int noted = shmg__claims_note_slot(&name, g->fd, g->base, owner);
+			if (noted == -EAGAIN)
+				continue; /* a live reader's (its lock) */
 			if (noted != 0) {
-				if (!stale)
-					shmg_atomic_store(owner, cur, release);
-				if (noted == -EAGAIN)
-					continue; /* a live reader's (its lock) */
 				shmg__claims_end();
 				return noted;
+			}
+			if (!stale && !shmg_atomic_cmpxchg(owner, cur, self, acquire)) {
+				shmg__claims_note_name(&name, false); /* unlocks */
+				continue; /* claimed by another reader meanwhile */
 			}
 			shmg__claims_end();
 			/* Ours: a pin a dead predecessor left goes (this

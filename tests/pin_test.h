@@ -67,6 +67,7 @@ struct stress {
 	uint32_t pins[READERS];     /* pins accepted, per reader incarnation */
 	uint64_t accepted, torn, overwritten, rejected;
 	uint64_t frames, skipped, violations, stalls;
+	int32_t reader_error; /* the first unexpected pin result a reader got */
 };
 
 static int reader_die_after; /* pins before a reader kills itself, 0: never */
@@ -93,8 +94,11 @@ static inline void pin_reader(struct stress *st, int r, int (*pin_fn)(void *, st
 			shmg_atomic_inc(&st->rejected, relaxed);
 			continue;
 		}
-		if (err)
+		if (err) {
+			int32_t none = 0;
+			shmg_atomic_cmpxchg(&st->reader_error, none, err, relaxed);
 			_exit(20);
+		}
 		shmg_atomic_store(&st->held[r], pin.copy + 1, seq_cst);
 		if (!intact(&pin) || pin.frame < last)
 			shmg_atomic_inc(&st->torn, relaxed);
@@ -151,7 +155,8 @@ static inline void run_kills(struct stress *st, pid_t *readers,
 			continue;
 		}
 		ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
-			      "reader %d ended 0x%x", r, status);
+			      "reader %d ended 0x%x (pin result %d: %s)", r, status,
+			      st->reader_error, shmg_error_detail(st->reader_error));
 		/* the last generation lives until the writer is done */
 		readers[r] = spawn(st, r, k < KILLS - READERS ? 50 : 0, steps[k % 4]);
 	}
