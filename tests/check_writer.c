@@ -583,6 +583,11 @@ static int ban_syscalls(void)
  * any other system call. */
 START_TEST(write_check_makes_no_syscall)
 {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	/* The sanitizers' runtimes make system calls of their own. */
+	printf("note: a sanitizer build: write_check_makes_no_syscall not run\n");
+	return;
+#endif
 	shmg_isio_close(stream_new(3));
 	pid_t pid = tu_fork();
 	if (pid == 0) {
