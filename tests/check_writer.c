@@ -525,16 +525,18 @@ static int same_pid_child(void)
 	return 0;
 }
 
-START_TEST(child_with_the_claimed_pid_refused)
+/* Runs body as PID 1 of a new PID namespace (so that a child it forks
+ * can get its PID back); its wait status, exit 77 where no namespace can be
+ * made. */
+static int as_pid_1_of_a_namespace(int (*body)(void))
 {
-	shmg_isio_close(stream_new(3));
 	pid_t outer = tu_fork();
 	if (outer == 0) {
 		if (unshare(CLONE_NEWPID) != 0)
 			_exit(77);
 		pid_t first = fork(); /* PID 1 of the new namespace */
 		if (first == 0)
-			_exit(same_pid_child());
+			_exit(body());
 		int status;
 		if (first < 0 || waitpid(first, &status, 0) != first || !WIFEXITED(status))
 			_exit(99);
@@ -543,6 +545,13 @@ START_TEST(child_with_the_claimed_pid_refused)
 	int status;
 	ck_assert_int_eq(waitpid(outer, &status, 0), outer);
 	ck_assert_msg(WIFEXITED(status), "the namespace's process died (0x%x)", status);
+	return status;
+}
+
+START_TEST(child_with_the_claimed_pid_refused)
+{
+	shmg_isio_close(stream_new(3));
+	int status = as_pid_1_of_a_namespace(same_pid_child);
 	if (WEXITSTATUS(status) == 77) {
 		printf("note: no PID namespace: child_with_the_claimed_pid_refused not run\n");
 		return;
@@ -676,21 +685,7 @@ static int same_pid_child_slot(void)
 START_TEST(child_with_the_claimed_pid_slot_refused)
 {
 	shmg_isio_close(stream_new(3));
-	pid_t outer = tu_fork();
-	if (outer == 0) {
-		if (unshare(CLONE_NEWPID) != 0)
-			_exit(77);
-		pid_t first = fork(); /* PID 1 of the new namespace */
-		if (first == 0)
-			_exit(same_pid_child_slot());
-		int status;
-		if (first < 0 || waitpid(first, &status, 0) != first || !WIFEXITED(status))
-			_exit(99);
-		_exit(WEXITSTATUS(status));
-	}
-	int status;
-	ck_assert_int_eq(waitpid(outer, &status, 0), outer);
-	ck_assert_msg(WIFEXITED(status), "the namespace's process died (0x%x)", status);
+	int status = as_pid_1_of_a_namespace(same_pid_child_slot);
 	if (WEXITSTATUS(status) == 77) {
 		printf("note: no PID namespace: child_with_the_claimed_pid_slot_refused not run\n");
 		return;
